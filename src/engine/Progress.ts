@@ -1,0 +1,13 @@
+/** Progress events from the executor. The CLI shows them; tests and libraries can stay silent. */
+import { Context, Effect, Layer } from "effect"
+
+export type ProgressEvent =
+  | { readonly _tag: "Started"; readonly path: string; readonly kind: string }
+  | { readonly _tag: "Finished"; readonly path: string; readonly kind: string; readonly status: "ran" | "cached"; readonly ms: number }
+  | { readonly _tag: "Log"; readonly path: string; readonly line: string }
+
+export class Progress extends Context.Service<Progress, {
+  readonly emit: (event: ProgressEvent) => Effect.Effect<void>
+}>()("ouroboros/Progress") {}
+
+export const layerSilent: Layer.Layer<Progress> = Layer.succeed(Progress, { emit: () => Effect.void })

@@ -1,0 +1,48 @@
+/** What a node's key is made of, and why a node's key differs from the one it had last time. */
+import { canonicalJson, stageKey, type KeyMaterial, type Sha256 } from "../hash/index.ts"
+import type { StageRecord } from "../store/record.ts"
+import type { Stage } from "../pipeline/stage.ts"
+
+export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): KeyMaterial => {
+  if (stage.params._tag === "Invalid") throw new Error(`unreachable: invalid params for ${stage.kind}`)
+  return { kind: stage.kind, version: stage.version, params: stage.params.encoded, inputs, env: stage.env }
+}
+
+export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 => stageKey(keyMaterial(stage, inputs))
+
+const short = (h: string) => h.slice(0, 12)
+const show = (v: unknown) => (v === undefined ? "absent" : canonicalJson(v))
+
+/** Leaf paths at which two JSON values differ: "sampling.temperature". */
+export const jsonDiff = (a: unknown, b: unknown, path = ""): string[] => {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v)
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()
+    return keys.flatMap((k) => jsonDiff(a[k], b[k], path === "" ? k : `${path}.${k}`))
+  }
+  return show(a) === show(b) ? [] : [`${path === "" ? "(root)" : path} ${show(b)} -> ${show(a)}`]
+}
+
+/**
+ * Why `material` does not match `previous` (the record this node had last time). `pending` names inputs whose
+ * hash is not known yet because the node producing them will run first.
+ */
+export const explain = (
+  material: Omit<KeyMaterial, "inputs"> & { readonly inputs: Readonly<Record<string, Sha256 | undefined>> },
+  previous: StageRecord | undefined,
+  pending: Readonly<Record<string, string>>
+): string[] => {
+  const reasons: string[] = []
+  for (const [input, producer] of Object.entries(pending)) reasons.push(`input ${input} will be recomputed by ${producer}`)
+  if (previous === undefined) return [...reasons, "new stage (never run before)"]
+  if (previous.kind !== material.kind) reasons.push(`kind changed ${previous.kind} -> ${material.kind}`)
+  if (previous.version !== material.version) reasons.push(`version bumped ${previous.version} -> ${material.version}`)
+  for (const d of jsonDiff(material.params, previous.params)) reasons.push(`params field ${d}`)
+  for (const [input, hash] of Object.entries(material.inputs)) {
+    if (hash !== undefined && previous.inputs[input] !== hash) {
+      reasons.push(`input ${input} changed ${short(previous.inputs[input] ?? "none")} -> ${short(hash)}`)
+    }
+  }
+  for (const d of jsonDiff(material.env, previous.env)) reasons.push(`env ${d}`)
+  return reasons
+}

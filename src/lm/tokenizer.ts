@@ -1,0 +1,169 @@
+/**
+ * Word- and character-level tokenizers: a fitted vocabulary plus pure encode/decode functions.
+ *
+ * Ids 0 and 1 are reserved: 0 = "<unk>" (anything outside the vocabulary), 1 = "<eos>" (end of document).
+ * Word tokens: "<unk>" literally, numbers with internal separators ("1,000", "3.5"), words of letters/marks/digits
+ * with internal apostrophes or hyphens ("don't", "well-known"), and every other non-space code point on its own.
+ * `decode` renders text that re-encodes to the same ids (for the word tokenizer), so synthetic corpora
+ * round-trip through text.
+ */
+
+export const UNK_ID = 0
+export const EOS_ID = 1
+export const UNK = "<unk>"
+export const EOS = "<eos>"
+
+export type TokenizerKind = "word" | "char"
+
+export interface TokenizerSpec {
+  readonly kind: TokenizerKind
+  readonly lowercase: boolean
+  /** vocab[0] = "<unk>", vocab[1] = "<eos>", then tokens by count desc, then string asc. */
+  readonly vocab: ReadonlyArray<string>
+}
+
+export interface FitTokenizerOptions {
+  readonly kind: TokenizerKind
+  readonly lowercase: boolean
+  /** Tokens seen fewer times than this map to <unk>. */
+  readonly minCount: number
+  /** Upper bound on the vocabulary size, the two special tokens included. */
+  readonly maxVocab?: number
+}
+
+// One global, sticky-free regex: alternatives are tried left to right, so "<unk>" and numbers win over punctuation.
+const WORD_RE = /<unk>|\p{N}+(?:[.,]\p{N}+)+|[\p{L}\p{M}\p{N}]+(?:['\u2019-][\p{L}\p{M}\p{N}]+)*|\S/gu
+
+// In char mode U+FFFD stands for <unk> when decoding, so it is never a vocabulary entry itself.
+const CHAR_UNK = "\uFFFD"
+
+const NO_SPACE_BEFORE = new Set([",", ".", ";", ":", "!", "?", ")"])
+const NO_SPACE_AFTER = new Set(["("])
+
+const normalize = (text: string, lowercase: boolean): string => (lowercase ? text.toLowerCase() : text)
+
+/** Calls `f` on each raw token of `text` (already normalised). */
+const forEachToken = (kind: TokenizerKind, text: string, f: (token: string) => void): void => {
+  if (kind === "word") {
+    WORD_RE.lastIndex = 0
+    let m: RegExpExecArray | null
+    while ((m = WORD_RE.exec(text)) !== null) f(m[0])
+  } else {
+    for (const ch of text) f(ch)
+  }
+}
+
+const isSpecial = (kind: TokenizerKind, token: string): boolean =>
+  kind === "word" ? token === UNK : token === CHAR_UNK
+
+export const fitTokenizer = (texts: Iterable<string>, opts: FitTokenizerOptions): TokenizerSpec => {
+  if (!Number.isInteger(opts.minCount) || opts.minCount < 1) {
+    throw new Error(`tokenizer: minCount must be a positive integer, got ${opts.minCount}`)
+  }
+  if (opts.maxVocab !== undefined && (!Number.isInteger(opts.maxVocab) || opts.maxVocab < 2)) {
+    throw new Error(`tokenizer: maxVocab must be an integer >= 2, got ${opts.maxVocab}`)
+  }
+  const counts = new Map<string, number>()
+  const add = (token: string): void => {
+    if (!isSpecial(opts.kind, token)) counts.set(token, (counts.get(token) ?? 0) + 1)
+  }
+  for (const text of texts) forEachToken(opts.kind, normalize(text, opts.lowercase), add)
+  const kept: Array<[string, number]> = []
+  for (const entry of counts) if (entry[1] >= opts.minCount) kept.push(entry)
+  // count desc, then code-unit order asc: no locale, so the same on every machine
+  kept.sort((a, b) => (b[1] - a[1]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  const limit = opts.maxVocab === undefined ? kept.length : Math.min(kept.length, opts.maxVocab - 2)
+  const vocab = [UNK, EOS]
+  for (let i = 0; i < limit; i++) vocab.push(kept[i][0])
+  return { kind: opts.kind, lowercase: opts.lowercase, vocab }
+}
+
+// Encoding needs a string → id map; cache it per spec object (specs are immutable values).
+const indexCache = new WeakMap<TokenizerSpec, Map<string, number>>()
+
+const indexOf = (tok: TokenizerSpec): Map<string, number> => {
+  let index = indexCache.get(tok)
+  if (index === undefined) {
+    if (tok.vocab[UNK_ID] !== UNK || tok.vocab[EOS_ID] !== EOS) {
+      throw new Error(`tokenizer: vocab must start with "${UNK}", "${EOS}"`)
+    }
+    index = new Map()
+    for (let i = 2; i < tok.vocab.length; i++) index.set(tok.vocab[i], i)
+    indexCache.set(tok, index)
+  }
+  return index
+}
+
+/** Growable Int32Array: avoids a JS array of numbers for millions of ids. */
+class IdBuffer {
+  data = new Int32Array(1024)
+  length = 0
+  push(id: number): void {
+    if (this.length === this.data.length) {
+      const next = new Int32Array(this.data.length * 2)
+      next.set(this.data)
+      this.data = next
+    }
+    this.data[this.length++] = id
+  }
+  toArray(): Int32Array {
+    return this.data.slice(0, this.length)
+  }
+}
+
+const encodeInto = (tok: TokenizerSpec, index: Map<string, number>, text: string, out: IdBuffer): void => {
+  forEachToken(tok.kind, normalize(text, tok.lowercase), (token) => out.push(index.get(token) ?? UNK_ID))
+}
+
+export const encode = (tok: TokenizerSpec, text: string): Int32Array => {
+  const out = new IdBuffer()
+  encodeInto(tok, indexOf(tok), text, out)
+  return out.toArray()
+}
+
+export interface EncodedDocuments {
+  /** All documents' ids back to back, without <eos>. */
+  readonly ids: Int32Array
+  /** Length documents + 1; document i is ids[offsets[i] .. offsets[i + 1]). */
+  readonly offsets: Int32Array
+}
+
+export const encodeDocuments = (tok: TokenizerSpec, texts: ReadonlyArray<string>): EncodedDocuments => {
+  const index = indexOf(tok)
+  const out = new IdBuffer()
+  const offsets = new Int32Array(texts.length + 1)
+  for (let i = 0; i < texts.length; i++) {
+    encodeInto(tok, index, texts[i], out)
+    offsets[i + 1] = out.length
+  }
+  return { ids: out.toArray(), offsets }
+}
+
+/**
+ * Ids back to text. Word level: single spaces, none before , . ; : ! ? ) and none after (.
+ * <unk> renders as "<unk>" (word) or U+FFFD (char); <eos> renders as a newline.
+ */
+export const decode = (tok: TokenizerSpec, ids: ArrayLike<number>): string => {
+  const vocab = tok.vocab
+  const piece = (id: number): string => {
+    if (id === UNK_ID) return tok.kind === "word" ? UNK : CHAR_UNK
+    if (id === EOS_ID) return "\n"
+    const s = vocab[id]
+    if (s === undefined) throw new Error(`tokenizer: id ${id} is outside the vocabulary (size ${vocab.length})`)
+    return s
+  }
+  if (tok.kind === "char") {
+    let text = ""
+    for (let i = 0; i < ids.length; i++) text += piece(ids[i])
+    return text
+  }
+  const parts: string[] = []
+  let prev = "\n"
+  for (let i = 0; i < ids.length; i++) {
+    const s = piece(ids[i])
+    if (s === "\n" || prev === "\n" || NO_SPACE_BEFORE.has(s) || NO_SPACE_AFTER.has(prev)) parts.push(s)
+    else parts.push(" ", s)
+    prev = s
+  }
+  return parts.join("")
+}

