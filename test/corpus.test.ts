@@ -116,6 +116,11 @@ describe("corpus in memory", () => {
     )
   })
 
+  it("rejects documents whose fields are not strings", () => {
+    const docs = [{ id: "a", text: "ok" }, { id: "b", text: null }] as unknown as Array<{ id: string; text: string }>
+    assert.throws(() => corpusFromDocuments(docs), /^CorpusInvalid: corpus: document 1: field "text" is null, expected a string$/)
+  })
+
   it("reads multi-chunk tables built elsewhere", () => {
     const a = corpusFromDocuments(UNICODE_DOCS.slice(0, 4))
     const b = corpusFromDocuments(UNICODE_DOCS.slice(4))
@@ -148,9 +153,16 @@ describe("corpus Parquet round trip", () => {
     fc.assert(fc.property(fc.array(doc, { maxLength: 20 }), (docs) => roundTrip(docs)), { numRuns: 40, seed: 7 })
   })
 
-  it("survives a document larger than one Parquet page", () => {
-    const big = "0123456789abcdef".repeat(300_000) // 4.8 MB, several pages
-    roundTrip([{ id: "small", text: "x" }, { id: "big", text: big }, { id: "after", text: "é" }])
+  it("survives documents larger than a Parquet page and a column built from several joined pieces", () => {
+    // 3 x 6M chars > the 16M-char join piece, and each spans many pages.
+    const big = "0123456789abcdef".repeat(375_000)
+    roundTrip([
+      { id: "small", text: "x" },
+      { id: "big1", text: big },
+      { id: "big2", text: `é${big}😀` },
+      { id: "big3", text: big },
+      { id: "after", text: "é" },
+    ])
   })
 
   it("writes ZSTD-compressed columns", () => {

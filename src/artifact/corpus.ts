@@ -72,7 +72,7 @@ const utf8Column = (
   while (start < n) {
     let end = start
     let chars = 0
-    while (end < n && (end === start || chars + strings[end].length <= JOIN_CHUNK_CHARS)) {
+    while (end < n) {
       const s = strings[end]
       if (typeof s !== "string") {
         throw new CorpusInvalid(`document ${end}: field "${column}" is ${s === null ? "null" : typeof s}, expected a string`)
@@ -83,6 +83,7 @@ const utf8Column = (
           `document ${end} (id ${JSON.stringify(idOf(end))}): field "${column}" contains an unpaired UTF-16 surrogate and cannot be stored as UTF-8`,
         )
       }
+      if (end > start && chars + s.length > JOIN_CHUNK_CHARS) break
       chars += s.length
       end++
     }

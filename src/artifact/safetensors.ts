@@ -151,14 +151,14 @@ export const readSafetensors = (bytes: Uint8Array): Safetensors => {
   const tensors = new Map<string, Tensor>()
   for (const e of entries) {
     // slice() copies into a fresh, aligned buffer (offsets inside the file need not be aligned)
-    let raw = bytes.slice(dataStart + e.begin, dataStart + e.end)
-    if (!LITTLE_ENDIAN) raw = swapped(raw, DTYPE_SIZE[e.dtype])
+    const slice = bytes.slice(dataStart + e.begin, dataStart + e.end)
+    const raw = LITTLE_ENDIAN ? slice : swapped(slice, DTYPE_SIZE[e.dtype])
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: view(e.dtype, raw.buffer) })
   }
   return { tensors, metadata }
 }
 
-const view = (dtype: SafetensorsDtype, buffer: ArrayBuffer): TensorData => {
+const view = (dtype: SafetensorsDtype, buffer: ArrayBufferLike): TensorData => {
   switch (dtype) {
     case "U8":
       return new Uint8Array(buffer)

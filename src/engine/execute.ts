@@ -10,7 +10,7 @@ import { canonicalJson, type Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
 import type { OutputEntry, StageRecord } from "../store/record.ts"
-import { keyMaterial, keyOf } from "./key.ts"
+import { externalInputs, keyMaterial, keyOf } from "./key.ts"
 import { usableRecord } from "./plan.ts"
 import { Progress } from "./Progress.ts"
 import { nodeRef, pipelineRef } from "./refs.ts"
@@ -90,7 +90,7 @@ export const execute = (
         yield* progress.emit({ _tag: "Started", path: node.path, kind: node.stage.kind })
         const startedAt = new Date()
         const values: Record<string, unknown> = {}
-        for (const [input, hash] of Object.entries(inputs)) values[input] = yield* loadInput(hash, node, input)
+        for (const input of Object.keys(node.inputs)) values[input] = yield* loadInput(inputs[input], node, input)
         const produced = yield* node.stage.run(values, {
           node: node.path,
           log: (line) => progress.emit({ _tag: "Log", path: node.path, line })
@@ -120,7 +120,7 @@ export const execute = (
 
     const runNode = (node: PipelineNode): Effect.Effect<NodeResult, RunError> =>
       Effect.gen(function*() {
-        const inputs: Record<string, Sha256> = {}
+        const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node.stage)) }
         for (const [name, source] of Object.entries(node.inputs)) {
           const upstream = yield* Deferred.await(done.get(source.node)!)
           inputs[name] = upstream.outputs[source.output].hash

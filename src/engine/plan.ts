@@ -4,12 +4,12 @@
  * still turn out cached).
  */
 import { Effect, Option } from "effect"
-import type { ArtifactCorrupt, StoreError } from "../errors/index.ts"
+import type { ArtifactCorrupt, StageFailed, StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
 import type { StageRecord } from "../store/record.ts"
-import { explain, keyMaterial, keyOf } from "./key.ts"
+import { explain, externalInputs, keyMaterial, keyOf } from "./key.ts"
 import { nodeRef } from "./refs.ts"
 
 export type PlanStatus = "cached" | "run" | "pending"
@@ -41,7 +41,7 @@ export const previousRecord = (store: ArtifactStoreShape, pipeline: Pipeline, no
     return Option.getOrUndefined(record)
   })
 
-export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>, StoreError | ArtifactCorrupt, ArtifactStore> =>
+export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>, StoreError | ArtifactCorrupt | StageFailed, ArtifactStore> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     const known = new Map<number, Readonly<Record<string, Sha256>>>()
@@ -49,7 +49,7 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
     const entries: PlanEntry[] = []
     for (const node of pipeline.nodes) {
-      const inputs: Record<string, Sha256> = {}
+      const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node.stage)) }
       const pending: Record<string, string> = {}
       for (const [name, source] of Object.entries(node.inputs)) {
         const hashes = known.get(source.node)

@@ -24,6 +24,11 @@ export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactT
   readonly outputs: O
   /** What else changes results (a backend, a package version): part of the key. */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Content hashes of what the stage reads from outside the store (a seed file), by name. They join the key as
+   * inputs named "external:<name>", so an edited file reruns its stage.
+   */
+  readonly external?: (params: P) => Effect.Effect<Readonly<Record<string, string>>, StageFailed>
   readonly run: (params: P, inputs: Values<I>, ctx: StageContext) => Effect.Effect<Values<O>, StageFailed>
 }
 
@@ -38,6 +43,7 @@ export interface Stage<I extends ArtifactTypes = ArtifactTypes, O extends Artifa
   readonly env: Readonly<Record<string, string>>
   /** The params as encoded by the stage's Schema (defaults filled in): what the key hashes. */
   readonly params: { readonly _tag: "Valid"; readonly encoded: Json } | { readonly _tag: "Invalid"; readonly message: string }
+  external(): Effect.Effect<Readonly<Record<string, string>>, StageFailed>
   run(inputs: Values<I>, ctx: StageContext): Effect.Effect<Values<O>, StageFailed>
 }
 
@@ -61,6 +67,7 @@ export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>
       outputs: definition.outputs,
       env,
       params: { _tag: "Valid", encoded: encoded.success as Json },
+      external: () => (definition.external === undefined ? Effect.succeed({}) : definition.external(value)),
       run: (inputs, ctx) => definition.run(value, inputs, ctx)
     }
   }
@@ -77,6 +84,7 @@ const invalid = <I extends ArtifactTypes, O extends ArtifactTypes>(
   outputs: definition.outputs,
   env,
   params: { _tag: "Invalid", message },
+  external: () => Effect.succeed({}),
   run: () => Effect.die(new Error(`stage ${definition.kind} has invalid params: ${message}`))
 })
 

@@ -1,0 +1,53 @@
+/** The artifact types ouroboros stages exchange. */
+import { Schema } from "effect"
+import type { TokenizerSpec } from "../lm/tokenizer.ts"
+import { type Corpus as CorpusTable, decodeCorpus, encodeCorpus } from "./corpus.ts"
+import { encodeJsonArtifact, jsonArtifactDecoder } from "./json.ts"
+import type { ArtifactType } from "./type.ts"
+import { packageVersion } from "./versions.ts"
+
+/** Documents (id, text): an Arrow table in memory, Parquet with ZSTD on disk. */
+export const Corpus: ArtifactType<CorpusTable> = {
+  name: "corpus",
+  env: { "parquet-wasm": packageVersion("parquet-wasm"), "apache-arrow": packageVersion("apache-arrow") },
+  encode: encodeCorpus,
+  decode: decodeCorpus
+}
+
+const TokenizerJson = Schema.Struct({
+  artifact: Schema.Literal("tokenizer"),
+  kind: Schema.Literals(["word", "char"]),
+  lowercase: Schema.Boolean,
+  vocab: Schema.Array(Schema.String)
+})
+const decodeTokenizer = jsonArtifactDecoder("tokenizer", TokenizerJson)
+
+/** A vocabulary and how text is split; canonical JSON. */
+export const Tokenizer: ArtifactType<TokenizerSpec> = {
+  name: "tokenizer",
+  env: {},
+  encode: (t) => encodeJsonArtifact({ artifact: "tokenizer", kind: t.kind, lowercase: t.lowercase, vocab: t.vocab }),
+  decode: (bytes) => {
+    const t = decodeTokenizer(bytes)
+    if (t.vocab[0] !== "<unk>" || t.vocab[1] !== "<eos>") throw new Error("tokenizer: vocab must start with <unk>, <eos>")
+    return { kind: t.kind, lowercase: t.lowercase, vocab: t.vocab }
+  }
+}
+
+export interface MetricsValue {
+  readonly values: Readonly<Record<string, number>>
+}
+
+const MetricsJson = Schema.Struct({
+  artifact: Schema.Literal("metrics"),
+  values: Schema.Record(Schema.String, Schema.Finite)
+})
+const decodeMetrics = jsonArtifactDecoder("metrics", MetricsJson)
+
+/** Named numbers (perplexity, distinct-n, ...); canonical JSON. */
+export const Metrics: ArtifactType<MetricsValue> = {
+  name: "metrics",
+  env: {},
+  encode: (m) => encodeJsonArtifact({ artifact: "metrics", values: m.values }),
+  decode: (bytes) => ({ values: decodeMetrics(bytes).values })
+}

@@ -1,0 +1,153 @@
+/**
+ * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
+ * exit code 1; only a bug in ouroboros itself prints a stack trace.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Console, Effect, Layer, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { execute, type RunResult } from "../engine/execute.ts"
+import { plan, type PlanEntry } from "../engine/plan.ts"
+import { Progress, type ProgressEvent } from "../engine/Progress.ts"
+import type { OuroError } from "../errors/index.ts"
+import { Metrics } from "../artifact/artifacts.ts"
+import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
+import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { layerLocal } from "../store/local.ts"
+import { describeBlob, describeRecord, lastRuns, resolveName } from "./inspect.ts"
+import { loadPipeline } from "./load.ts"
+
+const storeFlag = Flag.String("store").pipe(
+  Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
+  Flag.optional
+)
+const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE ?? ".ouroboros")
+
+const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
+
+/** Progress on stderr: one line per stage that ran, so stdout stays the result. */
+const progressLayer = (quiet: boolean) =>
+  Layer.succeed(Progress, {
+    emit: (e: ProgressEvent) => {
+      if (quiet) return Effect.void
+      switch (e._tag) {
+        case "Started":
+          return Effect.sync(() => process.stderr.write(`  run     ${e.path}\n`))
+        case "Finished":
+          return e.status === "ran" ? Effect.sync(() => process.stderr.write(`  done    ${e.path}  ${(e.ms / 1000).toFixed(2)} s\n`)) : Effect.void
+        case "Log":
+          return Effect.sync(() => process.stderr.write(`          ${e.path}: ${e.line}\n`))
+      }
+    }
+  })
+
+/** Runs a command body against a store; turns every expected failure into one line and exit code 1. */
+const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress>, quiet = true) =>
+  body.pipe(
+    Effect.provide(Layer.mergeAll(layerLocal(storeRoot(flag)), progressLayer(quiet))),
+    Effect.catch((e: OuroError) =>
+      Effect.sync(() => {
+        process.stderr.write(`ouro: ${e.message}\n`)
+        process.exitCode = 1
+      })
+    )
+  )
+
+const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
+
+export const renderPlan = (entries: ReadonlyArray<PlanEntry>): string => {
+  const count = (s: string) => entries.filter((e) => e.status === s).length
+  const rows = entries.map((e) => [e.status, e.node.path, e.node.stage.kind, short(e.key), e.reasons.join("; ")])
+  return `${alignTable(["status", "stage", "kind", "key", "why"], rows)}\n\n` +
+    `${entries.length} stages: ${count("cached")} cached, ${count("run")} will run, ${count("pending")} pending (run unless their inputs come out unchanged)`
+}
+
+/** Metrics of a run, read back from the store, as per-generation tables. */
+export const runMetrics = (result: RunResult) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const rows: MetricsRow[] = []
+    for (const r of result.nodes) {
+      for (const out of Object.values(r.outputs)) {
+        if (out.artifact !== "metrics") continue
+        rows.push({ tags: r.node.tags, values: Metrics.decode(yield* store.getBlob(out.hash)).values })
+      }
+    }
+    return rows
+  })
+
+const run = Command.make("run", {
+  pipeline: pipelineArg,
+  store: storeFlag,
+  concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Stages computed at once"), Flag.withDefault(1)),
+  quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false))
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const pipeline = yield* loadPipeline(a.pipeline)
+    const started = Date.now()
+    const result = yield* execute(pipeline, { concurrency: a.concurrency })
+    const ran = result.nodes.filter((n) => n.status === "ran").length
+    const rows = yield* runMetrics(result)
+    if (rows.length > 0) yield* Console.log(metricsTables(rows) + "\n")
+    yield* Console.log(
+      `pipeline ${pipeline.name}: ${result.nodes.length} stages, ${ran} ran, ${result.nodes.length - ran} cached, ` +
+        `${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
+    )
+  }), a.quiet)).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+
+const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const pipeline = yield* loadPipeline(a.pipeline)
+    yield* Console.log(renderPlan(yield* plan(pipeline)))
+  }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
+
+const status = Command.make("status", { store: storeFlag }, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const blobs = yield* store.listBlobs
+    const records = yield* store.listRecordKeys
+    const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
+    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
+    const runs = yield* lastRuns
+    if (runs.length === 0) yield* Console.log("no pipeline has run yet")
+    for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
+  }))).pipe(Command.withDescription("Summarise the store: blobs, records and the last run of each pipeline"))
+
+const show = Command.make("show", {
+  name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref such as a pipeline name or pipeline/stage path")),
+  store: storeFlag,
+  head: Flag.Int("head").pipe(Flag.withDescription("Documents to print of a corpus"), Flag.withDefault(5))
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const found = yield* resolveName(a.name)
+    if (found._tag === "Record") {
+      yield* Console.log(describeRecord(found.record))
+      for (const [name, out] of Object.entries(found.record.outputs)) {
+        yield* Console.log(`\n${name}: ${describeBlob(yield* store.getBlob(out.hash), { head: a.head })}`)
+      }
+    } else {
+      yield* Console.log(`${found.hash}\n${describeBlob(yield* store.getBlob(found.hash), { head: a.head })}`)
+    }
+  }))).pipe(Command.withDescription("Show an artifact (head of a corpus, a model summary, a metrics table) or a stage record"))
+
+const ls = Command.make("ls", {
+  pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
+  store: storeFlag
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const runs = (yield* lastRuns).filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+    if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
+    for (const r of runs) {
+      const rows = r.manifest.nodes.flatMap((n) =>
+        Object.entries(n.outputs).map(([output, hash]) => [`${n.path}.${output}`, n.kind, short(hash)])
+      )
+      yield* Console.log(`pipeline ${r.name} (run ${short(r.hash)})\n${alignTable(["artifact", "kind", "hash"], rows)}\n`)
+    }
+  }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
+
+const ouro = Command.make("ouro").pipe(
+  Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
+  Command.withSubcommands([run, planCommand, status, show, ls])
+)
+
+Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

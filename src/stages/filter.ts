@@ -1,0 +1,73 @@
+/** Filters on a synthetic corpus, applied before mixing: exact duplicates, length, repetitiveness. */
+import { Schema } from "effect"
+import { Corpus } from "../artifact/artifacts.ts"
+import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
+import { defineStage, type StageContext } from "../pipeline/stage.ts"
+import { compute, wordCount } from "./util.ts"
+
+const io = { inputs: { corpus: Corpus }, outputs: { corpus: Corpus } }
+
+const keep = (ctx: StageContext, kind: string, corpus: CorpusTable, pred: (d: CorpusDocument) => boolean) =>
+  compute(ctx, kind, () => {
+    const { ids, texts } = corpusDocuments(corpus)
+    const kept: CorpusDocument[] = []
+    for (let i = 0; i < ids.length; i++) if (pred({ id: ids[i], text: texts[i] })) kept.push({ id: ids[i], text: texts[i] })
+    return { corpus: corpusFromDocuments(kept) }
+  })
+
+/** 1 - distinct word n-grams / word n-grams of one text (0 when it has none). */
+export const wordRepetition = (text: string, n: number): number => {
+  const words = text.trim().split(/\s+/).filter((w) => w !== "")
+  const total = words.length - n + 1
+  if (total <= 0) return 0
+  const seen = new Set<string>()
+  for (let i = 0; i < total; i++) seen.add(words.slice(i, i + n).join(" "))
+  return 1 - seen.size / total
+}
+
+const dedup = defineStage({
+  kind: "filter/dedup",
+  version: 1,
+  params: Schema.Struct({}),
+  ...io,
+  run: (_p, { corpus }, ctx) => {
+    const seen = new Set<string>()
+    return keep(ctx, "filter/dedup", corpus, (d) => (seen.has(d.text) ? false : (seen.add(d.text), true)))
+  }
+})
+
+const length = defineStage({
+  kind: "filter/length",
+  version: 1,
+  params: Schema.Struct({
+    minWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    maxWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+  }),
+  ...io,
+  run: (p, { corpus }, ctx) =>
+    keep(ctx, "filter/length", corpus, (d) => {
+      const n = wordCount(d.text)
+      return n >= p.minWords && n <= p.maxWords
+    })
+})
+
+const repetition = defineStage({
+  kind: "filter/repetition",
+  version: 1,
+  params: Schema.Struct({
+    n: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })),
+    maxRate: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
+  }),
+  ...io,
+  run: (p, { corpus }, ctx) => keep(ctx, "filter/repetition", corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
+})
+
+export const Filter = {
+  /** Drops documents whose text repeats an earlier document's exactly. */
+  dedup: () => dedup({}),
+  /** Keeps documents of minWords..maxWords whitespace-separated words. */
+  length: (o: { readonly minWords?: number; readonly maxWords?: number }) =>
+    length({ minWords: 0, maxWords: Number.MAX_SAFE_INTEGER, ...o }),
+  /** Drops documents whose word n-gram repetition rate exceeds maxRate. */
+  repetition: (o: { readonly n?: number; readonly maxRate: number }) => repetition({ n: 4, ...o })
+}

@@ -1,0 +1,131 @@
+/**
+ * Train, Sample and Evaluate for language models. A corpus is tokenized with the experiment's fixed tokenizer
+ * (fit once on the real data), so perplexities are comparable across generations.
+ */
+import { Schema } from "effect"
+import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
+import { corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
+import { Model } from "../artifact/model.ts"
+import { perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
+import { decode, encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
+import { distinctN, repN, selfBleu, unigramEntropy, vocabCoverage } from "../metrics/index.ts"
+import { defineStage } from "../pipeline/stage.ts"
+import { compute } from "./util.ts"
+
+const Smoothing = Schema.Union([
+  Schema.Struct({
+    kind: Schema.Literal("kneser-ney"),
+    discount: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true }))
+  }),
+  Schema.Struct({ kind: Schema.Literal("add-k"), k: Schema.Finite.check(Schema.isGreaterThan(0)) })
+])
+
+const trainNgramStage = defineStage({
+  kind: "train/ngram",
+  version: 1,
+  params: Schema.Struct({
+    order: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 5 })),
+    smoothing: Smoothing
+  }),
+  inputs: { corpus: Corpus, tokenizer: Tokenizer },
+  outputs: { model: Model },
+  run: (p, { corpus, tokenizer }, ctx) =>
+    compute(ctx, "train/ngram", () => {
+      const data = encodeDocuments(tokenizer, corpusDocuments(corpus).texts)
+      if (data.offsets.length < 2) throw new Error("the training corpus has no documents")
+      return { model: { family: "ngram" as const, ngram: trainNgram(data, tokenizer.vocab.length, p) } }
+    })
+})
+
+export interface TrainNgramOptions {
+  readonly order?: number
+  readonly smoothing?: { readonly kind: "kneser-ney"; readonly discount: number } | { readonly kind: "add-k"; readonly k: number }
+}
+
+export const Train = {
+  ngram: (o: TrainNgramOptions = {}) => trainNgramStage({ order: 3, smoothing: { kind: "kneser-ney", discount: 0.75 }, ...o })
+}
+
+const sampleText = defineStage({
+  kind: "sample/text",
+  version: 1,
+  params: Schema.Struct({
+    documents: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+    maxLength: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+    temperature: Schema.Finite.check(Schema.isGreaterThan(0)),
+    /** 0 = off */
+    topK: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    /** in (0, 1]; 1 = off */
+    topP: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true })),
+    seed: Schema.Int.check(Schema.isInt32())
+  }),
+  inputs: { model: Model, tokenizer: Tokenizer },
+  outputs: { corpus: Corpus },
+  run: (p, { model, tokenizer }, ctx) =>
+    compute(ctx, "sample/text", () => {
+      const docs = sampleNgram(model.ngram, p)
+      const width = String(p.documents - 1).length
+      return {
+        corpus: corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) })))
+      }
+    })
+})
+
+export interface SampleOptions {
+  readonly documents: number
+  readonly maxLength: number
+  readonly temperature?: number
+  readonly topK?: number
+  readonly topP?: number
+  readonly seed: number
+}
+
+export const Sample = {
+  text: (o: SampleOptions) => sampleText({ temperature: 1, topK: 0, topP: 1, ...o })
+}
+
+const tokens = (tokenizer: TokenizerSpec, c: Parameters<typeof corpusDocuments>[0]) => {
+  const data = encodeDocuments(tokenizer, corpusDocuments(c).texts)
+  const docs: Int32Array[] = []
+  for (let i = 0; i + 1 < data.offsets.length; i++) docs.push(data.ids.subarray(data.offsets[i], data.offsets[i + 1]))
+  return { data, docs }
+}
+
+const evaluateLm = defineStage({
+  kind: "evaluate/lm",
+  version: 1,
+  params: Schema.Struct({
+    /** Self-BLEU is quadratic in documents: computed on the first `selfBleuDocs`, each cut to `selfBleuLength` tokens. */
+    selfBleuDocs: Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)),
+    selfBleuLength: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
+  }),
+  inputs: { model: Model, tokenizer: Tokenizer, test: Corpus, sample: Corpus },
+  outputs: { metrics: Metrics },
+  run: (p, { model, tokenizer, test, sample }, ctx) =>
+    compute(ctx, "evaluate/lm", () => {
+      const real = tokens(tokenizer, test)
+      const synthetic = tokens(tokenizer, sample)
+      const vocabulary = tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))
+      return {
+        metrics: {
+          values: {
+            perplexity: perplexity(model.ngram, real.data),
+            // An untrained model knows nothing: uniform over the vocabulary, perplexity = V.
+            baseline_perplexity: tokenizer.vocab.length,
+            distinct_1: distinctN(synthetic.docs, 1),
+            distinct_2: distinctN(synthetic.docs, 2),
+            rep_4: repN(synthetic.docs, 4),
+            self_bleu: selfBleu(synthetic.docs, { n: 4, maxDocs: p.selfBleuDocs, maxLength: p.selfBleuLength }),
+            unigram_entropy: unigramEntropy(synthetic.docs),
+            vocab_coverage: vocabCoverage(synthetic.docs, vocabulary),
+            sample_tokens: synthetic.data.ids.length
+          }
+        }
+      }
+    })
+})
+
+export const Evaluate = {
+  lm: (o: { readonly selfBleuDocs?: number; readonly selfBleuLength?: number } = {}) =>
+    evaluateLm({ selfBleuDocs: 50, selfBleuLength: 200, ...o })
+}

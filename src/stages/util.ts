@@ -1,0 +1,47 @@
+/** Small helpers shared by the built-in stages. */
+import { Effect } from "effect"
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
+import { uniformInt } from "pure-rand/distribution/uniformInt"
+import { StageFailed } from "../errors/index.ts"
+import type { StageContext } from "../pipeline/stage.ts"
+
+/** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node. */
+export const compute = <A>(ctx: StageContext, kind: string, f: () => A): Effect.Effect<A, StageFailed> =>
+  Effect.try({
+    try: f,
+    catch: (e) => new StageFailed({ node: ctx.node, kind, detail: e instanceof Error ? e.message : String(e) })
+  })
+
+/** Same, for asynchronous work. */
+export const computeAsync = <A>(ctx: StageContext, kind: string, f: () => Promise<A>): Effect.Effect<A, StageFailed> =>
+  Effect.tryPromise({
+    try: f,
+    catch: (e) => new StageFailed({ node: ctx.node, kind, detail: e instanceof Error ? e.message : String(e) })
+  })
+
+/** A seeded permutation of 0..n-1 (Fisher-Yates on xoroshiro128+). */
+export const seededPermutation = (n: number, seed: number): Int32Array => {
+  const rng = xoroshiro128plus(seed)
+  const out = new Int32Array(n)
+  for (let i = 0; i < n; i++) out[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = uniformInt(rng, 0, i)
+    const t = out[i]
+    out[i] = out[j]
+    out[j] = t
+  }
+  return out
+}
+
+/** Whitespace-separated words: the unit in which mixes and filters measure text, independent of any tokenizer. */
+export const wordCount = (text: string): number => {
+  let n = 0
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    const space = c === 32 || c === 10 || c === 9 || c === 13
+    if (!space && !inWord) n++
+    inWord = !space
+  }
+  return n
+}
