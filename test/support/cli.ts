@@ -1,0 +1,45 @@
+/** Runs the real `ouro` command in a child process, as a user would. */
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+
+export const ROOT = resolve(import.meta.dirname, "../..")
+const BIN = join(ROOT, "bin", "ouro.js")
+
+export interface CliResult {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export const ouro = (cwd: string, ...args: string[]): CliResult => {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env: { ...process.env, OURO_STORE: "" } })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), prefix))
+
+/**
+ * A small replace-regime pipeline on the Shakespeare sample shipped in data/, written into `dir` so that a test
+ * can change one parameter the way a user edits a file.
+ */
+export const writeTinyPipeline = (dir: string, o: { readonly g2Temperature?: number; readonly name?: string } = {}): string => {
+  const file = join(dir, `${o.name ?? "tiny"}.ts`)
+  writeFileSync(file, `
+import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
+
+export default Pipeline.make(${JSON.stringify(o.name ?? "tiny")}, (p) => {
+  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }), {})
+  const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
+  p.generations(3, { corpus: real.train, pool: real.train }, (g, prev) => {
+    const { model } = g.add(Train.ngram({ order: 2 }), { corpus: prev.corpus, tokenizer })
+    const temperature = g.index === 2 ? ${o.g2Temperature ?? 1} : 1
+    const synthetic = g.add(Sample.text({ documents: 40, maxLength: 60, temperature, seed: g.index }), { model, tokenizer }).corpus
+    g.add(Evaluate.lm({ selfBleuDocs: 10, selfBleuLength: 30 }), { model, tokenizer, test: real.test, sample: synthetic })
+    return g.add(Mix.replace(), { real: real.train, previous: prev.pool, synthetic })
+  })
+})
+`)
+  return file
+}
