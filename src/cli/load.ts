@@ -3,6 +3,7 @@ import { stat } from "node:fs/promises"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
+import { tsImport } from "tsx/esm/api"
 import { PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
 import { isPipeline, type Pipeline } from "../pipeline/pipeline.ts"
 
@@ -12,13 +13,16 @@ export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoad
     const found = yield* Effect.promise(() => stat(path).then((s) => s.isFile(), () => false))
     if (!found) return yield* new PipelineLoadError({ file, detail: "no such pipeline file" })
     const module = yield* Effect.tryPromise({
-      try: () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>,
+      // tsImport loads the file as an ES module wherever it lives (outside a "type": "module" package too).
+      try: () => tsImport(pathToFileURL(path).href, import.meta.url) as Promise<Record<string, unknown>>,
       catch: (e) =>
         e instanceof PipelineInvalid
           ? e
           : new PipelineLoadError({ file, detail: `failed to load: ${firstLine(e)}` })
     })
-    const candidate = module.default
+    // A .ts file outside a "type": "module" package loads as CommonJS, where the ES default export is nested.
+    const nested = module.default as Record<string, unknown> | undefined
+    const candidate = isPipeline(module.default) ? module.default : nested?.default
     if (!isPipeline(candidate)) {
       return yield* new PipelineLoadError({
         file,

@@ -20,7 +20,7 @@ const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
   Flag.optional
 )
-const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE ?? ".ouroboros")
+const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE || ".ouroboros")
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
 

@@ -14,11 +14,17 @@ export interface CliResult {
 }
 
 export const ouro = (cwd: string, ...args: string[]): CliResult => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env: { ...process.env, OURO_STORE: "" } })
+  const { OURO_STORE: _ignored, ...env } = process.env
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
-export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), prefix))
+/** A fresh directory set up as a user's ESM project (so .ts pipeline files load as ES modules). */
+export const tempDir = (prefix: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+  return dir
+}
 
 /**
  * A small replace-regime pipeline on the Shakespeare sample shipped in data/, written into `dir` so that a test

@@ -105,19 +105,6 @@ export const findEntry = (level: NgramLevel, h: number, w: number): number => {
   return -1
 }
 
-const findIn = (words: Int32Array, ctxOffsets: Int32Array, h: number, w: number): number => {
-  let lo = ctxOffsets[h]
-  let hi = ctxOffsets[h + 1] - 1
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1
-    const x = words[mid]
-    if (x < w) lo = mid + 1
-    else if (x > w) hi = mid - 1
-    else return mid
-  }
-  return -1
-}
-
 /** Builds the derived per-history arrays from the stored ones (also used when loading a model). */
 export const makeLevel = (
   smoothing: NgramSmoothing,
@@ -153,7 +140,8 @@ export interface NgramOptions {
 }
 
 /**
- * Counts every k-gram (k = 1..n) by sorting numeric keys (history entry × V + token) level by level.
+ * Counts every k-gram (k = 1..n) level by level: each position's (history entry, token) pair is ordered by two
+ * stable counting sorts (token, then history), which assigns entry ids without any search or hashing.
  * Level k < n also keeps the all-<eos> k-gram at the last padding position: it is the history of each document's
  * first token at order k + 1.
  */
@@ -177,37 +165,46 @@ export const trainNgram = (data: TokenDocuments, vocabSize: number, options: Ngr
   const built: Array<{ ctxOffsets: Int32Array; words: Int32Array; counts: Int32Array }> = []
   for (let m = 1; m <= n; m++) {
     const first = m < n ? n - 2 : n - 1
-    let positions = 0
-    for (let d = 0; d < docs; d++) positions += starts[d + 1] - starts[d] - first
-    // the history of the gram ending at p is the (m-1)-gram ending at p-1; at the first padding position that
-    // would reach before the document, and the all-<eos> gram ending at p itself has the same content
-    const historyOf = (p: number, q: number): number => (m === 1 ? 0 : prevEnd[q === n - 2 ? p : p - 1])
-    const keys = new Float64Array(positions)
-    let i = 0
-    for (let d = 0; d < docs; d++) {
-      for (let p = starts[d] + first, q = first; p < starts[d + 1]; p++, q++) keys[i++] = historyOf(p, q) * V + stream[p]
+    let size = 0
+    for (let d = 0; d < docs; d++) size += starts[d + 1] - starts[d] - first
+    const pos = new Int32Array(size)
+    const tokens = new Int32Array(size)
+    const hist = new Int32Array(size)
+    for (let d = 0, i = 0; d < docs; d++) {
+      for (let p = starts[d] + first, q = first; p < starts[d + 1]; p++, q++, i++) {
+        pos[i] = p
+        tokens[i] = stream[p]
+        // the history is the (m-1)-gram ending at p-1; at the last padding position that would reach before the
+        // document, but the all-<eos> gram ending at p itself has the same content
+        hist[i] = m === 1 ? 0 : prevEnd[q === n - 2 ? p : p - 1]
+      }
     }
-    keys.sort()
-    let unique = 0
-    for (let j = 0; j < keys.length; j++) if (j === 0 || keys[j] !== keys[j - 1]) keys[unique++] = keys[j]
     const contexts = m === 1 ? 1 : built[m - 2].words.length
+    // LSD radix: by token, then (stably) by history
+    const byToken = countingOrder(tokens, V, null)
+    const sorted = contexts === 1 ? byToken : countingOrder(hist, contexts, byToken)
     const ctxOffsets = new Int32Array(contexts + 1)
-    const words = new Int32Array(unique)
-    for (let e = 0; e < unique; e++) {
-      const h = Math.floor(keys[e] / V)
-      words[e] = keys[e] - h * V
-      ctxOffsets[h + 1]++
+    const wordsAll = new Int32Array(size)
+    let unique = 0
+    for (let j = 0, ph = -1, pw = -1; j < size; j++) {
+      const i = sorted[j]
+      if (hist[i] !== ph || tokens[i] !== pw) {
+        ph = hist[i]
+        pw = tokens[i]
+        wordsAll[unique++] = pw
+        ctxOffsets[ph + 1]++
+      }
+      curEnd[pos[i]] = unique - 1
     }
+    const words = wordsAll.slice(0, unique)
     for (let h = 0; h < contexts; h++) ctxOffsets[h + 1] += ctxOffsets[h]
     const counts = new Int32Array(unique)
     // continuation counts of level m-1: distinct m-grams (at predicted positions) per (m-1)-gram suffix
     const seen = new Uint8Array(m >= 2 ? unique : 0)
     const lower = m >= 2 ? built[m - 2].counts : counts
     for (let d = 0; d < docs; d++) {
-      for (let p = starts[d] + first, q = first; p < starts[d + 1]; p++, q++) {
-        const e = findIn(words, ctxOffsets, historyOf(p, q), stream[p])
-        curEnd[p] = e
-        if (q < n - 1) continue
+      for (let p = starts[d] + n - 1; p < starts[d + 1]; p++) {
+        const e = curEnd[p]
         if (m === n) counts[e]++
         if (m >= 2 && seen[e] === 0) {
           seen[e] = 1
@@ -224,6 +221,22 @@ export const trainNgram = (data: TokenDocuments, vocabSize: number, options: Ngr
     config,
     levels: built.map((l) => makeLevel(config.smoothing, l.ctxOffsets, l.words, l.counts)),
   }
+}
+
+/** Stable counting sort of indices 0..size-1 (in the order `input` gives, or ascending) by keys[i] in 0..range-1. */
+const countingOrder = (keys: Int32Array, range: number, input: Int32Array | null): Int32Array => {
+  const size = keys.length
+  const count = new Int32Array(range + 1)
+  for (let i = 0; i < size; i++) count[keys[i] + 1]++
+  for (let k = 0; k < range; k++) count[k + 1] += count[k]
+  const out = new Int32Array(size)
+  if (input === null) for (let i = 0; i < size; i++) out[count[keys[i]]++] = i
+  else
+    for (let j = 0; j < size; j++) {
+      const i = input[j]
+      out[count[keys[i]]++] = i
+    }
+  return out
 }
 
 /**
@@ -247,30 +260,44 @@ export const advanceHistory = (model: NgramModel, hist: Int32Array, w: number): 
   }
 }
 
-/** p(w | history) under the model's smoothing. */
-export const tokenProb = (model: NgramModel, hist: Int32Array, w: number): number => {
+/**
+ * p(w | history) under the model's smoothing; with `advance`, also appends w to the history (the lookups that
+ * score w are the ones that extend the history, so scoring a sequence costs one binary search per order).
+ * KN is evaluated top-down: p = sum_k mult_k * max(c_k - D, 0) / c(h_k) + mult_0 / V, mult_k the product of the
+ * backoff weights above order k.
+ */
+export const tokenProb = (model: NgramModel, hist: Int32Array, w: number, advance = false): number => {
   const { order: n, vocabSize: V, smoothing } = model.config
+  const levels = model.levels
   if (smoothing.kind === "add-k") {
     const h = hist[n - 1]
-    const level = model.levels[n - 1]
-    const total = h < 0 ? 0 : level.ctxTotals[h]
+    const level = levels[n - 1]
     const e = h < 0 ? -1 : findEntry(level, h, w)
     const c = e < 0 ? 0 : level.counts[e]
-    return (c + smoothing.k) / (total + smoothing.k * V)
+    const p = (c + smoothing.k) / ((h < 0 ? 0 : level.ctxTotals[h]) + smoothing.k * V)
+    if (advance) advanceHistory(model, hist, w)
+    return p
   }
   const D = smoothing.discount
-  let p = 1 / V
-  for (let k = 1; k <= n; k++) {
+  let p = 0
+  let mult = 1
+  // descending: hist[k - 1] is read before level k - 1 overwrites it
+  for (let k = n; k >= 1; k--) {
     const h = hist[k - 1]
-    if (h < 0) break
-    const level = model.levels[k - 1]
+    if (h < 0) {
+      if (advance && k < n) hist[k] = -1
+      continue
+    }
+    const level = levels[k - 1]
+    const e = findEntry(level, h, w)
+    if (advance && k < n) hist[k] = e
     const total = level.ctxTotals[h]
     if (total === 0) continue
-    const e = findEntry(level, h, w)
     const c = e < 0 ? 0 : level.counts[e]
-    p = (c > D ? c - D : 0) / total + ((D * level.ctxTypes[h]) / total) * p
+    if (c > D) p += (mult * (c - D)) / total
+    mult *= (D * level.ctxTypes[h]) / total
   }
-  return p
+  return p + mult / V
 }
 
 /** The full next-token distribution after `prefix` (tokens of the document so far). O(V · order). */
@@ -299,9 +326,7 @@ export const crossEntropy = (model: NgramModel, data: TokenDocuments): CrossEntr
   for (let d = 0; d + 1 < data.offsets.length; d++) {
     hist.set(start)
     for (let i = data.offsets[d]; i < data.offsets[d + 1]; i++) {
-      const w = data.ids[i]
-      nll -= Math.log(tokenProb(model, hist, w))
-      advanceHistory(model, hist, w)
+      nll -= Math.log(tokenProb(model, hist, data.ids[i], true))
     }
     nll -= Math.log(tokenProb(model, hist, EOS_ID))
     tokens += data.offsets[d + 1] - data.offsets[d] + 1

@@ -1,32 +1,35 @@
 /**
  * Exact, seeded sampling from an n-gram model.
  *
- * Plain sampling (temperature 1, no top-k/top-p) walks the interpolated mixture level by level: at order k it picks
- * one of the history's discounted continuations with probability (c - D) / c(h), or backs off with the remaining
- * D·N1+(h•)/c(h), ending at the uniform 1/V. That is exactly the model's distribution, costing a few binary searches
- * per token.
+ * The model's distribution is a chain of mixtures: p_k(w | h) = a_k(w | h) + γ_k(h) · p_{k-1}(w | h'), where a_k is
+ * non-zero only on the history's entries ("children") and h' is h without its first token. The chain ends in a
+ * history-independent base B (KN: the order-1 mixture with uniform; add-k: uniform, or the add-k unigram at order 1).
  *
- * Tempered or truncated sampling needs whole-distribution quantities (a normaliser, a top-k threshold, a nucleus).
- * The distribution is split as p(w) = Γ·B(w) + x(w): B is the history-independent base (the order-1 mixture for KN,
- * uniform or the add-k unigram otherwise), Γ the product of the backoff weights, and x is non-zero only on the
- * entries of the current histories (levels 2..n). So a token costs O(entries of its histories), not O(V):
- * base mass is handled in bulk (precomputed sums and a rejection draw for the unmarked part) and only the nucleus
- * or top-k set is listed. Top-k keeps every token with p >= the K-th largest p (ties all kept, as in HF's
- * top-k); top-p keeps every token with p >= t for the largest t whose kept tempered mass is >= topP.
- * Order: temperature, then top-k, then top-p.
+ * - Temperature 1, no top-k/top-p: walk the mixture top-down, choosing a child with its discounted mass or backing
+ *   off with γ. Exactly the model's distribution, a few binary searches per token.
+ * - Temperature T != 1: per call, precompute for every history its tempered total Z_k(h) = Σ_w p_k(w | h)^(1/T)
+ *   (children explicitly, the rest as γ^(1/T) · (Z_{k-1}(h') − Σ_children p_{k-1}^(1/T))). A draw then picks a
+ *   child by its tempered mass, or draws from level k-1 and rejects that history's children. Exact; the expected
+ *   number of lower-level draws per level is <= 1 (p_k >= γ p_{k-1} pointwise, so Z_k >= γ^(1/T) Z_{k-1}).
+ * - Top-k / top-p: tokens come out in descending p by lazily merging, at each level, the history's children
+ *   (pre-sorted by p once per model) with the level below (scaled by γ, children skipped). Top-k keeps every token
+ *   with p >= the K-th largest p (ties all kept, as HF's top-k does); top-p keeps every token with p >= t for the
+ *   largest t whose kept tempered mass is >= topP of the total. Order: temperature, top-k, top-p. Cost per token is
+ *   O(kept tokens · order · log), never O(V).
+ * One-off costs: O(entries) per call for T != 1, plus an O(entries log) sort per model for top-k/top-p.
  */
 
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator"
 import { EOS_ID } from "../tokenizer.ts"
-import { advanceHistory, initialHistory, type NgramLevel, type NgramModel } from "./model.ts"
+import { advanceHistory, findEntry, initialHistory, type NgramLevel, type NgramModel } from "./model.ts"
 
 export interface SampleOptions {
   readonly documents: number
   /** Tokens per document at most; a document that reaches it ends without <eos>. */
   readonly maxLength: number
-  /** > 0; 1 = the model's distribution. */
+  /** In [0.05, 100]; 1 = the model's distribution (lower values would underflow p^(1/T)). */
   readonly temperature: number
   /** 0 = off. */
   readonly topK: number
@@ -36,12 +39,15 @@ export interface SampleOptions {
   readonly seed: number
 }
 
+export const MIN_TEMPERATURE = 0.05
+export const MAX_TEMPERATURE = 100
+
 const validate = (opts: SampleOptions): void => {
   const intIn = (x: number, lo: number, hi: number): boolean => Number.isInteger(x) && x >= lo && x <= hi
   if (!intIn(opts.documents, 0, 0x7fffffff)) throw new Error(`sample: documents must be an integer >= 0, got ${opts.documents}`)
   if (!intIn(opts.maxLength, 0, 0x7fffffff)) throw new Error(`sample: maxLength must be an integer >= 0, got ${opts.maxLength}`)
-  if (!(opts.temperature > 0 && Number.isFinite(opts.temperature))) {
-    throw new Error(`sample: temperature must be > 0, got ${opts.temperature}`)
+  if (!(opts.temperature >= MIN_TEMPERATURE && opts.temperature <= MAX_TEMPERATURE)) {
+    throw new Error(`sample: temperature must be in [${MIN_TEMPERATURE}, ${MAX_TEMPERATURE}], got ${opts.temperature}`)
   }
   if (!intIn(opts.topK, 0, 0x7fffffff)) throw new Error(`sample: topK must be an integer >= 0, got ${opts.topK}`)
   if (!(opts.topP > 0 && opts.topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${opts.topP}`)
@@ -58,6 +64,9 @@ const searchCum = (cum: Float64Array, lo: number, hi: number, r: number): number
   }
   return lo
 }
+
+const uniformIndex = (rng: RandomGenerator, size: number): number =>
+  Math.min(size - 1, Math.floor(uniformFloat64(rng) * size))
 
 /** One draw at temperature 1, no truncation: the level-by-level mixture walk. */
 const drawPlain = (model: NgramModel, hist: Int32Array, rng: RandomGenerator): number => {
@@ -77,326 +86,439 @@ const drawPlain = (model: NgramModel, hist: Int32Array, rng: RandomGenerator): n
       const level = model.levels[k - 1]
       const total = level.ctxTotals[h]
       if (total === 0) continue
-      const lo = level.ctxOffsets[h]
       const hi = level.ctxOffsets[h + 1]
       const r = uniformFloat64(rng) * total
-      if (r < level.cumMass[hi - 1]) return level.words[searchCum(level.cumMass, lo, hi, r)]
+      if (r < level.cumMass[hi - 1]) return level.words[searchCum(level.cumMass, level.ctxOffsets[h], hi, r)]
     }
   }
-  return Math.min(V - 1, Math.floor(uniformFloat64(rng) * V))
+  return uniformIndex(rng, V)
 }
 
-/** The history-independent part B of p = Γ·B + x (see the module comment). */
-const baseDistribution = (model: NgramModel): Float64Array => {
-  const { order: n, vocabSize: V, smoothing } = model.config
-  const level: NgramLevel = model.levels[0]
-  const total = level.ctxTotals[0]
-  const base = new Float64Array(V)
-  if (smoothing.kind === "add-k") {
-    if (n > 1) return base.fill(1 / V)
-    const denom = total + smoothing.k * V
-    base.fill(smoothing.k / denom)
-    for (let e = 0; e < level.words.length; e++) base[level.words[e]] += level.counts[e] / denom
-    return base
-  }
-  if (total === 0) return base.fill(1 / V)
-  const D = smoothing.discount
-  base.fill((D * level.ctxTypes[0]) / total / V)
-  for (let e = 0; e < level.words.length; e++) {
-    const c = level.counts[e]
-    if (c > D) base[level.words[e]] += (c - D) / total
-  }
-  return base
-}
-
-/** Tempered / truncated sampler with scratch buffers reused across tokens. */
-class TruncatedSampler {
-  private readonly V: number
-  private readonly invT: number
-  private readonly base: Float64Array
-  private readonly baseMax: number
+/**
+ * History-independent tables for the chain (cached per model). Chain levels are k = n..2 for KN, n for add-k with
+ * n > 1, none otherwise; below the lowest one is the base. Arrays are indexed by k - 1, undefined off the chain.
+ */
+interface Chain {
+  readonly levels: ReadonlyArray<number>
+  readonly base: Float64Array
   /** Token ids by base desc, then id asc. */
-  private readonly order: Int32Array
-  /** Tempered base relative to its maximum, (B / Bmax)^(1/T), and its running sum. */
-  private readonly baseT: Float64Array
-  private readonly cumBaseT: Float64Array
-  private readonly mark: Int32Array
-  private stamp = 0
-  private readonly extra: Float64Array
-  private readonly touched: Int32Array
-  private nTouched = 0
-  private readonly keptIds: Int32Array
-  private readonly keptQ: Float64Array
-  private nKept = 0
-  private scratch: Float64Array
+  readonly baseOrder: Int32Array
+  /** prob[k-1][e] = p_k(w | h) of entry e = (h, w) with a count > 0. */
+  readonly prob: Array<Float64Array | undefined>
+  /** gamma[k-1][h]: backoff weight of history h (1 for a history without counts). */
+  readonly gamma: Array<Float64Array | undefined>
+  /** suffix[k-1][e]: entry of level k-1 holding e's last k-1 tokens (KN, k >= 2). */
+  readonly suffix: Array<Int32Array | undefined>
+  /** Lazily (top-k/top-p): each history's entries by count > 0 first, then p desc, then token asc. */
+  sorted: Array<Int32Array | undefined> | undefined
+}
+
+const chains = new WeakMap<NgramModel, Chain>()
+
+const isKN = (model: NgramModel): boolean => model.config.smoothing.kind === "kneser-ney"
+
+/** The level below chain level k: k - 1 for KN while it is >= 2, else 0 (the base). */
+const lowerOf = (model: NgramModel, k: number): number => (isKN(model) && k > 2 ? k - 1 : 0)
+
+const buildChain = (model: NgramModel): Chain => {
+  const { order: n, vocabSize: V, smoothing } = model.config
+  const levels = model.levels
+  const base = new Float64Array(V)
+  const first: NgramLevel = levels[0]
+  const total1 = first.ctxTotals[0]
+  if (smoothing.kind === "add-k") {
+    if (n > 1) base.fill(1 / V)
+    else {
+      const denom = total1 + smoothing.k * V
+      base.fill(smoothing.k / denom)
+      for (let e = 0; e < first.words.length; e++) base[first.words[e]] += first.counts[e] / denom
+    }
+  } else if (total1 === 0) base.fill(1 / V)
+  else {
+    const D = smoothing.discount
+    base.fill((D * first.ctxTypes[0]) / total1 / V)
+    for (let e = 0; e < first.words.length; e++) {
+      const c = first.counts[e]
+      if (c > D) base[first.words[e]] += (c - D) / total1
+    }
+  }
+  const ids = Array.from({ length: V }, (_, i) => i)
+  ids.sort((a, b) => base[b] - base[a] || a - b)
+  const baseOrder = Int32Array.from(ids)
+
+  const chainLevels: number[] = []
+  if (smoothing.kind === "add-k") {
+    if (n > 1) chainLevels.push(n)
+  } else for (let k = n; k >= 2; k--) chainLevels.push(k)
+  const prob: Array<Float64Array | undefined> = new Array(n).fill(undefined)
+  const gamma: Array<Float64Array | undefined> = new Array(n).fill(undefined)
+  const suffix: Array<Int32Array | undefined> = new Array(n).fill(undefined)
+
+  if (smoothing.kind === "add-k") {
+    if (n > 1) {
+      const level = levels[n - 1]
+      const g = new Float64Array(level.ctxTotals.length)
+      const pr = new Float64Array(level.words.length)
+      for (let h = 0; h < g.length; h++) {
+        const denom = level.ctxTotals[h] + smoothing.k * V
+        g[h] = (smoothing.k * V) / denom
+        for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) pr[e] = (level.counts[e] + smoothing.k) / denom
+      }
+      prob[n - 1] = pr
+      gamma[n - 1] = g
+    }
+  } else {
+    const D = smoothing.discount
+    for (let k = 2; k <= n; k++) {
+      const level = levels[k - 1]
+      const lower = levels[k - 2]
+      const sf = new Int32Array(level.words.length)
+      const g = new Float64Array(level.ctxTotals.length)
+      const pr = new Float64Array(level.words.length)
+      const lowerSuffix = suffix[k - 2]
+      const lowerProb = prob[k - 2]
+      for (let h = 0; h < g.length; h++) {
+        const total = level.ctxTotals[h]
+        g[h] = total > 0 ? (D * level.ctxTypes[h]) / total : 1
+        // the history of h's suffix at level k-1
+        const hs = k === 2 ? 0 : (lowerSuffix as Int32Array)[h]
+        for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
+          const w = level.words[e]
+          sf[e] = hs < 0 ? -1 : findEntry(lower, hs, w)
+          const c = level.counts[e]
+          if (c === 0) continue
+          // an entry with a count ends at a predicted position, so its suffix has a count one level down
+          const pl = k === 2 ? base[w] : (lowerProb as Float64Array)[sf[e]]
+          pr[e] = (c > D ? c - D : 0) / total + g[h] * pl
+        }
+      }
+      suffix[k - 1] = sf
+      prob[k - 1] = pr
+      gamma[k - 1] = g
+    }
+  }
+  return { levels: chainLevels, base, baseOrder, prob, gamma, suffix, sorted: undefined }
+}
+
+const chainOf = (model: NgramModel): Chain => {
+  let chain = chains.get(model)
+  if (chain === undefined) {
+    chain = buildChain(model)
+    chains.set(model, chain)
+  }
+  return chain
+}
+
+const sortedChildren = (model: NgramModel, chain: Chain): Array<Int32Array | undefined> => {
+  if (chain.sorted !== undefined) return chain.sorted
+  const sorted: Array<Int32Array | undefined> = new Array(model.config.order).fill(undefined)
+  const scratch: number[] = []
+  for (const k of chain.levels) {
+    const level = model.levels[k - 1]
+    const pr = chain.prob[k - 1] as Float64Array
+    const out = new Int32Array(level.words.length)
+    const before = (a: number, b: number): number =>
+      (level.counts[a] > 0 ? 0 : 1) - (level.counts[b] > 0 ? 0 : 1) || pr[b] - pr[a] || level.words[a] - level.words[b]
+    for (let h = 0; h + 1 < level.ctxOffsets.length; h++) {
+      const lo = level.ctxOffsets[h]
+      const hi = level.ctxOffsets[h + 1]
+      scratch.length = 0
+      for (let e = lo; e < hi; e++) scratch.push(e)
+      if (hi - lo > 1) scratch.sort(before)
+      for (let i = 0; i < scratch.length; i++) out[lo + i] = scratch[i]
+    }
+    sorted[k - 1] = out
+  }
+  chain.sorted = sorted
+  return sorted
+}
+
+/** Per-temperature tables: tempered base and, per chain level, children's running tempered mass and totals Z. */
+interface Tempered {
+  readonly invT: number
+  readonly cumBase: Float64Array
+  readonly zBase: number
+  /** cum[k-1][e]: running Σ p_k^(1/T) over the history's entries with a count. */
+  readonly cum: Array<Float64Array | undefined>
+  /** z[k-1][h] = Σ_w p_k(w | h)^(1/T); fall[k-1][h] = the part not on h's children. */
+  readonly z: Array<Float64Array | undefined>
+  readonly fall: Array<Float64Array | undefined>
+}
+
+const temperChain = (model: NgramModel, chain: Chain, temperature: number): Tempered => {
+  const V = model.config.vocabSize
+  const invT = 1 / temperature
+  const pow = (x: number): number => (invT === 1 ? x : Math.pow(x, invT))
+  const cumBase = new Float64Array(V)
+  let acc = 0
+  for (let w = 0; w < V; w++) {
+    acc += pow(chain.base[w])
+    cumBase[w] = acc
+  }
+  const n = model.config.order
+  const cum: Array<Float64Array | undefined> = new Array(n).fill(undefined)
+  const z: Array<Float64Array | undefined> = new Array(n).fill(undefined)
+  const fall: Array<Float64Array | undefined> = new Array(n).fill(undefined)
+  // bottom-up, so the level below is ready
+  for (let i = chain.levels.length - 1; i >= 0; i--) {
+    const k = chain.levels[i]
+    const level = model.levels[k - 1]
+    const pr = chain.prob[k - 1] as Float64Array
+    const g = chain.gamma[k - 1] as Float64Array
+    const lowerK = lowerOf(model, k)
+    const sf = chain.suffix[k - 1]
+    const lowerSuffix = lowerK === 0 ? undefined : chain.suffix[k - 2]
+    const lowerZ = lowerK === 0 ? undefined : z[lowerK - 1]
+    const lowerProb = lowerK === 0 ? undefined : chain.prob[lowerK - 1]
+    const c = new Float64Array(level.words.length)
+    const zk = new Float64Array(g.length)
+    const fk = new Float64Array(g.length)
+    for (let h = 0; h < g.length; h++) {
+      const zLow =
+        lowerZ === undefined ? cumBase[V - 1] : (lowerZ as Float64Array)[(lowerSuffix as Int32Array)[h]]
+      let children = 0
+      let covered = 0
+      for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
+        if (level.counts[e] > 0) {
+          children += pow(pr[e])
+          covered += pow(lowerProb === undefined ? chain.base[level.words[e]] : lowerProb[(sf as Int32Array)[e]])
+        }
+        c[e] = children
+      }
+      // all V tokens are children: nothing falls through (avoids a rounding remainder that could never be drawn)
+      fk[h] = level.ctxTypes[h] >= V ? 0 : level.ctxTotals[h] === 0 ? zLow : pow(g[h]) * Math.max(0, zLow - covered)
+      zk[h] = children + fk[h]
+    }
+    cum[k - 1] = c
+    z[k - 1] = zk
+    fall[k - 1] = fk
+  }
+  return { invT, cumBase, zBase: cumBase[V - 1], cum, z, fall }
+}
+
+/** Whether token w is one of history h's counted entries at level k. */
+const isChild = (level: NgramLevel, h: number, w: number): boolean => {
+  const e = findEntry(level, h, w)
+  return e >= 0 && level.counts[e] > 0
+}
+
+/** The highest chain level whose history is known and has counts, or 0 (the base). */
+const topLevel = (model: NgramModel, chain: Chain, hist: Int32Array): number => {
+  for (const k of chain.levels) {
+    const h = hist[k - 1]
+    if (h >= 0 && model.levels[k - 1].ctxTotals[h] > 0) return k
+  }
+  return 0
+}
+
+// rejection guard: only reachable through rounding when a history's children hold (almost) all the mass
+const MAX_REJECTIONS = 100_000
+
+/** One draw from p_k(· | hist)^(1/T), normalised. */
+const drawTempered = (
+  model: NgramModel,
+  t: Tempered,
+  hist: Int32Array,
+  k: number,
+  rng: RandomGenerator
+): number => {
+  const V = model.config.vocabSize
+  if (k === 0) return searchCum(t.cumBase, 0, V, uniformFloat64(rng) * t.zBase)
+  const level = model.levels[k - 1]
+  const h = hist[k - 1]
+  const lo = level.ctxOffsets[h]
+  const hi = level.ctxOffsets[h + 1]
+  const cum = t.cum[k - 1] as Float64Array
+  const r = uniformFloat64(rng) * (t.z[k - 1] as Float64Array)[h]
+  const children = cum[hi - 1]
+  if (r < children) return level.words[searchCum(cum, lo, hi, r)]
+  const lower = lowerOf(model, k)
+  for (let attempt = 0; attempt < MAX_REJECTIONS; attempt++) {
+    const w = drawTempered(model, t, hist, lower, rng)
+    if (!isChild(level, h, w)) return w
+  }
+  return level.words[searchCum(cum, lo, hi, uniformFloat64(rng) * children)]
+}
+
+/**
+ * Tokens in descending p for the current history: at each chain level, a merge of the history's sorted children
+ * with the level below (scaled by γ, this level's children skipped). Node i is chain level ks[i]; the last node is
+ * the base.
+ */
+class DescendingTokens {
+  private readonly ks: number[] = []
+  private readonly hs: number[] = []
+  private readonly pos: number[] = []
+  private readonly end: number[] = []
+  private readonly headW: number[] = []
+  private readonly headP: number[] = []
+  /** 0 = no lookahead from the lower node, 1 = have one, 2 = lower node exhausted. */
+  private readonly state: number[] = []
+  /** p of the token last returned by pull(). */
+  p = 0
 
   constructor(
     private readonly model: NgramModel,
-    temperature: number,
-    private readonly topK: number,
-    private readonly topP: number
+    private readonly chain: Chain,
+    private readonly sorted: Array<Int32Array | undefined>,
+    hist: Int32Array,
+    top: number
   ) {
-    const V = model.config.vocabSize
-    this.V = V
-    this.invT = 1 / temperature
-    this.base = baseDistribution(model)
-    const base = this.base
-    const ids = Array.from({ length: V }, (_, i) => i)
-    ids.sort((a, b) => base[b] - base[a] || a - b)
-    this.order = Int32Array.from(ids)
-    this.baseMax = base[this.order[0]]
-    this.baseT = new Float64Array(V)
-    this.cumBaseT = new Float64Array(V)
-    let cum = 0
-    for (let w = 0; w < V; w++) {
-      this.baseT[w] = this.temper(base[w] / this.baseMax)
-      cum += this.baseT[w]
-      this.cumBaseT[w] = cum
-    }
-    this.mark = new Int32Array(V)
-    this.extra = new Float64Array(V)
-    this.touched = new Int32Array(V)
-    this.keptIds = new Int32Array(V)
-    this.keptQ = new Float64Array(V)
-    this.scratch = new Float64Array(64)
-  }
-
-  private temper(x: number): number {
-    return this.invT === 1 ? x : Math.pow(x, this.invT)
-  }
-
-  /** Fills touched/extra with x(w) for the current histories; returns Γ. */
-  private spread(hist: Int32Array): number {
-    const { order: n, vocabSize: V, smoothing } = this.model.config
-    this.stamp++
-    this.nTouched = 0
-    const touch = (w: number, add: number): void => {
-      if (this.mark[w] !== this.stamp) {
-        this.mark[w] = this.stamp
-        this.extra[w] = 0
-        this.touched[this.nTouched++] = w
-      }
-      this.extra[w] += add
-    }
-    if (smoothing.kind === "add-k") {
-      const h = n > 1 ? hist[n - 1] : -1
-      if (h < 0) return 1
-      const level = this.model.levels[n - 1]
-      const denom = level.ctxTotals[h] + smoothing.k * V
-      for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
-        if (level.counts[e] > 0) touch(level.words[e], level.counts[e] / denom)
-      }
-      return (smoothing.k * V) / denom
-    }
-    const D = smoothing.discount
-    let mult = 1
-    for (let k = n; k >= 2; k--) {
+    for (let k = top; k !== 0; k = lowerOf(model, k)) {
+      const level = model.levels[k - 1]
       const h = hist[k - 1]
-      if (h < 0) continue
-      const level = this.model.levels[k - 1]
-      const total = level.ctxTotals[h]
-      if (total === 0) continue
-      const scale = mult / total
-      for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
-        const c = level.counts[e]
-        if (c > 0) touch(level.words[e], c > D ? (c - D) * scale : 0)
-      }
-      mult *= (D * level.ctxTypes[h]) / total
+      this.ks.push(k)
+      this.hs.push(h)
+      this.pos.push(level.ctxOffsets[h])
+      this.end.push(level.ctxOffsets[h + 1])
+      this.headW.push(-1)
+      this.headP.push(0)
+      this.state.push(0)
     }
-    return mult
+    this.ks.push(0)
+    this.hs.push(0)
+    this.pos.push(0)
+    this.end.push(model.config.vocabSize)
+    this.headW.push(-1)
+    this.headP.push(0)
+    this.state.push(0)
   }
 
-  private keep(w: number, q: number): void {
-    this.keptIds[this.nKept] = w
-    this.keptQ[this.nKept++] = q
-  }
-
-  /** The p-value of rank `rank` (0 = largest) among `values[0..len)`. */
-  private rankValue(values: Float64Array, len: number, rank: number): number {
-    const sorted = values.subarray(0, len).sort()
-    return sorted[len - 1 - rank]
-  }
-
-  private ensureScratch(len: number): Float64Array {
-    if (this.scratch.length < len) this.scratch = new Float64Array(Math.max(len, this.scratch.length * 2))
-    return this.scratch
-  }
-
-  draw(hist: Int32Array, rng: RandomGenerator): number {
-    const gamma = this.spread(hist)
-    const { base, extra, touched, mark, stamp } = this
-    const nT = this.nTouched
-    // reference scale so that tempering small probabilities does not underflow everything
-    let pref = gamma * this.baseMax
-    for (let i = 0; i < nT; i++) {
-      const w = touched[i]
-      const p = gamma * base[w] + extra[w]
-      if (p > pref) pref = p
+  /** Next token of node i (or -1 when exhausted); its p is left in this.p. */
+  pull(i = 0): number {
+    const k = this.ks[i]
+    if (k === 0) {
+      if (this.pos[i] >= this.end[i]) return -1
+      const w = this.chain.baseOrder[this.pos[i]++]
+      this.p = this.chain.base[w]
+      return w
     }
-    const denseFactor = this.temper((gamma * this.baseMax) / pref)
-    const qOf = (p: number): number => this.temper(p / pref)
-    const pDense = (w: number): number => gamma * base[w]
-    const qDense = (w: number): number => denseFactor * this.baseT[w]
-
-    // p-threshold of top-k (every token with p >= it is kept); -Infinity when off
-    let threshold = -Infinity
-    if (this.topK > 0 && this.topK < this.V) {
-      // the top K are among the touched tokens and the first K untouched ones in base order
-      const values = this.ensureScratch(nT + this.topK)
-      let len = 0
-      for (let i = 0; i < nT; i++) values[len++] = gamma * base[touched[i]] + extra[touched[i]]
-      for (let i = 0, taken = 0; i < this.V && taken < this.topK; i++) {
-        const w = this.order[i]
-        if (mark[w] !== stamp) {
-          values[len++] = pDense(w)
-          taken++
+    const level = this.model.levels[k - 1]
+    const h = this.hs[i]
+    if (this.state[i] === 0) {
+      const g = (this.chain.gamma[k - 1] as Float64Array)[h]
+      for (;;) {
+        const w = this.pull(i + 1)
+        if (w < 0) {
+          this.state[i] = 2
+          break
+        }
+        if (!isChild(level, h, w)) {
+          this.headW[i] = w
+          this.headP[i] = g * this.p
+          this.state[i] = 1
+          break
         }
       }
-      threshold = this.rankValue(values, len, this.topK - 1)
     }
-
-    this.nKept = 0
-    if (threshold === -Infinity && this.topP >= 1) {
-      // no truncation: touched tokens explicitly, the rest by rejection from the tempered base
-      let touchedMass = 0
-      let touchedBase = 0
-      for (let i = 0; i < nT; i++) {
-        const w = touched[i]
-        const q = qOf(gamma * base[w] + extra[w])
-        this.keep(w, q)
-        touchedMass += q
-        touchedBase += this.baseT[w]
-      }
-      const restBase = Math.max(0, this.cumBaseT[this.V - 1] - touchedBase)
-      const r = uniformFloat64(rng) * (touchedMass + denseFactor * restBase)
-      if (r < touchedMass || restBase === 0) return this.pickKept(r)
-      return this.drawUntouched(rng)
+    const sorted = this.sorted[k - 1] as Int32Array
+    const e = this.pos[i] < this.end[i] ? sorted[this.pos[i]] : -1
+    const childP = e >= 0 && level.counts[e] > 0 ? (this.chain.prob[k - 1] as Float64Array)[e] : -1
+    if (this.state[i] === 1 && this.headP[i] > childP) {
+      this.state[i] = 0
+      this.p = this.headP[i]
+      return this.headW[i]
     }
-
-    if (this.topP >= 1) {
-      // top-k only
-      for (let i = 0; i < nT; i++) {
-        const w = touched[i]
-        const p = gamma * base[w] + extra[w]
-        if (p >= threshold) this.keep(w, qOf(p))
-      }
-      for (let i = 0; i < this.V; i++) {
-        const w = this.order[i]
-        if (mark[w] === stamp) continue
-        if (pDense(w) < threshold) break
-        this.keep(w, qDense(w))
-      }
-      return this.pickKept(uniformFloat64(rng) * this.keptTotal())
-    }
-
-    // top-p (after top-k if any): walk tokens by p desc, merging sorted touched p-values with the base order
-    const tp = this.ensureScratch(nT)
-    let touchedMass = 0
-    let touchedBase = 0
-    let nCand = 0
-    for (let i = 0; i < nT; i++) {
-      const w = touched[i]
-      const p = gamma * base[w] + extra[w]
-      touchedBase += this.baseT[w]
-      if (p >= threshold) {
-        tp[nCand++] = p
-        touchedMass += qOf(p)
-      }
-    }
-    let candidateMass = touchedMass
-    if (threshold === -Infinity) {
-      candidateMass += denseFactor * Math.max(0, this.cumBaseT[this.V - 1] - touchedBase)
-    } else {
-      for (let i = 0; i < this.V; i++) {
-        const w = this.order[i]
-        if (mark[w] === stamp) continue
-        if (pDense(w) < threshold) break
-        candidateMass += qDense(w)
-      }
-    }
-    const sortedTouched = tp.subarray(0, nCand).sort()
-    const goal = this.topP * candidateMass
-    let acc = 0
-    let ti = nCand - 1
-    let di = 0
-    let cut = Infinity
-    while (acc < goal) {
-      while (di < this.V && mark[this.order[di]] === stamp) di++
-      const pd = di < this.V && pDense(this.order[di]) >= threshold ? pDense(this.order[di]) : -Infinity
-      const pt = ti >= 0 ? sortedTouched[ti] : -Infinity
-      if (pt === -Infinity && pd === -Infinity) break
-      if (pt >= pd) {
-        acc += qOf(pt)
-        cut = pt
-        ti--
-      } else {
-        acc += qDense(this.order[di])
-        cut = pd
-        di++
-      }
-    }
-    for (let i = 0; i < nT; i++) {
-      const w = touched[i]
-      const p = gamma * base[w] + extra[w]
-      if (p >= cut) this.keep(w, qOf(p))
-    }
-    for (let i = 0; i < this.V; i++) {
-      const w = this.order[i]
-      if (mark[w] === stamp) continue
-      if (pDense(w) < cut) break
-      this.keep(w, qDense(w))
-    }
-    return this.pickKept(uniformFloat64(rng) * this.keptTotal())
+    if (childP < 0) return -1
+    this.pos[i]++
+    this.p = childP
+    return level.words[e]
   }
+}
 
-  private keptTotal(): number {
-    let s = 0
-    for (let i = 0; i < this.nKept; i++) s += this.keptQ[i]
-    return s
+/** Scratch for the kept (truncated) set. */
+class Kept {
+  ids = new Int32Array(64)
+  p = new Float64Array(64)
+  q = new Float64Array(64)
+  size = 0
+  push(w: number, p: number, q: number): void {
+    if (this.size === this.ids.length) {
+      const grow = <A extends Int32Array | Float64Array>(a: A, make: (n: number) => A): A => {
+        const b = make(a.length * 2)
+        b.set(a)
+        return b
+      }
+      this.ids = grow(this.ids, (n) => new Int32Array(n))
+      this.p = grow(this.p, (n) => new Float64Array(n))
+      this.q = grow(this.q, (n) => new Float64Array(n))
+    }
+    this.ids[this.size] = w
+    this.p[this.size] = p
+    this.q[this.size++] = q
   }
+}
 
-  private pickKept(r: number): number {
-    let acc = 0
-    for (let i = 0; i < this.nKept; i++) {
-      acc += this.keptQ[i]
-      if (r < acc) return this.keptIds[i]
-    }
-    return this.keptIds[this.nKept - 1]
+const drawTruncated = (
+  model: NgramModel,
+  chain: Chain,
+  sorted: Array<Int32Array | undefined>,
+  t: Tempered,
+  hist: Int32Array,
+  opts: SampleOptions,
+  kept: Kept,
+  rng: RandomGenerator
+): number => {
+  const top = topLevel(model, chain, hist)
+  const tokens = new DescendingTokens(model, chain, sorted, hist, top)
+  const pow = (x: number): number => (t.invT === 1 ? x : Math.pow(x, t.invT))
+  kept.size = 0
+  // one token of lookahead, to keep ties at a cut
+  let nextW = tokens.pull()
+  let nextP = tokens.p
+  const take = (): void => {
+    kept.push(nextW, nextP, pow(nextP))
+    nextW = tokens.pull()
+    nextP = tokens.p
   }
-
-  /** A token outside the touched set, with probability proportional to its tempered base. */
-  private drawUntouched(rng: RandomGenerator): number {
-    const total = this.cumBaseT[this.V - 1]
-    // expected attempts per token are <= 1 overall (p >= Γ·B pointwise); the bound only guards pathological cases
-    for (let attempt = 0; attempt < 64; attempt++) {
-      const w = searchCum(this.cumBaseT, 0, this.V, uniformFloat64(rng) * total)
-      if (this.mark[w] !== this.stamp) return w
+  let mass = 0
+  if (opts.topK > 0) {
+    while (nextW >= 0 && (kept.size < opts.topK || nextP === kept.p[kept.size - 1])) take()
+    for (let i = 0; i < kept.size; i++) mass += kept.q[i]
+    if (opts.topP < 1) {
+      // kept is in descending p: cut after the first prefix reaching topP of its mass, ties included
+      const goal = opts.topP * mass
+      let acc = 0
+      let size = 0
+      while (size < kept.size && (acc < goal || kept.p[size] === kept.p[size - 1])) acc += kept.q[size++]
+      kept.size = size
+      mass = acc
     }
-    // exact fallback: the same conditional distribution, by a linear scan
-    let rest = 0
-    for (let w = 0; w < this.V; w++) if (this.mark[w] !== this.stamp) rest += this.baseT[w]
-    const r = uniformFloat64(rng) * rest
-    let acc = 0
-    let last = -1
-    for (let w = 0; w < this.V; w++) {
-      if (this.mark[w] === this.stamp) continue
-      acc += this.baseT[w]
-      last = w
-      if (r < acc) return w
+  } else {
+    const z = top === 0 ? t.zBase : (t.z[top - 1] as Float64Array)[hist[top - 1]]
+    const goal = opts.topP * z
+    while (nextW >= 0 && (mass < goal || nextP === kept.p[kept.size - 1])) {
+      mass += pow(nextP)
+      take()
     }
-    return last
   }
+  const r = uniformFloat64(rng) * mass
+  let acc = 0
+  for (let i = 0; i < kept.size; i++) {
+    acc += kept.q[i]
+    if (r < acc) return kept.ids[i]
+  }
+  return kept.ids[kept.size - 1]
 }
 
 /**
  * `documents` token sequences, each generated from the BOS context until <eos> (not included) or `maxLength`
- * tokens. Deterministic in (model, options).
+ * tokens. Deterministic in (model, options): one xoroshiro128+ stream, documents in order.
  */
 export const sampleNgram = (model: NgramModel, opts: SampleOptions): Int32Array[] => {
   validate(opts)
   const rng = xoroshiro128plus(opts.seed | 0)
   const plain = opts.temperature === 1 && opts.topK === 0 && opts.topP === 1
-  const truncated = plain ? undefined : new TruncatedSampler(model, opts.temperature, opts.topK, opts.topP)
+  const truncated = opts.topK > 0 || opts.topP < 1
+  const chain = plain ? undefined : chainOf(model)
+  const tempered = chain === undefined ? undefined : temperChain(model, chain, opts.temperature)
+  const sorted = chain !== undefined && truncated ? sortedChildren(model, chain) : undefined
+  const kept = new Kept()
+  const draw = (hist: Int32Array): number => {
+    if (chain === undefined || tempered === undefined) return drawPlain(model, hist, rng)
+    if (sorted !== undefined) return drawTruncated(model, chain, sorted, tempered, hist, opts, kept, rng)
+    return drawTempered(model, tempered, hist, topLevel(model, chain, hist), rng)
+  }
   const start = initialHistory(model)
   const hist = new Int32Array(start.length)
   const buffer = new Int32Array(opts.maxLength)
@@ -405,7 +527,7 @@ export const sampleNgram = (model: NgramModel, opts: SampleOptions): Int32Array[
     hist.set(start)
     let len = 0
     while (len < opts.maxLength) {
-      const w = truncated === undefined ? drawPlain(model, hist, rng) : truncated.draw(hist, rng)
+      const w = draw(hist)
       if (w === EOS_ID) break
       buffer[len++] = w
       advanceHistory(model, hist, w)

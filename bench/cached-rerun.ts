@@ -1,0 +1,85 @@
+/**
+ * bench/cached-rerun: the cost of rerunning a fully cached collapse-shaped pipeline, ouroboros against Snakemake
+ * (Debian's snakemake, the anchor ../shared/anchors/snakemake-chain) in the same run, at 10 and 100 generations.
+ * Figures: whole-process wall time (what a user waits for) and, for ouroboros, the in-process plan+run time.
+ * Installs snakemake with apt-get when it is missing (root, Debian).
+ */
+import { execFileSync, spawnSync } from "node:child_process"
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { Effect, Layer } from "effect"
+import { execute } from "../src/engine/execute.ts"
+import { layerSilent } from "../src/engine/Progress.ts"
+import { layerLocal } from "../src/store/local.ts"
+import { chain } from "./support/chain.ts"
+
+const ROOT = resolve(import.meta.dirname, "..")
+const ANCHOR = resolve(ROOT, "../shared/anchors/snakemake-chain/Snakefile")
+const REPEATS = 5
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const time = (f: () => void) => {
+  const t = process.hrtime.bigint()
+  f()
+  return Number(process.hrtime.bigint() - t) / 1e9
+}
+
+const ensureSnakemake = () => {
+  if (spawnSync("snakemake", ["--version"]).status === 0) return
+  console.error("installing Debian's snakemake (apt-get)...")
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" })
+  execFileSync("apt-get", ["install", "-y", "-qq", "snakemake"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })
+}
+
+const snakemake = (generations: number): number => {
+  const dir = mkdtempSync(join(tmpdir(), "bench-snakemake-"))
+  try {
+    cpSync(ANCHOR, join(dir, "Snakefile"))
+    const args = ["-c1", "-q", "--config", `generations=${generations}`]
+    execFileSync("snakemake", args, { cwd: dir, stdio: "ignore" })
+    return median(Array.from({ length: REPEATS }, () => time(() => execFileSync("snakemake", args, { cwd: dir, stdio: "ignore" }))))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const ouroboros = async (generations: number) => {
+  const dir = mkdtempSync(join(tmpdir(), "bench-ouro-"))
+  try {
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+    const file = join(dir, "chain.ts")
+    writeFileSync(file, `import { chain } from ${JSON.stringify(join(ROOT, "bench/support/chain.ts"))}\nexport default chain(${generations})\n`)
+    const cli = () => execFileSync(process.execPath, [join(ROOT, "bin/ouro.js"), "run", "--quiet", file], { cwd: dir, stdio: "ignore" })
+    cli()
+    const process_s = median(Array.from({ length: REPEATS }, () => time(cli)))
+    const layer = Layer.mergeAll(layerLocal(join(dir, ".ouroboros")), layerSilent)
+    const inProcess: number[] = []
+    for (let i = 0; i < REPEATS; i++) {
+      const t = process.hrtime.bigint()
+      const result = await Effect.runPromise(execute(chain(generations)).pipe(Effect.provide(layer)))
+      inProcess.push(Number(process.hrtime.bigint() - t) / 1e9)
+      if (result.nodes.some((n) => n.status === "ran")) throw new Error("bench: expected a fully cached rerun")
+    }
+    return { process_s, inProcess_s: median(inProcess), stages: 1 + 3 * generations }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const main = async () => {
+  if (!existsSync(ANCHOR)) throw new Error(`bench/cached-rerun: anchor not found at ${ANCHOR}`)
+  ensureSnakemake()
+  console.log(`bench/cached-rerun  median of ${REPEATS} fully cached reruns; ratio = snakemake time / ouroboros time (goal >= 10)`)
+  console.log("generations  stages  snakemake_s  ouro_process_s  ratio_process  ouro_inprocess_s  ratio_inprocess")
+  for (const g of [10, 100]) {
+    const s = snakemake(g)
+    const o = await ouroboros(g)
+    console.log(
+      [String(g).padStart(11), String(o.stages).padStart(6), s.toFixed(3).padStart(11), o.process_s.toFixed(3).padStart(14),
+        (s / o.process_s).toFixed(1).padStart(13), o.inProcess_s.toFixed(4).padStart(16), (s / o.inProcess_s).toFixed(1).padStart(15)].join("  ")
+    )
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main()

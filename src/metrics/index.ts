@@ -1,0 +1,3 @@
+/** Diversity and repetition metrics over token-id documents: the public face of src/metrics/. */
+export { distinctN, repN, unigramEntropy, vocabCoverage } from "./diversity.ts"
+export { selfBleu, type SelfBleuOptions } from "./selfBleu.ts"
