@@ -25,7 +25,7 @@ export default Pipeline.make("ngram-collapse", (p) => {
         s.generations(GENERATIONS, { corpus: real.train, pool: real.train }, (g, prev) => {
           const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
           const synthetic = g.add(
-            Sample.text({ documents: 200, maxLength: 2000, seed: seed * 1000 + g.index }),
+            Sample.text({ documents: 10_000, maxLength: 20_000, tokens: 400_000, seed: seed * 1000 + g.index }),
             { model, tokenizer }
           ).corpus
           g.add(Evaluate.lm(), { model, tokenizer, test: real.test, sample: synthetic })

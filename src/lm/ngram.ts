@@ -18,5 +18,5 @@ export {
   type NgramSummary,
   type TokenDocuments,
 } from "./ngram/model.ts"
-export { sampleNgram, type SampleOptions } from "./ngram/sample.ts"
+export { MAX_TEMPERATURE, MIN_TEMPERATURE, sampleNgram, type SampleOptions } from "./ngram/sample.ts"
 export { NGRAM_ARTIFACT, ngramFromSafetensors, ngramToSafetensors } from "./ngram/codec.ts"

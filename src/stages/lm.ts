@@ -6,7 +6,7 @@ import { Schema } from "effect"
 import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { Model } from "../artifact/model.ts"
-import { perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
+import { MAX_TEMPERATURE, MIN_TEMPERATURE, perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
 import { decode, encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { distinctN, repN, selfBleu, unigramEntropy, vocabCoverage } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
@@ -50,9 +50,13 @@ const sampleText = defineStage({
   kind: "sample/text",
   version: 1,
   params: Schema.Struct({
+    /** Documents at most. */
     documents: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+    /** Tokens per document at most. */
     maxLength: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-    temperature: Schema.Finite.check(Schema.isGreaterThan(0)),
+    /** Total tokens over all documents (0 = no limit): keeps every generation's corpus the same size. */
+    tokens: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    temperature: Schema.Finite.check(Schema.isBetween({ minimum: MIN_TEMPERATURE, maximum: MAX_TEMPERATURE })),
     /** 0 = off */
     topK: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
     /** in (0, 1]; 1 = off */
@@ -63,7 +67,7 @@ const sampleText = defineStage({
   outputs: { corpus: Corpus },
   run: (p, { model, tokenizer }, ctx) =>
     compute(ctx, "sample/text", () => {
-      const docs = sampleNgram(model.ngram, p)
+      const docs = sampleNgram(model.ngram, { ...p, totalTokens: p.tokens })
       const width = String(p.documents - 1).length
       return {
         corpus: corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) })))
@@ -74,6 +78,7 @@ const sampleText = defineStage({
 export interface SampleOptions {
   readonly documents: number
   readonly maxLength: number
+  readonly tokens?: number
   readonly temperature?: number
   readonly topK?: number
   readonly topP?: number
@@ -81,7 +86,7 @@ export interface SampleOptions {
 }
 
 export const Sample = {
-  text: (o: SampleOptions) => sampleText({ temperature: 1, topK: 0, topP: 1, ...o })
+  text: (o: SampleOptions) => sampleText({ temperature: 1, topK: 0, topP: 1, tokens: 0, ...o })
 }
 
 const tokens = (tokenizer: TokenizerSpec, c: Parameters<typeof corpusDocuments>[0]) => {

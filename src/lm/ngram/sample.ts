@@ -14,9 +14,11 @@
  * - Top-k / top-p: tokens come out in descending p by lazily merging, at each level, the history's children
  *   (pre-sorted by p once per model) with the level below (scaled by γ, children skipped). Top-k keeps every token
  *   with p >= the K-th largest p (ties all kept, as HF's top-k does); top-p keeps every token with p >= t for the
- *   largest t whose kept tempered mass is >= topP of the total. Order: temperature, top-k, top-p. Cost per token is
- *   O(kept tokens · order · log), never O(V).
- * One-off costs: O(entries) per call for T != 1, plus an O(entries log) sort per model for top-k/top-p.
+ *   largest t whose kept tempered mass is >= topP of the total. Order: temperature, top-k, top-p. The first visit
+ *   of a history lists its kept set, O(kept · order · log), never O(V); its cut is then cached for the call, and
+ *   later visits with a large kept set draw from the tempered distribution until p >= cut (exact rejection).
+ * One-off costs: O(entries) per call for T != 1 or truncation, plus an O(entries log) sort per model for
+ * top-k/top-p.
  */
 
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
@@ -37,6 +39,11 @@ export interface SampleOptions {
   readonly topP: number
   /** 32-bit integer seed of the xoroshiro128+ generator. */
   readonly seed: number
+  /**
+   * Total tokens over all documents (0 = no limit): generation stops once they are reached, the last document cut
+   * there. A fixed budget keeps every generation's corpus the same size, whatever document lengths the model drifts to.
+   */
+  readonly totalTokens?: number
 }
 
 export const MIN_TEMPERATURE = 0.05
@@ -52,6 +59,7 @@ const validate = (opts: SampleOptions): void => {
   if (!intIn(opts.topK, 0, 0x7fffffff)) throw new Error(`sample: topK must be an integer >= 0, got ${opts.topK}`)
   if (!(opts.topP > 0 && opts.topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${opts.topP}`)
   if (!intIn(opts.seed, -0x80000000, 0xffffffff)) throw new Error(`sample: seed must be a 32-bit integer, got ${opts.seed}`)
+  if (!intIn(opts.totalTokens ?? 0, 0, 0x7fffffff)) throw new Error(`sample: totalTokens must be an integer >= 0, got ${opts.totalTokens}`)
 }
 
 /** Smallest e in [lo, hi) with cum[e] > r (the caller guarantees r < cum[hi - 1]). */
@@ -449,6 +457,41 @@ class Kept {
   }
 }
 
+/**
+ * p(w) in exactly the arithmetic of DescendingTokens (the highest level where w is a child, then the backoff
+ * weights applied from the bottom up), so that comparing it with a cut taken from the stream is exact.
+ */
+const streamProb = (model: NgramModel, chain: Chain, hist: Int32Array, top: number, w: number, gammas: Float64Array): number => {
+  let depth = 0
+  let p = -1
+  for (let k = top; k !== 0; k = lowerOf(model, k)) {
+    const level = model.levels[k - 1]
+    const h = hist[k - 1]
+    const e = findEntry(level, h, w)
+    if (e >= 0 && level.counts[e] > 0) {
+      p = (chain.prob[k - 1] as Float64Array)[e]
+      break
+    }
+    gammas[depth++] = (chain.gamma[k - 1] as Float64Array)[h]
+  }
+  if (p < 0) p = chain.base[w]
+  while (depth > 0) p = gammas[--depth] * p
+  return p
+}
+
+/** Per sampling call: each visited history's truncation cut, and whether drawing by rejection pays off there. */
+interface Cut {
+  readonly cut: number
+  readonly rejection: boolean
+}
+
+// Rejection (draw from the tempered distribution until p >= cut) is used where the kept set is large (listing it is
+// the cost) and holds enough of the mass (so few draws are wasted); it is exact, and so is the fallback.
+const REJECTION_MIN_KEPT = 32
+const REJECTION_MIN_MASS = 0.2
+const REJECTION_ATTEMPTS = 32
+const MAX_CACHED_CUTS = 1 << 20
+
 const drawTruncated = (
   model: NgramModel,
   chain: Chain,
@@ -457,11 +500,22 @@ const drawTruncated = (
   hist: Int32Array,
   opts: SampleOptions,
   kept: Kept,
+  cuts: Map<number, Cut>,
+  gammas: Float64Array,
   rng: RandomGenerator
 ): number => {
   const top = topLevel(model, chain, hist)
+  const key = top === 0 ? -1 : hist[top - 1] * 8 + top
+  const cached = cuts.get(key)
+  if (cached !== undefined && cached.rejection) {
+    for (let attempt = 0; attempt < REJECTION_ATTEMPTS; attempt++) {
+      const w = drawTempered(model, t, hist, top, rng)
+      if (streamProb(model, chain, hist, top, w, gammas) >= cached.cut) return w
+    }
+  }
   const tokens = new DescendingTokens(model, chain, sorted, hist, top)
   const pow = (x: number): number => (t.invT === 1 ? x : Math.pow(x, t.invT))
+  const z = top === 0 ? t.zBase : (t.z[top - 1] as Float64Array)[hist[top - 1]]
   kept.size = 0
   // one token of lookahead, to keep ties at a cut
   let nextW = tokens.pull()
@@ -485,12 +539,18 @@ const drawTruncated = (
       mass = acc
     }
   } else {
-    const z = top === 0 ? t.zBase : (t.z[top - 1] as Float64Array)[hist[top - 1]]
     const goal = opts.topP * z
     while (nextW >= 0 && (mass < goal || nextP === kept.p[kept.size - 1])) {
       mass += pow(nextP)
       take()
     }
+  }
+  if (cached === undefined && cuts.size < MAX_CACHED_CUTS) {
+    // kept is exactly {w : p(w) >= its last p}
+    cuts.set(key, {
+      cut: kept.p[kept.size - 1],
+      rejection: kept.size >= REJECTION_MIN_KEPT && mass >= REJECTION_MIN_MASS * z,
+    })
   }
   const r = uniformFloat64(rng) * mass
   let acc = 0
@@ -514,25 +574,30 @@ export const sampleNgram = (model: NgramModel, opts: SampleOptions): Int32Array[
   const tempered = chain === undefined ? undefined : temperChain(model, chain, opts.temperature)
   const sorted = chain !== undefined && truncated ? sortedChildren(model, chain) : undefined
   const kept = new Kept()
+  const cuts = new Map<number, Cut>()
+  const gammas = new Float64Array(model.config.order + 1)
   const draw = (hist: Int32Array): number => {
     if (chain === undefined || tempered === undefined) return drawPlain(model, hist, rng)
-    if (sorted !== undefined) return drawTruncated(model, chain, sorted, tempered, hist, opts, kept, rng)
+    if (sorted !== undefined) return drawTruncated(model, chain, sorted, tempered, hist, opts, kept, cuts, gammas, rng)
     return drawTempered(model, tempered, hist, topLevel(model, chain, hist), rng)
   }
   const start = initialHistory(model)
   const hist = new Int32Array(start.length)
   const buffer = new Int32Array(opts.maxLength)
   const out: Int32Array[] = []
-  for (let d = 0; d < opts.documents; d++) {
+  let budget = opts.totalTokens === undefined || opts.totalTokens === 0 ? Infinity : opts.totalTokens
+  for (let d = 0; d < opts.documents && budget > 0; d++) {
     hist.set(start)
     let len = 0
-    while (len < opts.maxLength) {
+    const limit = Math.min(opts.maxLength, budget)
+    while (len < limit) {
       const w = draw(hist)
       if (w === EOS_ID) break
       buffer[len++] = w
       advanceHistory(model, hist, w)
     }
     out.push(buffer.slice(0, len))
+    budget -= len
   }
   return out
 }
