@@ -8,10 +8,9 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execute } from "../src/engine/execute.ts"
-import { layerSilent } from "../src/engine/Progress.ts"
-import { layerLocal } from "../src/store/local.ts"
+import { localInProcess } from "../src/engine/layers.ts"
 import { chain } from "./support/chain.ts"
 
 const ROOT = resolve(import.meta.dirname, "..")
@@ -53,7 +52,7 @@ const ouroboros = async (generations: number) => {
     const cli = () => execFileSync(process.execPath, [join(ROOT, "bin/ouro.js"), "run", "--quiet", file], { cwd: dir, stdio: "ignore" })
     cli()
     const process_s = median(Array.from({ length: REPEATS }, () => time(cli)))
-    const layer = Layer.mergeAll(layerLocal(join(dir, ".ouroboros")), layerSilent)
+    const layer = localInProcess(join(dir, ".ouroboros"))
     const inProcess: number[] = []
     for (let i = 0; i < REPEATS; i++) {
       const t = process.hrtime.bigint()

@@ -3,13 +3,15 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, it } from "node:test"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { execute } from "../src/engine/execute.ts"
 import { plan } from "../src/engine/plan.ts"
-import { layerSilent } from "../src/engine/Progress.ts"
+import { localInProcess } from "../src/engine/layers.ts"
+import type { Progress } from "../src/engine/Progress.ts"
+import type { StageRunner } from "../src/engine/StageRunner.ts"
+import type { ArtifactStore } from "../src/store/ArtifactStore.ts"
 import { PipelineInvalid } from "../src/errors/index.ts"
 import * as Pipeline from "../src/pipeline/pipeline.ts"
-import { layerLocal } from "../src/store/local.ts"
 import { calls, Concat, Lower, Source, Text, Upper } from "./support/toy.ts"
 
 let dir = ""
@@ -19,8 +21,8 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-const run = <A, E>(eff: Effect.Effect<A, E, import("../src/store/ArtifactStore.ts").ArtifactStore | import("../src/engine/Progress.ts").Progress>) =>
-  Effect.runPromise(eff.pipe(Effect.provide(Layer.mergeAll(layerLocal(dir), layerSilent))))
+const run = <A, E>(eff: Effect.Effect<A, E, ArtifactStore | Progress | StageRunner>) =>
+  Effect.runPromise(eff.pipe(Effect.provide(localInProcess(dir))))
 
 const chain = (suffix: string, lowerSuffix = "x") =>
   Pipeline.make("toy", (p) => {

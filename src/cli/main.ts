@@ -2,6 +2,7 @@
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
+import { resolve } from "node:path"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -12,7 +13,9 @@ import type { OuroError } from "../errors/index.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
-import { layerLocal } from "../store/local.ts"
+import { localInProcess, localWorkers } from "../engine/layers.ts"
+import type { StageRunner } from "../engine/StageRunner.ts"
+import { defaultWorkers } from "../engine/workers.ts"
 import { describeBlob, describeRecord, lastRuns, resolveName } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
 
@@ -40,10 +43,9 @@ const progressLayer = (quiet: boolean) =>
     }
   })
 
-/** Runs a command body against a store; turns every expected failure into one line and exit code 1. */
-const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress>, quiet = true) =>
+/** Turns every expected failure into one line on stderr and exit code 1. */
+const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
   body.pipe(
-    Effect.provide(Layer.mergeAll(layerLocal(storeRoot(flag)), progressLayer(quiet))),
     Effect.catch((e: OuroError) =>
       Effect.sync(() => {
         process.stderr.write(`ouro: ${e.message}\n`)
@@ -51,6 +53,10 @@ const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroEr
       })
     )
   )
+
+/** Runs a command body against the store (stages, if any, in this thread). */
+const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
+  reportErrors(body.pipe(Effect.provide(localInProcess(storeRoot(flag)))))
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
 
@@ -78,21 +84,31 @@ export const runMetrics = (result: RunResult) =>
 const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
-  concurrency: Flag.Int("concurrency").pipe(Flag.withDescription("Stages computed at once"), Flag.withDefault(1)),
+  jobs: Flag.Int("jobs").pipe(
+    Flag.withDescription("Stages computed at once, each on its own worker thread (1: all in this thread)"),
+    Flag.withDefault(defaultWorkers())
+  ),
   quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
+    const root = storeRoot(a.store)
+    const jobs = Math.max(1, a.jobs)
+    const environment = jobs === 1
+      ? localInProcess(root, progressLayer(a.quiet))
+      : localWorkers(root, resolve(a.pipeline), jobs, progressLayer(a.quiet))
     const started = Date.now()
-    const result = yield* execute(pipeline, { concurrency: a.concurrency })
-    const ran = result.nodes.filter((n) => n.status === "ran").length
-    const rows = yield* runMetrics(result)
+    const { result, rows } = yield* Effect.gen(function*() {
+      const result = yield* execute(pipeline)
+      return { result, rows: yield* runMetrics(result) }
+    }).pipe(Effect.provide(environment))
+    const count = (s: string) => result.nodes.filter((n) => n.status === s).length
     if (rows.length > 0) yield* Console.log(metricsTables(rows) + "\n")
     yield* Console.log(
-      `pipeline ${pipeline.name}: ${result.nodes.length} stages, ${ran} ran, ${result.nodes.length - ran} cached, ` +
-        `${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
+      `pipeline ${pipeline.name}: ${result.nodes.length} stages, ${count("ran")} ran, ${count("cached")} cached, ` +
+        `${count("shared")} shared, ${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
     )
-  }), a.quiet)).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+  }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
 const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
   withStore(a.store, Effect.gen(function*() {

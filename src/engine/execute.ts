@@ -5,17 +5,17 @@
  * identical bytes leaves everything below it cached (early cutoff). Nodes with the same key run once.
  */
 import { Deferred, Effect, Option, Semaphore } from "effect"
-import { ArtifactCorrupt, type ArtifactMissing, type StageFailed, type StoreError } from "../errors/index.ts"
 import { canonicalJson, type Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
-import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
+import { ArtifactStore } from "../store/ArtifactStore.ts"
 import type { OutputEntry, StageRecord } from "../store/record.ts"
 import { externalInputs, keyMaterial, keyOf } from "./key.ts"
 import { usableRecord } from "./plan.ts"
 import { Progress } from "./Progress.ts"
 import { nodeRef, pipelineRef } from "./refs.ts"
+import { type RunError, StageRunner } from "./StageRunner.ts"
 
-export type RunError = StoreError | ArtifactMissing | ArtifactCorrupt | StageFailed
+export type { RunError }
 
 export interface NodeResult {
   readonly node: PipelineNode
@@ -34,73 +34,28 @@ export interface RunResult {
 }
 
 export interface ExecuteOptions {
-  /** How many stages may compute at once. */
+  /** How many stages may compute at once (default: what the StageRunner can do). */
   readonly concurrency?: number
-}
-
-/** Decoded artifacts by content hash, so a corpus read by ten stages is parsed once. Small LRU. */
-const makeDecodedCache = (capacity: number) => {
-  const entries = new Map<string, unknown>()
-  return {
-    get: (key: string): unknown => {
-      const v = entries.get(key)
-      if (v !== undefined) {
-        entries.delete(key)
-        entries.set(key, v)
-      }
-      return v
-    },
-    set: (key: string, value: unknown) => {
-      entries.set(key, value)
-      if (entries.size > capacity) entries.delete(entries.keys().next().value as string)
-    }
-  }
 }
 
 export const execute = (
   pipeline: Pipeline,
   options: ExecuteOptions = {}
-): Effect.Effect<RunResult, RunError, ArtifactStore | Progress> =>
+): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     const progress = yield* Progress
-    const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency ?? 1))
-    const decoded = makeDecodedCache(32)
+    const runner = yield* StageRunner
+    const semaphore = yield* Semaphore.make(Math.max(1, options.concurrency ?? runner.parallelism))
     const done = new Map<number, Deferred.Deferred<NodeResult, RunError>>()
     const byKey = new Map<Sha256, Deferred.Deferred<NodeResult, RunError>>()
     for (const node of pipeline.nodes) done.set(node.id, yield* Deferred.make<NodeResult, RunError>())
-
-    const loadInput = (hash: Sha256, node: PipelineNode, input: string) =>
-      Effect.gen(function*() {
-        const type = node.stage.inputs[input]
-        const key = `${type.name}:${hash}`
-        const hit = decoded.get(key)
-        if (hit !== undefined) return hit
-        const bytes = yield* store.getBlob(hash)
-        const value = yield* Effect.try({
-          try: () => type.decode(bytes),
-          catch: (e) => corrupt(store, hash, e)
-        })
-        decoded.set(key, value)
-        return value
-      })
 
     const compute = (node: PipelineNode, key: Sha256, inputs: Readonly<Record<string, Sha256>>) =>
       Effect.gen(function*() {
         yield* progress.emit({ _tag: "Started", path: node.path, kind: node.stage.kind })
         const startedAt = new Date()
-        const values: Record<string, unknown> = {}
-        for (const input of Object.keys(node.inputs)) values[input] = yield* loadInput(inputs[input], node, input)
-        const produced = yield* node.stage.run(values, {
-          node: node.path,
-          log: (line) => progress.emit({ _tag: "Log", path: node.path, line })
-        })
-        const outputs: Record<string, OutputEntry> = {}
-        for (const [name, type] of Object.entries(node.stage.outputs)) {
-          const blob = yield* store.putBlob(type.encode(produced[name]))
-          outputs[name] = { hash: blob.hash, artifact: type.name, bytes: blob.bytes }
-          decoded.set(`${type.name}:${blob.hash}`, produced[name])
-        }
+        const outputs = yield* runner.run(node, inputs)
         const material = keyMaterial(node.stage, inputs)
         const record: StageRecord = {
           key,
@@ -171,7 +126,3 @@ export const execute = (
     yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
     return { pipeline, nodes: results, manifest: manifest.hash }
   })
-
-/** Bytes that hash correctly but do not decode as their artifact type: reported as corrupt, never used. */
-const corrupt = (store: ArtifactStoreShape, hash: Sha256, e: unknown) =>
-  new ArtifactCorrupt({ hash, path: store.location, detail: e instanceof Error ? e.message : String(e) })

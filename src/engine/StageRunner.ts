@@ -1,0 +1,84 @@
+/**
+ * The StageRunner service: computes one node's outputs from its inputs' hashes and stores them as blobs. The
+ * executor decides what runs; a runner decides where. In-process here; `workers.ts` runs stages on worker threads,
+ * and a remote runner (durable activities on a cluster) can stand in later, since a stage is a pure function of its key.
+ */
+import { Context, Effect, Layer } from "effect"
+import { ArtifactCorrupt, type ArtifactMissing, type StageFailed, type StoreError } from "../errors/index.ts"
+import type { Sha256 } from "../hash/index.ts"
+import type { PipelineNode } from "../pipeline/pipeline.ts"
+import { ArtifactStore } from "../store/ArtifactStore.ts"
+import type { OutputEntry } from "../store/record.ts"
+import { Progress } from "./Progress.ts"
+
+export type RunError = StoreError | ArtifactMissing | ArtifactCorrupt | StageFailed
+
+export interface StageRunnerShape {
+  /** How many stages it can compute at once. */
+  readonly parallelism: number
+  readonly run: (node: PipelineNode, inputs: Readonly<Record<string, Sha256>>) => Effect.Effect<Readonly<Record<string, OutputEntry>>, RunError>
+}
+
+export class StageRunner extends Context.Service<StageRunner, StageRunnerShape>()("ouroboros/StageRunner") {}
+
+/** Decoded artifacts by content hash, so a corpus read by ten stages is parsed once. Small LRU. */
+const makeDecodedCache = (capacity: number) => {
+  const entries = new Map<string, unknown>()
+  return {
+    get: (key: string): unknown => {
+      const v = entries.get(key)
+      if (v !== undefined) {
+        entries.delete(key)
+        entries.set(key, v)
+      }
+      return v
+    },
+    set: (key: string, value: unknown) => {
+      entries.set(key, value)
+      if (entries.size > capacity) entries.delete(entries.keys().next().value as string)
+    }
+  }
+}
+
+export const makeInProcess = Effect.gen(function*() {
+  const store = yield* ArtifactStore
+  const progress = yield* Progress
+  const decoded = makeDecodedCache(32)
+
+  const loadInput = (hash: Sha256, node: PipelineNode, input: string) =>
+    Effect.gen(function*() {
+      const type = node.stage.inputs[input]
+      const key = `${type.name}:${hash}`
+      const hit = decoded.get(key)
+      if (hit !== undefined) return hit
+      const bytes = yield* store.getBlob(hash)
+      // Bytes that hash correctly but do not decode as their type are reported as corrupt, never used.
+      const value = yield* Effect.try({
+        try: () => type.decode(bytes),
+        catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: e instanceof Error ? e.message : String(e) })
+      })
+      decoded.set(key, value)
+      return value
+    })
+
+  const run: StageRunnerShape["run"] = (node, inputs) =>
+    Effect.gen(function*() {
+      const values: Record<string, unknown> = {}
+      for (const input of Object.keys(node.inputs)) values[input] = yield* loadInput(inputs[input], node, input)
+      const produced = yield* node.stage.run(values, {
+        node: node.path,
+        log: (line) => progress.emit({ _tag: "Log", path: node.path, line })
+      })
+      const outputs: Record<string, OutputEntry> = {}
+      for (const [name, type] of Object.entries(node.stage.outputs)) {
+        const blob = yield* store.putBlob(type.encode(produced[name]))
+        outputs[name] = { hash: blob.hash, artifact: type.name, bytes: blob.bytes }
+        decoded.set(`${type.name}:${blob.hash}`, produced[name])
+      }
+      return outputs
+    })
+
+  return { parallelism: 1, run } satisfies StageRunnerShape
+})
+
+export const layerInProcess: Layer.Layer<StageRunner, never, ArtifactStore | Progress> = Layer.effect(StageRunner, makeInProcess)

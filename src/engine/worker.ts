@@ -1,0 +1,37 @@
+/** A stage worker thread: see workers.ts. Loads the pipeline once, then runs the nodes it is sent. */
+import { parentPort, workerData } from "node:worker_threads"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { loadPipeline } from "../cli/load.ts"
+import { layerLocal } from "../store/local.ts"
+import { layerSilent } from "./Progress.ts"
+import { layerInProcess, StageRunner } from "./StageRunner.ts"
+import type { WorkerConfig, WorkerReply, WorkerTask } from "./workers.ts"
+
+const config = workerData as WorkerConfig
+const port = parentPort!
+
+const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), layerSilent)))
+
+const program = Effect.gen(function*() {
+  const pipeline = yield* loadPipeline(config.pipelineFile)
+  const runner = yield* StageRunner
+  const nodes = new Map(pipeline.nodes.map((n) => [n.path, n]))
+  return (task: WorkerTask): Effect.Effect<WorkerReply> => {
+    const node = nodes.get(task.path)
+    if (node === undefined) return Effect.succeed({ id: task.id, ok: false, defect: `no node ${task.path} in ${config.pipelineFile}` })
+    return Effect.exit(runner.run(node, task.inputs)).pipe(
+      Effect.map((exit): WorkerReply =>
+        Exit.isSuccess(exit)
+          ? { id: task.id, ok: true, outputs: exit.value }
+          : Cause.hasFails(exit.cause)
+          ? { id: task.id, ok: false, error: { ...Cause.squash(exit.cause) as object, _tag: (Cause.squash(exit.cause) as { _tag: string })._tag } }
+          : { id: task.id, ok: false, defect: Cause.pretty(exit.cause) }
+      )
+    )
+  }
+}).pipe(Effect.provide(layer))
+
+const handle = await Effect.runPromise(program)
+port.on("message", (task: WorkerTask) => {
+  void Effect.runPromise(handle(task)).then((reply) => port.postMessage(reply))
+})
