@@ -91,7 +91,10 @@ export const execute = (
         const started = Date.now()
         const cached = yield* usableRecord(store, key)
         const record = Option.isSome(cached) ? cached.value : yield* Semaphore.withPermit(semaphore)(compute(node, key, inputs))
-        yield* store.setRef(nodeRef(pipeline, node), key)
+        // Refs are written only when they move: a cached rerun writes nothing but its manifest ref.
+        const ref = nodeRef(pipeline, node)
+        const current = yield* store.getRef(ref)
+        if (Option.isNone(current) || current.value !== key) yield* store.setRef(ref, key)
         const result: NodeResult = {
           node,
           key,
@@ -123,6 +126,7 @@ export const execute = (
         outputs: Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.hash]))
       }))
     })))
-    yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
+    const last = yield* store.getRef(pipelineRef(pipeline.name))
+    if (Option.isNone(last) || last.value !== manifest.hash) yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
     return { pipeline, nodes: results, manifest: manifest.hash }
   })

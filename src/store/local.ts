@@ -4,9 +4,11 @@
  *   records/ab/<key>.json    stage records
  *   refs/<name>              named pointers (a hash or a key), one line
  *   tmp/                     staging for atomic writes (temp file, fsync, rename)
+ * File calls are synchronous: they are small and, on a cached rerun, many in a row; a synchronous call costs a
+ * fraction of a round trip through libuv's thread pool.
  */
 import { randomBytes } from "node:crypto"
-import * as fs from "node:fs/promises"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, Layer, Option, Schema } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StoreError } from "../errors/index.ts"
@@ -25,20 +27,30 @@ const isNotFound = (e: unknown): boolean =>
   typeof e === "object" && e !== null && "code" in e && (e as { code: unknown }).code === "ENOENT"
 
 /** Writes `data` to `target` so that readers see the old file or the whole new one, never a part. */
-const writeAtomic = async (tmpDir: string, target: string, data: Uint8Array | string, mode: number): Promise<void> => {
+const writeAtomic = (tmpDir: string, target: string, data: Uint8Array | string, mode: number): void => {
   const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}.tmp`)
-  const handle = await fs.open(tmp, "wx", mode)
+  const fd = fs.openSync(tmp, "wx", mode)
   try {
-    await handle.writeFile(data)
-    await handle.sync()
+    fs.writeFileSync(fd, data)
+    fs.fsyncSync(fd)
   } finally {
-    await handle.close()
+    fs.closeSync(fd)
   }
   try {
-    await fs.mkdir(path.dirname(target), { recursive: true })
-    await fs.rename(tmp, target)
+    fs.mkdirSync(path.dirname(target), { recursive: true })
+    fs.renameSync(tmp, target)
   } catch (e) {
-    await fs.rm(tmp, { force: true })
+    fs.rmSync(tmp, { force: true })
+    throw e
+  }
+}
+
+/** The file's contents, or undefined when there is no such file. */
+const readIfExists = <A>(read: () => A): A | undefined => {
+  try {
+    return read()
+  } catch (e) {
+    if (isNotFound(e)) return undefined
     throw e
   }
 }
@@ -51,8 +63,8 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       refs: path.join(root, "refs"),
       tmp: path.join(root, "tmp")
     }
-    yield* Effect.tryPromise({
-      try: () => Promise.all(Object.values(dirs).map((d) => fs.mkdir(d, { recursive: true }))),
+    yield* Effect.try({
+      try: () => Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true })),
       catch: (e) => fail(root, e)
     })
     const blobPath = (hash: string) => path.join(dirs.blobs, hash.slice(0, 2), hash)
@@ -65,18 +77,17 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
     }
 
     const hasBlob = (hash: string) =>
-      Effect.tryPromise({
-        try: () => fs.stat(blobPath(hash)).then(() => true, (e) => (isNotFound(e) ? false : Promise.reject(e))),
+      Effect.try({
+        try: () => readIfExists(() => fs.statSync(blobPath(hash))) !== undefined,
         catch: (e) => fail(blobPath(hash), e)
       })
 
     const putBlob = (bytes: Uint8Array): Effect.Effect<BlobInfo, StoreError> => {
       const hash = sha256(bytes)
       const target = blobPath(hash)
-      return Effect.tryPromise({
-        try: async () => {
-          const exists = await fs.stat(target).then(() => true, (e) => (isNotFound(e) ? false : Promise.reject(e)))
-          if (!exists) await writeAtomic(dirs.tmp, target, bytes, 0o444)
+      return Effect.try({
+        try: () => {
+          if (readIfExists(() => fs.statSync(target)) === undefined) writeAtomic(dirs.tmp, target, bytes, 0o444)
           return { hash, bytes: bytes.byteLength }
         },
         catch: (e) => fail(target, e)
@@ -87,8 +98,11 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       Effect.gen(function*() {
         if (!isSha256(hash)) return yield* new ArtifactMissing({ hash, detail: "not a sha256 hash" })
         const p = blobPath(hash)
-        const bytes = yield* Effect.tryPromise({
-          try: () => fs.readFile(p).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength), (e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+        const bytes = yield* Effect.try({
+          try: () => {
+            const b = readIfExists(() => fs.readFileSync(p))
+            return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+          },
           catch: (e) => fail(p, e)
         })
         if (bytes === undefined) return yield* new ArtifactMissing({ hash })
@@ -99,13 +113,13 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         return bytes
       })
 
-    const listBlobs = Effect.tryPromise({
-      try: async () => {
+    const listBlobs = Effect.try({
+      try: () => {
         const out: BlobInfo[] = []
-        for (const shard of (await fs.readdir(dirs.blobs)).sort()) {
-          for (const name of (await fs.readdir(path.join(dirs.blobs, shard))).sort()) {
+        for (const shard of fs.readdirSync(dirs.blobs).sort()) {
+          for (const name of fs.readdirSync(path.join(dirs.blobs, shard)).sort()) {
             if (!isSha256(name)) continue
-            const st = await fs.stat(path.join(dirs.blobs, shard, name))
+            const st = fs.statSync(path.join(dirs.blobs, shard, name))
             out.push({ hash: name, bytes: st.size })
           }
         }
@@ -115,7 +129,7 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
     })
 
     const putRecord = (record: StageRecord) =>
-      Effect.tryPromise({
+      Effect.try({
         try: () => writeAtomic(dirs.tmp, recordPath(record.key), JSON.stringify(record, null, 2) + "\n", 0o444),
         catch: (e) => fail(recordPath(record.key), e)
       })
@@ -123,8 +137,8 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
     const getRecord = (key: string) =>
       Effect.gen(function*() {
         const p = recordPath(key)
-        const text = yield* Effect.tryPromise({
-          try: () => fs.readFile(p, "utf8").catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))),
+        const text = yield* Effect.try({
+          try: () => readIfExists(() => fs.readFileSync(p, "utf8")),
           catch: (e) => fail(p, e)
         })
         if (text === undefined) return Option.none<StageRecord>()
@@ -138,11 +152,11 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         return Option.some(decoded.value)
       })
 
-    const listRecordKeys = Effect.tryPromise({
-      try: async () => {
+    const listRecordKeys = Effect.try({
+      try: () => {
         const out: string[] = []
-        for (const shard of (await fs.readdir(dirs.records)).sort()) {
-          for (const name of (await fs.readdir(path.join(dirs.records, shard))).sort()) {
+        for (const shard of fs.readdirSync(dirs.records).sort()) {
+          for (const name of fs.readdirSync(path.join(dirs.records, shard)).sort()) {
             if (name.endsWith(".json")) out.push(name.slice(0, -5))
           }
         }
@@ -152,32 +166,32 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
     })
 
     const setRef = (name: string, value: string) =>
-      Effect.tryPromise({
+      Effect.try({
         try: () => writeAtomic(dirs.tmp, refPath(name), value + "\n", 0o644),
         catch: (e) => fail(path.join(dirs.refs, name), e)
       })
 
     const getRef = (name: string) =>
-      Effect.tryPromise({
-        try: () =>
-          fs.readFile(refPath(name), "utf8").then(
-            (t) => Option.some(t.trim()),
-            (e) => (isNotFound(e) || (typeof e === "object" && e !== null && "code" in e && e.code === "EISDIR") ? Option.none<string>() : Promise.reject(e))
-          ),
+      Effect.try({
+        try: () => {
+          // A ref name that is a folder of refs ("pipelines" itself) names no single value.
+          const st = readIfExists(() => fs.statSync(refPath(name)))
+          return st === undefined || !st.isFile() ? Option.none<string>() : Option.some(fs.readFileSync(refPath(name), "utf8").trim())
+        },
         catch: (e) => fail(path.join(dirs.refs, name), e)
       })
 
     const listRefs = (prefix: string) =>
-      Effect.tryPromise({
-        try: async () => {
-          const entries = await fs.readdir(dirs.refs, { recursive: true, withFileTypes: true })
+      Effect.try({
+        try: () => {
+          const entries = fs.readdirSync(dirs.refs, { recursive: true, withFileTypes: true })
           const out: Array<{ name: string; value: string }> = []
           for (const e of entries) {
             if (!e.isFile()) continue
             const full = path.join(e.parentPath, e.name)
             const name = path.relative(dirs.refs, full).split(path.sep).join("/")
             if (!name.startsWith(prefix)) continue
-            out.push({ name, value: (await fs.readFile(full, "utf8")).trim() })
+            out.push({ name, value: fs.readFileSync(full, "utf8").trim() })
           }
           return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
         },
