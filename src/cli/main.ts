@@ -16,6 +16,8 @@ import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { localInProcess, localWorkers } from "../engine/layers.ts"
 import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
+import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.ts"
+import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { describeBlob, describeRecord, lastRuns, resolveName } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
 
@@ -161,9 +163,32 @@ const ls = Command.make("ls", {
     }
   }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
+const verifyCommand = Command.make("verify", { store: storeFlag }, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const report = yield* verify
+    yield* Console.log(formatVerifyReport(report))
+    if (!isClean(report)) process.exitCode = 1
+  }))).pipe(Command.withDescription("Re-hash every blob and check every record's and ref's references; exit 1 if anything is corrupt or missing"))
+
+const lineageCommand = Command.make("lineage", {
+  name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref")),
+  store: storeFlag,
+  format: Flag.Literals("format", ["text", "prov", "dot"]).pipe(
+    Flag.withDescription("text: an indented tree; prov: W3C PROV-JSON; dot: Graphviz"),
+    Flag.withDefault("text")
+  )
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const found = yield* resolveName(a.name)
+    const l = yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
+    yield* Console.log(
+      a.format === "prov" ? JSON.stringify(toProvJson(l), null, 2) : a.format === "dot" ? toDot(l) : formatLineageText(l)
+    )
+  }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, status, show, ls])
+  Command.withSubcommands([run, planCommand, status, show, ls, lineageCommand, verifyCommand])
 )
 
 Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
