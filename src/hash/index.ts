@@ -21,24 +21,37 @@ export const canonicalJson = (value: unknown): string => {
   return text
 }
 
-const assertJsonValue = (value: unknown, path: string): void => {
+const assertJsonValue = (value: unknown, path: string, stack: ReadonlyArray<object> = []): void => {
+  const refuse = (what: string) => {
+    throw new TypeError(`canonicalJson: ${what} at ${path} has no exact JSON encoding`)
+  }
   switch (typeof value) {
-    case "string":
     case "boolean":
       return
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number at ${path}`)
+    case "string":
+      if (!(value as unknown as { isWellFormed(): boolean }).isWellFormed()) refuse("a string with a lone surrogate")
       return
-    case "object":
+    case "number":
+      if (!Number.isFinite(value)) refuse("a non-finite number")
+      return
+    case "object": {
       if (value === null) return
+      if (stack.includes(value)) refuse("a circular reference")
+      const inner = [...stack, value]
       if (Array.isArray(value)) {
-        value.forEach((v, i) => assertJsonValue(v, `${path}[${i}]`))
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) refuse("a sparse array")
+          assertJsonValue(value[i], `${path}[${i}]`, inner)
+        }
         return
       }
-      for (const [k, v] of Object.entries(value)) assertJsonValue(v, `${path}.${k}`)
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) refuse(`a ${(value as object).constructor?.name ?? "non-plain"} object`)
+      for (const [k, v] of Object.entries(value)) assertJsonValue(v, `${path}.${k}`, inner)
       return
+    }
     default:
-      throw new TypeError(`canonicalJson: ${typeof value} at ${path} has no JSON encoding`)
+      refuse(`a ${typeof value}`)
   }
 }
 

@@ -11,7 +11,7 @@ import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { defineStage, type Stage } from "../pipeline/stage.ts"
-import { compute, seededPermutation, wordCount } from "./util.ts"
+import { compute, firstWords, seededPermutation, wordCount } from "./util.ts"
 
 const inputs = { real: Corpus, previous: Corpus, synthetic: Corpus }
 const outputs = { corpus: Corpus, pool: Corpus }
@@ -31,7 +31,7 @@ const takeWords = (docs: ReadonlyArray<CorpusDocument>, budget: number, seed: nu
     const d = docs[i]
     const n = wordCount(d.text)
     if (n <= left) out.push(d)
-    else out.push({ id: d.id, text: d.text.trim().split(/\s+/).slice(0, left).join(" ") })
+    else out.push({ id: d.id, text: firstWords(d.text, left) })
     left -= n
   }
   return out
@@ -92,6 +92,10 @@ const realFraction = defineStage({
       const synth = docsOf(synthetic)
       const total = synth.reduce((n, d) => n + wordCount(d.text), 0)
       const realWords = Math.round(p.fraction * total)
+      const available = docsOf(real).reduce((n, d) => n + wordCount(d.text), 0)
+      if (available < realWords) {
+        throw new Error(`the real corpus has ${available} words, fewer than the ${realWords} that fraction ${p.fraction} of ${total} needs`)
+      }
       const corpus = corpusFromDocuments([
         ...takeWords(docsOf(real), realWords, p.seed),
         ...takeWords(synth, total - realWords, p.seed + 1)

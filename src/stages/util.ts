@@ -33,15 +33,32 @@ export const seededPermutation = (n: number, seed: number): Int32Array => {
   return out
 }
 
+/** The whitespace that separates words for mixes and filters: one definition for counting and cutting. */
+const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13
+
 /** Whitespace-separated words: the unit in which mixes and filters measure text, independent of any tokenizer. */
 export const wordCount = (text: string): number => {
   let n = 0
   let inWord = false
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    const space = c === 32 || c === 10 || c === 9 || c === 13
+    const space = isSpace(text.charCodeAt(i))
     if (!space && !inWord) n++
     inWord = !space
   }
   return n
+}
+
+/** The first `n` words of `text` (as `wordCount` counts them), joined by single spaces. */
+export const firstWords = (text: string, n: number): string => {
+  const words: string[] = []
+  let start = -1
+  for (let i = 0; i <= text.length && words.length < n; i++) {
+    const space = i === text.length || isSpace(text.charCodeAt(i))
+    if (!space && start < 0) start = i
+    else if (space && start >= 0) {
+      words.push(text.slice(start, i))
+      start = -1
+    }
+  }
+  return words.join(" ")
 }

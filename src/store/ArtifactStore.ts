@@ -2,7 +2,7 @@
  * The ArtifactStore service: immutable blobs by content hash, stage records by key, and named refs.
  * Every store access goes through this interface so that other stores (HTTP CAS, S3) can stand in later.
  */
-import { Context, type Effect, type Option } from "effect"
+import { Context, type Effect, type Option, type Scope } from "effect"
 import type { ArtifactCorrupt, ArtifactMissing, StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { StageRecord } from "./record.ts"
@@ -10,6 +10,16 @@ import type { StageRecord } from "./record.ts"
 export interface BlobInfo {
   readonly hash: Sha256
   readonly bytes: number
+  /** When the blob entered the store (its inode change time), in ms; gc spares what runs still in flight wrote. */
+  readonly addedMs?: number
+}
+
+/** What a cheap check of a stored blob found. */
+export type BlobState = "ok" | "missing" | "corrupt"
+
+export interface ActiveRun {
+  readonly pid: number
+  readonly startedMs: number
 }
 
 export interface ArtifactStoreShape {
@@ -28,6 +38,23 @@ export interface ArtifactStoreShape {
   readonly getRef: (name: string) => Effect.Effect<Option.Option<string>, StoreError>
   /** Refs whose name starts with `prefix`, sorted by name. */
   readonly listRefs: (prefix: string) => Effect.Effect<ReadonlyArray<{ readonly name: string; readonly value: string }>, StoreError>
+  /**
+   * Is the blob there and intact? Cheap for an untouched blob (its seal is intact); re-hashes one that looks touched.
+   * A corrupt blob is moved to quarantine, so the stage that made it can run again.
+   */
+  readonly checkBlob: (hash: Sha256, bytes: number) => Effect.Effect<BlobState, StoreError>
+  /** Moves a corrupt blob or record (by hash or key) out of the way, keeping it for inspection. */
+  readonly quarantine: (id: Sha256) => Effect.Effect<void, StoreError>
+  /**
+   * Holds the lease on a stage key for the scope: a second process wanting the same key waits until the holder
+   * finishes, dies or stops renewing it, so each stage is computed once however many runs share the store.
+   */
+  readonly lease: (key: Sha256) => Effect.Effect<void, StoreError, Scope.Scope>
+  /** Marks a run in flight for the scope (for gc). */
+  readonly registerRun: Effect.Effect<void, StoreError, Scope.Scope>
+  readonly activeRuns: Effect.Effect<ReadonlyArray<ActiveRun>, StoreError>
+  readonly removeBlob: (hash: Sha256) => Effect.Effect<void, StoreError>
+  readonly removeRecord: (key: Sha256) => Effect.Effect<void, StoreError>
 }
 
 export class ArtifactStore extends Context.Service<ArtifactStore, ArtifactStoreShape>()("ouroboros/ArtifactStore") {}

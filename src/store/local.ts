@@ -4,16 +4,22 @@
  *   records/ab/<key>.json    stage records
  *   refs/<name>              named pointers (a hash or a key), one line
  *   tmp/                     staging for atomic writes (temp file, fsync, rename)
+ *   leases/<key>             a stage being computed by a live process (see `lease`)
+ *   active/<pid>-<id>.json   runs in flight (gc spares what they write)
+ *   quarantine/<id>          corrupt blobs and records, moved out of the way
+ * Blobs are sealed when written: read-only, and their modification time set to 0, so any later write to one shows
+ * in a cheap stat and only then costs a re-hash.
  * File calls are synchronous: they are small and, on a cached rerun, many in a row; a synchronous call costs a
  * fraction of a round trip through libuv's thread pool.
  */
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Effect, Layer, Option, Schema } from "effect"
+import { hostname } from "node:os"
+import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StoreError } from "../errors/index.ts"
 import { isSha256, sha256 } from "../hash/index.ts"
-import { ArtifactStore, type ArtifactStoreShape, type BlobInfo } from "./ArtifactStore.ts"
+import { type ActiveRun, ArtifactStore, type ArtifactStoreShape, type BlobInfo, type BlobState } from "./ArtifactStore.ts"
 import { StageRecord } from "./record.ts"
 
 const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
@@ -27,19 +33,21 @@ const isNotFound = (e: unknown): boolean =>
   typeof e === "object" && e !== null && "code" in e && (e as { code: unknown }).code === "ENOENT"
 
 /** Writes `data` to `target` so that readers see the old file or the whole new one, never a part. */
-const writeAtomic = (tmpDir: string, target: string, data: Uint8Array | string, mode: number): void => {
+const writeAtomic = (tmpDir: string, target: string, data: Uint8Array | string, mode: number, seal = false): void => {
   const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}.tmp`)
   const fd = fs.openSync(tmp, "wx", mode)
   try {
-    fs.writeFileSync(fd, data)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  try {
+    try {
+      fs.writeFileSync(fd, data)
+      if (seal) fs.futimesSync(fd, 0, 0)
+      fs.fsyncSync(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
     fs.mkdirSync(path.dirname(target), { recursive: true })
     fs.renameSync(tmp, target)
   } catch (e) {
+    // Whatever failed (write, fsync, rename), no temp file is left behind.
     fs.rmSync(tmp, { force: true })
     throw e
   }
@@ -55,16 +63,44 @@ const readIfExists = <A>(read: () => A): A | undefined => {
   }
 }
 
+/** Is process `pid` alive on this host? (EPERM: alive but not ours.) */
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return typeof e === "object" && e !== null && "code" in e && e.code === "EPERM"
+  }
+}
+
+const HOST = hostname()
+
+/** A lease not renewed for this long is taken to be abandoned (its holder hung or lost its disk). */
+const leaseStaleMs = (): number => Number(process.env.OURO_LEASE_STALE_MS ?? 30_000)
+
+const LeaseFile = Schema.Struct({ pid: Schema.Int, host: Schema.String, startedMs: Schema.Finite })
+const decodeLease = Schema.decodeUnknownOption(Schema.fromJsonString(LeaseFile))
+
 export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, StoreError> =>
   Effect.gen(function*() {
     const dirs = {
       blobs: path.join(root, "blobs"),
       records: path.join(root, "records"),
       refs: path.join(root, "refs"),
-      tmp: path.join(root, "tmp")
+      tmp: path.join(root, "tmp"),
+      leases: path.join(root, "leases"),
+      active: path.join(root, "active"),
+      quarantine: path.join(root, "quarantine")
     }
     yield* Effect.try({
-      try: () => Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true })),
+      try: () => {
+        Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }))
+        // Temp files of processes that died mid-write (kill -9) are garbage: nothing refers to them.
+        for (const name of fs.readdirSync(dirs.tmp)) {
+          const pid = Number(name.split("-")[0])
+          if (Number.isInteger(pid) && !isAlive(pid)) fs.rmSync(path.join(dirs.tmp, name), { force: true })
+        }
+      },
       catch: (e) => fail(root, e)
     })
     const blobPath = (hash: string) => path.join(dirs.blobs, hash.slice(0, 2), hash)
@@ -87,7 +123,7 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       const target = blobPath(hash)
       return Effect.try({
         try: () => {
-          if (readIfExists(() => fs.statSync(target)) === undefined) writeAtomic(dirs.tmp, target, bytes, 0o444)
+          if (readIfExists(() => fs.statSync(target)) === undefined) writeAtomic(dirs.tmp, target, bytes, 0o444, true)
           return { hash, bytes: bytes.byteLength }
         },
         catch: (e) => fail(target, e)
@@ -120,7 +156,7 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
           for (const name of fs.readdirSync(path.join(dirs.blobs, shard)).sort()) {
             if (!isSha256(name)) continue
             const st = fs.statSync(path.join(dirs.blobs, shard, name))
-            out.push({ hash: name, bytes: st.size })
+            out.push({ hash: name, bytes: st.size, addedMs: st.ctimeMs })
           }
         }
         return out
@@ -198,8 +234,110 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         catch: (e) => fail(dirs.refs, e)
       })
 
+    const quarantine = (id: string) =>
+      Effect.try({
+        try: () => {
+          for (const from of [blobPath(id), recordPath(id)]) {
+            if (readIfExists(() => fs.statSync(from)) === undefined) continue
+            fs.renameSync(from, path.join(dirs.quarantine, path.basename(from)))
+          }
+        },
+        catch: (e) => fail(path.join(dirs.quarantine, id), e)
+      })
+
+    const checkBlob = (hash: string, bytes: number): Effect.Effect<BlobState, StoreError> =>
+      Effect.try({
+        try: (): BlobState | "quarantine" => {
+          const p = blobPath(hash)
+          const st = readIfExists(() => fs.statSync(p))
+          if (st === undefined) return "missing"
+          if (st.size !== bytes) return "quarantine"
+          if (st.mtimeMs === 0) return "ok"
+          // Touched since it was sealed: only its hash can tell whether its bytes changed.
+          if (sha256(fs.readFileSync(p)) !== hash) return "quarantine"
+          fs.utimesSync(p, 0, 0)
+          return "ok"
+        },
+        catch: (e) => fail(blobPath(hash), e)
+      }).pipe(Effect.flatMap((state) => (state === "quarantine" ? Effect.as(quarantine(hash), "corrupt" as const) : Effect.succeed(state))))
+
+    const lease = (key: string) => {
+      const file = path.join(dirs.leases, key)
+      const mine = JSON.stringify({ pid: process.pid, host: HOST, startedMs: Date.now() })
+      /** true: acquired; false: held by a live holder; a stale lease is broken and the next try may take it. */
+      const tryAcquire = (): boolean => {
+        try {
+          fs.writeFileSync(file, mine, { flag: "wx" })
+          return true
+        } catch (e) {
+          if (!(typeof e === "object" && e !== null && "code" in e && e.code === "EEXIST")) throw e
+        }
+        const st = readIfExists(() => fs.statSync(file))
+        if (st === undefined) return false
+        const holder = Option.getOrUndefined(decodeLease(readIfExists(() => fs.readFileSync(file, "utf8")) ?? ""))
+        const dead = holder !== undefined && holder.host === HOST && holder.pid !== process.pid && !isAlive(holder.pid)
+        const silent = Date.now() - st.mtimeMs > leaseStaleMs()
+        if (dead || silent) {
+          // Break it only if it is still the lease we judged: another waiter may have broken and retaken it.
+          const again = readIfExists(() => fs.statSync(file))
+          if (again !== undefined && again.mtimeMs === st.mtimeMs && again.ino === st.ino) fs.rmSync(file, { force: true })
+        }
+        return false
+      }
+      const acquire = Effect.try({ try: tryAcquire, catch: (e) => fail(file, e) }).pipe(
+        Effect.repeat({ until: (acquired) => acquired, schedule: Schedule.spaced(Duration.millis(25)) })
+      )
+      const renew = Effect.try({ try: () => fs.utimesSync(file, new Date(), new Date()), catch: (e) => fail(file, e) }).pipe(
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, leaseStaleMs() / 4))))
+      )
+      const release = Effect.sync(() => {
+        if (readIfExists(() => fs.readFileSync(file, "utf8")) === mine) fs.rmSync(file, { force: true })
+      })
+      return Effect.acquireRelease(acquire, () => release).pipe(Effect.andThen(Effect.forkScoped(renew)), Effect.asVoid)
+    }
+
+    const registerRun = Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const file = path.join(dirs.active, `${process.pid}-${randomBytes(6).toString("hex")}.json`)
+          fs.writeFileSync(file, JSON.stringify({ pid: process.pid, host: HOST, startedMs: Date.now() }))
+          return file
+        },
+        catch: (e) => fail(dirs.active, e)
+      }),
+      (file) => Effect.sync(() => fs.rmSync(file, { force: true }))
+    ).pipe(Effect.asVoid)
+
+    const activeRuns = Effect.try({
+      try: () => {
+        const out: ActiveRun[] = []
+        for (const name of fs.readdirSync(dirs.active)) {
+          const full = path.join(dirs.active, name)
+          const run = Option.getOrUndefined(decodeLease(readIfExists(() => fs.readFileSync(full, "utf8")) ?? ""))
+          if (run === undefined) continue
+          if (run.host === HOST && !isAlive(run.pid)) fs.rmSync(full, { force: true })
+          else out.push({ pid: run.pid, startedMs: run.startedMs })
+        }
+        return out
+      },
+      catch: (e) => fail(dirs.active, e)
+    })
+
+    const removeBlob = (hash: string) =>
+      Effect.try({ try: () => fs.rmSync(blobPath(hash), { force: true }), catch: (e) => fail(blobPath(hash), e) })
+    const removeRecord = (key: string) =>
+      Effect.try({ try: () => fs.rmSync(recordPath(key), { force: true }), catch: (e) => fail(recordPath(key), e) })
+
     return {
       location: root,
+      checkBlob,
+      quarantine,
+      lease,
+      registerRun,
+      activeRuns,
+      removeBlob,
+      removeRecord,
       putBlob,
       getBlob,
       hasBlob,
