@@ -2,14 +2,16 @@
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
-import { resolve } from "node:path"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
 import { Progress, type ProgressEvent } from "../engine/Progress.ts"
-import type { OuroError } from "../errors/index.ts"
+import { NotFound, type OuroError } from "../errors/index.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -18,6 +20,8 @@ import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
 import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.ts"
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
+import { applyGc, formatGc, planGc } from "../audit/gc.ts"
+import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeBlob, describeRecord, lastRuns, resolveName } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
 
@@ -83,24 +87,46 @@ export const runMetrics = (result: RunResult) =>
     return rows
   })
 
+const jobsFlag = Flag.Int("jobs").pipe(
+  Flag.withDescription("Stages computed at once, each on its own worker thread (1: all in this thread)"),
+  Flag.withDefault(defaultWorkers())
+)
+
+/** Where stages run: in this thread for --jobs 1, else on worker threads that load the pipeline file. */
+const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
+  Math.max(1, jobs) === 1
+    ? localInProcess(root, progressLayer(quiet))
+    : localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
+
+/** The file a pipeline was last run from, so `replay <name>` can find it. */
+const sourceRef = (name: string) => `sources/${name}`
+const rememberSource = (name: string, file: string) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const path = resolve(file)
+    const known = yield* store.getRef(sourceRef(name))
+    if (Option.isNone(known) || known.value !== path) yield* store.setRef(sourceRef(name), path)
+  })
+const pipelineFileOf = (target: string) =>
+  Effect.gen(function*() {
+    if (existsSync(target)) return target
+    const known = yield* (yield* ArtifactStore).getRef(sourceRef(target))
+    if (Option.isSome(known)) return known.value
+    return yield* new NotFound({ what: target, detail: "neither a pipeline file nor the name of a pipeline run on this store" })
+  })
+
 const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
-  jobs: Flag.Int("jobs").pipe(
-    Flag.withDescription("Stages computed at once, each on its own worker thread (1: all in this thread)"),
-    Flag.withDefault(defaultWorkers())
-  ),
+  jobs: jobsFlag,
   quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false))
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
-    const root = storeRoot(a.store)
-    const jobs = Math.max(1, a.jobs)
-    const environment = jobs === 1
-      ? localInProcess(root, progressLayer(a.quiet))
-      : localWorkers(root, resolve(a.pipeline), jobs, progressLayer(a.quiet))
+    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
     const started = Date.now()
     const { result, rows } = yield* Effect.gen(function*() {
+      yield* rememberSource(pipeline.name, a.pipeline)
       const result = yield* execute(pipeline)
       return { result, rows: yield* runMetrics(result) }
     }).pipe(Effect.provide(environment))
@@ -186,9 +212,39 @@ const lineageCommand = Command.make("lineage", {
     )
   }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
 
+const replayCommand = Command.make("replay", {
+  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  store: storeFlag,
+  jobs: jobsFlag,
+  keep: Flag.Boolean("keep").pipe(Flag.withDescription("Keep the scratch store and print where it is"), Flag.withDefault(false))
+}, (a) =>
+  reportErrors(Effect.gen(function*() {
+    const root = storeRoot(a.store)
+    const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(localInProcess(root)))
+    const pipeline = yield* loadPipeline(file)
+    const scratch = mkdtempSync(join(tmpdir(), "ouro-replay-"))
+    const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
+    const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(localInProcess(root)))
+    yield* Console.log(formatReplay(outcome))
+    if (a.keep) yield* Console.log(`scratch store kept at ${join(scratch, ".ouroboros")}`)
+    else rmSync(scratch, { recursive: true, force: true })
+    if (outcome._tag === "Diverged") process.exitCode = 1
+  }))).pipe(Command.withDescription("Recompute a pipeline from scratch in a scratch store and compare every output with the recorded hashes"))
+
+const gcCommand = Command.make("gc", {
+  store: storeFlag,
+  apply: Flag.Boolean("apply").pipe(Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"), Flag.withDefault(false)),
+  grace: Flag.Int("grace-minutes").pipe(Flag.withDescription("Spare anything added less than this many minutes ago"), Flag.withDefault(10))
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const plan = yield* planGc({ graceMs: a.grace * 60_000, nowMs: Date.now() })
+    if (a.apply) yield* applyGc(plan)
+    yield* Console.log(formatGc(plan, a.apply))
+  }))).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, status, show, ls, lineageCommand, verifyCommand])
+  Command.withSubcommands([run, planCommand, status, show, ls, lineageCommand, verifyCommand, replayCommand, gcCommand])
 )
 
 Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -38,9 +38,27 @@ export interface ExecuteOptions {
   readonly concurrency?: number
 }
 
+/** Corrupt items met during a run are quarantined and the run retried this many times, recomputing them. */
+const CORRUPTION_RETRIES = 3
+
 export const execute = (
   pipeline: Pipeline,
   options: ExecuteOptions = {}
+): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const attempt = (left: number): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
+      executeOnce(pipeline, options).pipe(
+        Effect.catchTag("ArtifactCorrupt", (e) =>
+          left === 0 ? Effect.fail(e) : store.quarantine(e.hash).pipe(Effect.andThen(attempt(left - 1)))
+        )
+      )
+    return yield* Effect.scoped(store.registerRun.pipe(Effect.andThen(attempt(CORRUPTION_RETRIES))))
+  })
+
+const executeOnce = (
+  pipeline: Pipeline,
+  options: ExecuteOptions
 ): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
@@ -89,8 +107,16 @@ export const execute = (
         const mine = done.get(node.id)!
         byKey.set(key, mine)
         const started = Date.now()
-        const cached = yield* usableRecord(store, key)
-        const record = Option.isSome(cached) ? cached.value : yield* Semaphore.withPermit(semaphore)(compute(node, key, inputs))
+        const cached = yield* usableRecord(store, key, "intact")
+        const { record, ran } = Option.isSome(cached)
+          ? { record: cached.value, ran: false }
+          : yield* Effect.scoped(Effect.gen(function*() {
+            // Another run on this store may be computing the same key: wait for its lease, then look again.
+            yield* store.lease(key)
+            const meanwhile = yield* usableRecord(store, key, "intact")
+            if (Option.isSome(meanwhile)) return { record: meanwhile.value, ran: false }
+            return { record: yield* Semaphore.withPermit(semaphore)(compute(node, key, inputs)), ran: true }
+          }))
         // Refs are written only when they move: a cached rerun writes nothing but its manifest ref.
         const ref = nodeRef(pipeline, node)
         const current = yield* store.getRef(ref)
@@ -98,7 +124,7 @@ export const execute = (
         const result: NodeResult = {
           node,
           key,
-          status: Option.isSome(cached) ? "cached" : "ran",
+          status: ran ? "ran" : "cached",
           outputs: record.outputs,
           ms: Date.now() - started
         }

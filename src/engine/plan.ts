@@ -21,13 +21,17 @@ export interface PlanEntry {
   readonly reasons: ReadonlyArray<string>
 }
 
-/** A record whose outputs are all in the store, or none. */
-export const usableRecord = (store: ArtifactStoreShape, key: Sha256) =>
+/**
+ * A record whose outputs are all in the store, or none. `check: "exists"` only looks (what plan does);
+ * `check: "intact"` also checks each output's seal and quarantines a corrupt one, so its stage runs again.
+ */
+export const usableRecord = (store: ArtifactStoreShape, key: Sha256, check: "exists" | "intact" = "exists") =>
   Effect.gen(function*() {
     const record = yield* store.getRecord(key)
     if (Option.isNone(record)) return Option.none<StageRecord>()
     for (const out of Object.values(record.value.outputs)) {
-      if (!(yield* store.hasBlob(out.hash))) return Option.none<StageRecord>()
+      const ok = check === "exists" ? yield* store.hasBlob(out.hash) : (yield* store.checkBlob(out.hash, out.bytes)) === "ok"
+      if (!ok) return Option.none<StageRecord>()
     }
     return record
   })

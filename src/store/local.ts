@@ -123,7 +123,13 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       const target = blobPath(hash)
       return Effect.try({
         try: () => {
-          if (readIfExists(() => fs.statSync(target)) === undefined) writeAtomic(dirs.tmp, target, bytes, 0o444, true)
+          const st = readIfExists(() => fs.statSync(target))
+          // An intact existing blob is reused, its change time refreshed so gc's grace period spares it; one that
+          // was tampered with is replaced by the bytes in hand.
+          const intact = st !== undefined && st.size === bytes.byteLength &&
+            (st.mtimeMs === 0 || sha256(fs.readFileSync(target)) === hash)
+          if (intact) fs.chmodSync(target, 0o444)
+          else writeAtomic(dirs.tmp, target, bytes, 0o444, true)
           return { hash, bytes: bytes.byteLength }
         },
         catch: (e) => fail(target, e)

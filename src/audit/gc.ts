@@ -1,0 +1,96 @@
+/**
+ * Garbage collection: mark what the kept runs and refs reach, sweep the rest. Roots are every ref: a pipeline's
+ * last run manifest (and through it every stage record of that run), node refs (records), and any ref naming a
+ * blob. A record keeps its input and output blobs. Nothing added within the grace period is removed (a run in
+ * flight, or one that just reused a blob), and gc refuses to sweep while a run is registered on the store.
+ */
+import { statSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, Option, Schema } from "effect"
+import { StoreError } from "../errors/index.ts"
+import { isSha256, type Sha256 } from "../hash/index.ts"
+import { ArtifactStore } from "../store/ArtifactStore.ts"
+
+export interface GcPlan {
+  readonly blobs: ReadonlyArray<{ readonly hash: Sha256; readonly bytes: number }>
+  readonly records: ReadonlyArray<Sha256>
+  readonly bytes: number
+  readonly kept: { readonly blobs: number; readonly records: number }
+  /** Unreachable, but too recent to remove. */
+  readonly spared: number
+}
+
+const Manifest = Schema.Struct({ artifact: Schema.Literal("run"), nodes: Schema.Array(Schema.Struct({ key: Schema.String })) })
+const decodeManifest = Schema.decodeUnknownOption(Schema.fromJsonString(Manifest))
+
+export const planGc = (options: { readonly graceMs: number; readonly nowMs: number }) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const keepBlobs = new Set<Sha256>()
+    const keepRecords = new Set<Sha256>()
+    const recordKeys: Sha256[] = []
+    for (const ref of yield* store.listRefs("")) {
+      if (!isSha256(ref.value)) continue
+      recordKeys.push(ref.value)
+      if (!(yield* store.hasBlob(ref.value))) continue
+      keepBlobs.add(ref.value)
+      const bytes = yield* store.getBlob(ref.value).pipe(Effect.option)
+      if (Option.isNone(bytes) || bytes.value[0] !== 0x7b) continue
+      const manifest = decodeManifest(new TextDecoder().decode(bytes.value))
+      if (Option.isSome(manifest)) for (const n of manifest.value.nodes) recordKeys.push(n.key)
+    }
+    for (const key of recordKeys) {
+      if (keepRecords.has(key)) continue
+      const record = yield* store.getRecord(key).pipe(Effect.orElseSucceed(() => Option.none()))
+      if (Option.isNone(record)) continue
+      keepRecords.add(key)
+      for (const out of Object.values(record.value.outputs)) keepBlobs.add(out.hash)
+      for (const [name, hash] of Object.entries(record.value.inputs)) if (!name.startsWith("external:")) keepBlobs.add(hash)
+    }
+    const recent = (ms: number | undefined) => ms !== undefined && options.nowMs - ms < options.graceMs
+    let spared = 0
+    const blobs: Array<{ hash: Sha256; bytes: number }> = []
+    for (const b of yield* store.listBlobs) {
+      if (keepBlobs.has(b.hash)) continue
+      if (recent(b.addedMs)) spared++
+      else blobs.push({ hash: b.hash, bytes: b.bytes })
+    }
+    const records: Sha256[] = []
+    for (const key of yield* store.listRecordKeys) {
+      if (keepRecords.has(key)) continue
+      const changed = Effect.try({
+        try: () => statSync(join(store.location, "records", key.slice(0, 2), `${key}.json`)).ctimeMs,
+        catch: (e) => new StoreError({ path: key, detail: String(e) })
+      })
+      if (recent(yield* changed)) spared++
+      else records.push(key)
+    }
+    return {
+      blobs,
+      records,
+      bytes: blobs.reduce((n, b) => n + b.bytes, 0),
+      kept: { blobs: keepBlobs.size, records: keepRecords.size },
+      spared
+    } satisfies GcPlan
+  })
+
+export const applyGc = (plan: GcPlan) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const active = yield* store.activeRuns
+    if (active.length > 0) {
+      return yield* new StoreError({
+        path: store.location,
+        detail: `a run is in flight (pid ${active.map((r) => r.pid).join(", ")}); gc removes nothing while one is`
+      })
+    }
+    // Records first: a record never points at a blob that is already gone.
+    for (const key of plan.records) yield* store.removeRecord(key)
+    for (const b of plan.blobs) yield* store.removeBlob(b.hash)
+  })
+
+export const formatGc = (plan: GcPlan, applied: boolean): string =>
+  `${applied ? "removed" : "would remove"} ${plan.blobs.length} blobs (${(plan.bytes / 1e6).toFixed(1)} MB) and ${plan.records.length} stage records; ` +
+  `kept ${plan.kept.blobs} blobs and ${plan.kept.records} records reachable from refs` +
+  (plan.spared > 0 ? `; spared ${plan.spared} unreachable items younger than the grace period` : "") +
+  (applied ? "" : "\n(dry run: pass --apply to remove them)")
