@@ -6,7 +6,7 @@ import { Effect, Option, Schema } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
 import { Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
-import { NotFound } from "../errors/index.ts"
+import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { describeNgram } from "../lm/ngram.ts"
 import { alignTable } from "../report/table.ts"
@@ -117,6 +117,17 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
     `  training tokens: ${s.trainingTokens}`
   ].join("\n")
 }
+
+/** A blob read and described; bytes that hash right but are no artifact are reported, not thrown. */
+export const showBlob = (hash: Sha256, options: { readonly head: number }) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const bytes = yield* store.getBlob(hash)
+    return yield* Effect.try({
+      try: () => describeBlob(bytes, options),
+      catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: `not a readable artifact: ${e instanceof Error ? e.message : String(e)}` })
+    })
+  })
 
 export const describeRecord = (r: StageRecord): string =>
   [

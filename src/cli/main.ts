@@ -22,7 +22,7 @@ import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
-import { describeBlob, describeRecord, lastRuns, resolveName } from "./inspect.ts"
+import { describeRecord, lastRuns, resolveName, showBlob } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -167,10 +167,10 @@ const show = Command.make("show", {
     if (found._tag === "Record") {
       yield* Console.log(describeRecord(found.record))
       for (const [name, out] of Object.entries(found.record.outputs)) {
-        yield* Console.log(`\n${name}: ${describeBlob(yield* store.getBlob(out.hash), { head: a.head })}`)
+        yield* Console.log(`\n${name}: ${yield* showBlob(out.hash, { head: a.head })}`)
       }
     } else {
-      yield* Console.log(`${found.hash}\n${describeBlob(yield* store.getBlob(found.hash), { head: a.head })}`)
+      yield* Console.log(`${found.hash}\n${yield* showBlob(found.hash, { head: a.head })}`)
     }
   }))).pipe(Command.withDescription("Show an artifact (head of a corpus, a model summary, a metrics table) or a stage record"))
 

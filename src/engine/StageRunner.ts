@@ -4,7 +4,7 @@
  * and a remote runner (durable activities on a cluster) can stand in later, since a stage is a pure function of its key.
  */
 import { Context, Effect, Layer } from "effect"
-import { ArtifactCorrupt, type ArtifactMissing, type StageFailed, type StoreError } from "../errors/index.ts"
+import { ArtifactCorrupt, type ArtifactMissing, StageFailed, type StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -71,7 +71,11 @@ export const makeInProcess = Effect.gen(function*() {
       })
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {
-        const blob = yield* store.putBlob(type.encode(produced[name]))
+        const bytes = yield* Effect.try({
+          try: () => type.encode(produced[name]),
+          catch: (e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}: ${e instanceof Error ? e.message : String(e)}` })
+        })
+        const blob = yield* store.putBlob(bytes)
         outputs[name] = { hash: blob.hash, artifact: type.name, bytes: blob.bytes }
         decoded.set(`${type.name}:${blob.hash}`, produced[name])
       }

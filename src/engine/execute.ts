@@ -93,7 +93,7 @@ const executeOnce = (
 
     const runNode = (node: PipelineNode): Effect.Effect<NodeResult, RunError> =>
       Effect.gen(function*() {
-        const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node.stage)) }
+        const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node)) }
         for (const [name, source] of Object.entries(node.inputs)) {
           const upstream = yield* Deferred.await(done.get(source.node)!)
           inputs[name] = upstream.outputs[source.output].hash

@@ -1,5 +1,7 @@
 /** What a node's key is made of, and why a node's key differs from the one it had last time. */
 import { Effect } from "effect"
+import { StageFailed } from "../errors/index.ts"
+import type { PipelineNode } from "../pipeline/pipeline.ts"
 import { canonicalJson, stageKey, type KeyMaterial, type Sha256 } from "../hash/index.ts"
 import type { StageRecord } from "../store/record.ts"
 import type { Stage } from "../pipeline/stage.ts"
@@ -12,9 +14,10 @@ export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256
 export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 => stageKey(keyMaterial(stage, inputs))
 
 /** A stage's external fingerprints, named as the inputs they become in its key. */
-export const externalInputs = (stage: Stage) =>
-  stage.external().pipe(
-    Effect.map((ext) => Object.fromEntries(Object.entries(ext).map(([name, hash]) => [`external:${name}`, hash])))
+export const externalInputs = (node: PipelineNode) =>
+  node.stage.external().pipe(
+    Effect.map((ext) => Object.fromEntries(Object.entries(ext).map(([name, hash]) => [`external:${name}`, hash]))),
+    Effect.mapError((e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: e.detail }))
   )
 
 const short = (h: string) => h.slice(0, 12)

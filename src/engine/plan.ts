@@ -53,7 +53,7 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
     const entries: PlanEntry[] = []
     for (const node of pipeline.nodes) {
-      const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node.stage)) }
+      const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node)) }
       const pending: Record<string, string> = {}
       for (const [name, source] of Object.entries(node.inputs)) {
         const hashes = known.get(source.node)
@@ -67,7 +67,9 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
         continue
       }
       const key = keyOf(node.stage, inputs)
-      const record = yield* usableRecord(store, key)
+      const record = yield* usableRecord(store, key).pipe(
+        Effect.catchTag("ArtifactCorrupt", () => Effect.succeed(Option.none<StageRecord>()))
+      )
       if (Option.isSome(record)) {
         known.set(node.id, Object.fromEntries(Object.entries(record.value.outputs).map(([k, v]) => [k, v.hash])))
         entries.push({ node, status: "cached", key, reasons: [] })
@@ -80,9 +82,11 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
       }
       scheduled.set(key, node.path)
       const why = explain(keyMaterial(node.stage, inputs), previous, {})
-      const reasons = why.length > 0
-        ? why
-        : [(yield* store.getRecord(key)).pipe(Option.isSome) ? "an output is missing from the store" : "no record for this key in the store"]
+      const stored = yield* store.getRecord(key).pipe(
+        Effect.map((r) => (Option.isSome(r) ? "an output is missing from the store" : "no record for this key in the store")),
+        Effect.catchTag("ArtifactCorrupt", () => Effect.succeed("its stored record is corrupt (the run quarantines it)"))
+      )
+      const reasons = why.length > 0 ? why : [stored]
       entries.push({ node, status: "run", key, reasons })
     }
     return entries

@@ -14,6 +14,11 @@ export interface StageContext {
   readonly log: (line: string) => Effect.Effect<void>
 }
 
+/** What a stage reads from outside the store could not be read; the engine names the node. */
+export interface ExternalUnreadable {
+  readonly detail: string
+}
+
 export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactTypes> {
   /** e.g. "train/ngram" */
   readonly kind: string
@@ -28,7 +33,7 @@ export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactT
    * Content hashes of what the stage reads from outside the store (a seed file), by name. They join the key as
    * inputs named "external:<name>", so an edited file reruns its stage.
    */
-  readonly external?: (params: P) => Effect.Effect<Readonly<Record<string, string>>, StageFailed>
+  readonly external?: (params: P) => Effect.Effect<Readonly<Record<string, string>>, ExternalUnreadable>
   readonly run: (params: P, inputs: Values<I>, ctx: StageContext) => Effect.Effect<Values<O>, StageFailed>
 }
 
@@ -43,7 +48,7 @@ export interface Stage<I extends ArtifactTypes = ArtifactTypes, O extends Artifa
   readonly env: Readonly<Record<string, string>>
   /** The params as encoded by the stage's Schema (defaults filled in): what the key hashes. */
   readonly params: { readonly _tag: "Valid"; readonly encoded: Json } | { readonly _tag: "Invalid"; readonly message: string }
-  external(): Effect.Effect<Readonly<Record<string, string>>, StageFailed>
+  external(): Effect.Effect<Readonly<Record<string, string>>, ExternalUnreadable>
   run(inputs: Values<I>, ctx: StageContext): Effect.Effect<Values<O>, StageFailed>
 }
 

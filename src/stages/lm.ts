@@ -110,6 +110,8 @@ const evaluateLm = defineStage({
     compute(ctx, "evaluate/lm", () => {
       const real = tokens(tokenizer, test)
       const synthetic = tokens(tokenizer, sample)
+      if (real.docs.length === 0) throw new Error("the test corpus has no documents: perplexity is undefined")
+      if (synthetic.docs.length === 0) throw new Error("the sample corpus has no documents: diversity metrics are undefined")
       const vocabulary = tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))
       return {
         metrics: {

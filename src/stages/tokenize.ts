@@ -10,8 +10,8 @@ const TokenizeParams = Schema.Struct({
   kind: Schema.Literals(["word", "char"]),
   lowercase: Schema.Boolean,
   minCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-  /** Largest vocabulary, the special tokens included; 0 for no limit. */
-  maxVocab: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+  /** Largest vocabulary, the two special tokens included (so at least 3); 0 for no limit. */
+  maxVocab: Schema.Union([Schema.Literal(0), Schema.Int.check(Schema.isGreaterThanOrEqualTo(3))])
 })
 
 const fit = defineStage({

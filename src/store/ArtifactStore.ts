@@ -14,8 +14,8 @@ export interface BlobInfo {
   readonly addedMs?: number
 }
 
-/** What a cheap check of a stored blob found. */
-export type BlobState = "ok" | "missing" | "corrupt"
+/** What a cheap check of a stored blob found ("mismatch": intact, but not what the record says). */
+export type BlobState = "ok" | "missing" | "corrupt" | "mismatch"
 
 export interface ActiveRun {
   readonly pid: number

@@ -123,7 +123,9 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       const target = blobPath(hash)
       return Effect.try({
         try: () => {
-          const st = readIfExists(() => fs.statSync(target))
+          const found = readIfExists(() => fs.statSync(target))
+          if (found !== undefined && !found.isFile()) fs.renameSync(target, path.join(dirs.quarantine, hash))
+          const st = found?.isFile() ? found : undefined
           // An intact existing blob is reused, its change time refreshed so gc's grace period spares it; one that
           // was tampered with is replaced by the bytes in hand.
           const intact = st !== undefined && st.size === bytes.byteLength &&
@@ -142,12 +144,14 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         const p = blobPath(hash)
         const bytes = yield* Effect.try({
           try: () => {
+            if (readIfExists(() => fs.statSync(p))?.isFile() === false) return "not a file" as const
             const b = readIfExists(() => fs.readFileSync(p))
             return b === undefined ? undefined : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
           },
           catch: (e) => fail(p, e)
         })
         if (bytes === undefined) return yield* new ArtifactMissing({ hash })
+        if (bytes === "not a file") return yield* new ArtifactCorrupt({ hash, path: p, detail: "not a regular file" })
         const actual = sha256(bytes)
         if (actual !== hash) {
           return yield* new ArtifactCorrupt({ hash, path: p, detail: `its bytes hash to ${actual}` })
@@ -257,12 +261,14 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
           const p = blobPath(hash)
           const st = readIfExists(() => fs.statSync(p))
           if (st === undefined) return "missing"
-          if (st.size !== bytes) return "quarantine"
-          if (st.mtimeMs === 0) return "ok"
-          // Touched since it was sealed: only its hash can tell whether its bytes changed.
-          if (sha256(fs.readFileSync(p)) !== hash) return "quarantine"
-          fs.utimesSync(p, 0, 0)
-          return "ok"
+          if (!st.isFile()) return "quarantine"
+          if (st.mtimeMs !== 0 || st.size !== bytes) {
+            // Touched since it was sealed, or not the size its record says: only its hash can tell which is wrong.
+            if (sha256(fs.readFileSync(p)) !== hash) return "quarantine"
+            fs.utimesSync(p, 0, 0)
+          }
+          // An intact blob of another size: the record describing it is wrong, and its stage must run again.
+          return st.size === bytes ? "ok" : "mismatch"
         },
         catch: (e) => fail(blobPath(hash), e)
       }).pipe(Effect.flatMap((state) => (state === "quarantine" ? Effect.as(quarantine(hash), "corrupt" as const) : Effect.succeed(state))))
