@@ -3,7 +3,7 @@
  * After every kill `ouro verify` must be clean; every run that completes must end with the same run manifest as an
  * uninterrupted run; every byte flipped in a blob must be caught by verify and repaired by the next run.
  *   npm run fault                 50 kills (a few minutes)
- *   npm run fault -- --kills 10   fewer
+ *   npm run fault -- --kills 10 --flips 5   fewer kills, and bytes flipped in only 5 blobs (default: every blob)
  * Prints the counts and exits non-zero on any violation.
  */
 import { spawn, spawnSync } from "node:child_process"
@@ -15,7 +15,12 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 
 const ROOT = resolve(import.meta.dirname, "../..")
 const BIN = join(ROOT, "bin/ouro.js")
-const kills = Number(process.argv[process.argv.indexOf("--kills") + 1] ?? 50) || 50
+const option = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name)
+  return i < 0 ? fallback : Number(process.argv[i + 1])
+}
+const kills = option("--kills", 50)
+const maxFlips = option("--flips", Infinity)
 const rng = xoroshiro128plus(20261125)
 
 const dir = mkdtempSync(join(tmpdir(), "ouro-fault-"))
@@ -94,6 +99,7 @@ let repaired = 0
 const blobsDir = join(store, "blobs")
 const blobs = readdirSync(blobsDir).flatMap((shard) => readdirSync(join(blobsDir, shard)).map((name) => join(blobsDir, shard, name)))
 for (const blob of blobs) {
+  if (flips >= maxFlips) break
   if (statSync(blob).size === 0) continue
   const bytes = readFileSync(blob)
   const at = uniformInt(rng, 0, bytes.length - 1)
