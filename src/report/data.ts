@@ -1,0 +1,75 @@
+/**
+ * What a report shows, as plain data: gathered from a run (see gather.ts), rendered to HTML (see html.ts).
+ * Every number here was read from the store; nothing is recomputed for the picture.
+ */
+
+/** A metric over seeds at one generation: mean and 95% t-interval of the mean (lo = hi = mean for one seed). */
+export interface SeedSummary {
+  readonly mean: number
+  readonly lo: number
+  readonly hi: number
+  readonly values: ReadonlyArray<number>
+}
+
+export interface GenerationReport {
+  readonly generation: number
+  readonly seeds: number
+  /** perplexity, baseline_perplexity, distinct_1, distinct_2, rep_4, self_bleu, unigram_entropy, vocab_coverage, ... */
+  readonly metrics: Readonly<Record<string, SeedSummary>>
+  /** Token frequencies of this generation's synthetic sample (first seed), by rank: the tail vanishing. */
+  readonly rankFrequency: ReadonlyArray<{ readonly rank: number; readonly frequency: number }>
+  /** The opening of this generation's first synthetic document (first seed). */
+  readonly sampleText: string
+}
+
+export interface ArmReport {
+  /** e.g. "arm=replace" */
+  readonly name: string
+  readonly generations: ReadonlyArray<GenerationReport>
+}
+
+export interface DagNode {
+  readonly path: string
+  readonly kind: string
+  readonly key: string
+}
+
+export interface DagEdge {
+  readonly from: string
+  readonly to: string
+  readonly input: string
+}
+
+export interface ArtifactRow {
+  readonly stage: string
+  readonly output: string
+  readonly artifact: string
+  readonly hash: string
+  readonly bytes: number
+}
+
+/** A predicted curve against its empirical counterpart over seeds. */
+export interface TheoryCurve {
+  readonly title: string
+  /** e.g. "surviving types", "entropy (bits)" */
+  readonly quantity: string
+  /** What the prediction assumes, in a sentence. */
+  readonly assumption: string
+  readonly points: ReadonlyArray<{
+    readonly generation: number
+    readonly predicted: number
+    readonly mean: number
+    readonly lo: number
+    readonly hi: number
+  }>
+}
+
+export interface ReportData {
+  readonly pipeline: string
+  /** Content hash of the run manifest the report was made from. */
+  readonly manifest: string
+  readonly arms: ReadonlyArray<ArmReport>
+  readonly dag: { readonly nodes: ReadonlyArray<DagNode>; readonly edges: ReadonlyArray<DagEdge> }
+  readonly artifacts: ReadonlyArray<ArtifactRow>
+  readonly theory: ReadonlyArray<TheoryCurve>
+}
