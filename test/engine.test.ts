@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, it } from "node:test"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { execute } from "../src/engine/execute.ts"
 import { plan } from "../src/engine/plan.ts"
 import { localInProcess } from "../src/engine/layers.ts"
@@ -12,6 +12,7 @@ import type { StageRunner } from "../src/engine/StageRunner.ts"
 import type { ArtifactStore } from "../src/store/ArtifactStore.ts"
 import { PipelineInvalid } from "../src/errors/index.ts"
 import * as Pipeline from "../src/pipeline/pipeline.ts"
+import { defineStage } from "../src/pipeline/stage.ts"
 import { calls, Concat, Lower, Source, Text, Upper } from "./support/toy.ts"
 
 let dir = ""
@@ -71,6 +72,27 @@ describe("engine", () => {
     const ran = result.nodes.filter((n) => n.status === "ran").map((n) => n.node.path)
     assert.deepEqual(ran, ["g1/toy-lower", "g2/toy-lower", "g3/toy-lower"])
     assert.equal(calls.get("toy/concat"), undefined)
+  })
+
+  it("plan names a version bump and an env change as reasons", async () => {
+    const upper = (version: number, env: Record<string, string>) =>
+      defineStage({
+        kind: "toy/upper",
+        version,
+        params: Schema.Struct({ suffix: Schema.String }),
+        inputs: { in: Text },
+        outputs: { out: Text },
+        env,
+        run: (p, i) => Effect.succeed({ out: i.in.toUpperCase() + p.suffix })
+      })({ suffix: "" })
+    const make = (version: number, env: Record<string, string>) =>
+      Pipeline.make("versions", (p) => p.add(upper(version, env), { in: p.add(Source({ text: "a" }), {}).out }))
+    await run(execute(make(1, { lib: "1.0" })))
+    const bumped = await run(plan(make(2, { lib: "1.0" })))
+    assert.deepEqual(bumped[1].reasons, ["version bumped 1 -> 2"])
+    const moved = await run(plan(make(1, { lib: "1.1" })))
+    assert.deepEqual(moved[1].reasons, ['env lib "1.0" -> "1.1"'])
+    assert.equal(moved[0].status, "cached")
   })
 
   it("nodes with the same key compute once", async () => {

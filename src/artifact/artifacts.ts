@@ -1,6 +1,7 @@
 /** The artifact types ouroboros stages exchange. */
 import { Schema } from "effect"
 import type { TokenizerSpec } from "../lm/tokenizer.ts"
+import type { TheoryCurve } from "../report/data.ts"
 import { type Corpus as CorpusTable, decodeCorpus, encodeCorpus } from "./corpus.ts"
 import { encodeJsonArtifact, jsonArtifactDecoder } from "./json.ts"
 import type { ArtifactType } from "./type.ts"
@@ -50,4 +51,19 @@ export const Metrics: ArtifactType<MetricsValue> = {
   env: {},
   encode: (m) => encodeJsonArtifact({ artifact: "metrics", values: m.values }),
   decode: (bytes) => ({ values: decodeMetrics(bytes).values })
+}
+
+const Point = Schema.Struct({ generation: Schema.Int, predicted: Schema.Finite, mean: Schema.Finite, lo: Schema.Finite, hi: Schema.Finite })
+const CurvesJson = Schema.Struct({
+  artifact: Schema.Literal("curves"),
+  curves: Schema.Array(Schema.Struct({ title: Schema.String, quantity: Schema.String, assumption: Schema.String, points: Schema.Array(Point) }))
+})
+const decodeCurves = jsonArtifactDecoder("curves", CurvesJson)
+
+/** Predicted curves against their empirical mean and band over seeds (the theory check); canonical JSON. */
+export const Curves: ArtifactType<ReadonlyArray<TheoryCurve>> = {
+  name: "curves",
+  env: {},
+  encode: (curves) => encodeJsonArtifact({ artifact: "curves", curves }),
+  decode: (bytes) => decodeCurves(bytes).curves
 }

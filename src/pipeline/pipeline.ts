@@ -55,6 +55,11 @@ export interface Builder {
    * the next. Its nodes are tagged `generation: g` and live under the path segment "g<g>". Returns the last state.
    */
   generations<S extends Readonly<Record<string, OutputRef>>>(n: number, init: S, body: (g: Generation, prev: S) => S): S
+  /**
+   * Runs `body` once per seed, each in a scope tagged `seed` (path segment "seed=<n>"): the several-seeds idiom.
+   * Reports and the metrics table aggregate over the `seed` tag (mean and 95% interval).
+   */
+  seeds<R>(seeds: ReadonlyArray<number>, body: (b: Builder, seed: number) => R): R[]
   /** A reference to a node's output by path, for wiring a node that is added later. */
   ref<A>(path: string, output: string, type: ArtifactType<A>): OutputRef<A>
 }
@@ -113,6 +118,9 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
         state = body({ ...inner, index: g }, state)
       }
       return state
+    },
+    seeds(seeds, body) {
+      return seeds.map((seed) => body(builder([...segments, `seed=${seed}`], { ...tags, seed }), seed))
     },
     ref(path, output, type) {
       return { node: path, output, artifact: type.name }

@@ -1,4 +1,5 @@
 /** Plain-text tables: the per-generation metrics table and a generic aligned table. */
+import { summarize } from "./summary.ts"
 
 export const alignTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -26,16 +27,15 @@ const COLUMNS: ReadonlyArray<readonly [string, string]> = [
 const fmt = (x: number): string =>
   Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3)
 
-const meanSd = (xs: ReadonlyArray<number>): string => {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length
-  if (xs.length < 2) return fmt(mean)
-  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1))
-  return `${fmt(mean)}±${fmt(sd)}`
+/** "mean±h" with h the half-width of the 95% t-interval of the mean over seeds. */
+const meanInterval = (xs: ReadonlyArray<number>): string => {
+  const s = summarize(xs)
+  return xs.length < 2 ? fmt(s.mean) : `${fmt(s.mean)}±${fmt(s.hi - s.mean)}`
 }
 
 /**
  * One table per arm (the tags other than `seed` and `generation`), one row per generation, each cell the mean
- * over seeds (± sample standard deviation when there are several).
+ * over seeds (± the half-width of its 95% t-interval when there are several).
  */
 export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
   const arms = new Map<string, Map<number, MetricsRow[]>>()
@@ -55,9 +55,9 @@ export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
     const columns = COLUMNS.filter(([k]) => [...byGen.values()].some((rs) => rs.some((r) => k in r.values)))
     const body = [...byGen.entries()].sort(([a], [b]) => a - b).map(([g, rs]) => [
       String(g),
-      ...columns.map(([k]) => meanSd(rs.map((r) => r.values[k]).filter((v) => v !== undefined)))
+      ...columns.map(([k]) => meanInterval(rs.map((r) => r.values[k]).filter((v) => v !== undefined)))
     ])
-    out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? "±sd" : ""})\n${alignTable(["gen", ...columns.map(([, h]) => h)], body)}`)
+    out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${alignTable(["gen", ...columns.map(([, h]) => h)], body)}`)
   }
   return out.join("\n\n")
 }
