@@ -2,7 +2,7 @@
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
@@ -11,7 +11,10 @@ import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
 import { Progress, type ProgressEvent } from "../engine/Progress.ts"
-import { NotFound, type OuroError } from "../errors/index.ts"
+import { NotFound, type OuroError, StoreError } from "../errors/index.ts"
+import type { Pipeline } from "../pipeline/pipeline.ts"
+import { gatherReport } from "../report/gather.ts"
+import { renderReport } from "../report/html.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -119,16 +122,18 @@ const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
   jobs: jobsFlag,
-  quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false))
+  quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false)),
+  report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional)
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
     const started = Date.now()
-    const { result, rows } = yield* Effect.gen(function*() {
+    const { result, rows, report } = yield* Effect.gen(function*() {
       yield* rememberSource(pipeline.name, a.pipeline)
       const result = yield* execute(pipeline)
-      return { result, rows: yield* runMetrics(result) }
+      const report = Option.isSome(a.report) ? yield* writeReport(pipeline, a.report.value) : undefined
+      return { result, rows: yield* runMetrics(result), report }
     }).pipe(Effect.provide(environment))
     const count = (s: string) => result.nodes.filter((n) => n.status === s).length
     if (rows.length > 0) yield* Console.log(metricsTables(rows) + "\n")
@@ -136,6 +141,7 @@ const run = Command.make("run", {
       `pipeline ${pipeline.name}: ${result.nodes.length} stages, ${count("ran")} ran, ${count("cached")} cached, ` +
         `${count("shared")} shared, ${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
     )
+    if (report !== undefined) yield* Console.log(`report written to ${report}`)
   }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
 const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
@@ -242,9 +248,36 @@ const gcCommand = Command.make("gc", {
     yield* Console.log(formatGc(plan, a.apply))
   }))).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
 
+/** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
+const writeReport = (pipeline: Pipeline, output: string) =>
+  Effect.gen(function*() {
+    const data = yield* gatherReport(pipeline)
+    const html = yield* Effect.promise(() => renderReport(data))
+    const path = resolve(output)
+    yield* Effect.try({
+      try: () => {
+        const tmp = `${path}.${process.pid}.tmp`
+        writeFileSync(tmp, html)
+        renameSync(tmp, path)
+      },
+      catch: (e) => new StoreError({ path, detail: `cannot write the report: ${e instanceof Error ? e.message : String(e)}` })
+    })
+    return path
+  })
+
+const reportCommand = Command.make("report", {
+  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  store: storeFlag,
+  output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Where to write the HTML page"), Flag.withDefault("report.html"))
+}, (a) =>
+  withStore(a.store, Effect.gen(function*() {
+    const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
+    yield* Console.log(`report written to ${yield* writeReport(pipeline, a.output)}`)
+  }))).pipe(Command.withDescription("Write one self-contained HTML page: the collapse story of a computed pipeline in plots, samples, its DAG and artifacts"))
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, status, show, ls, lineageCommand, verifyCommand, replayCommand, gcCommand])
+  Command.withSubcommands([run, planCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
 )
 
 Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
