@@ -104,13 +104,18 @@ const CONFIG = {
   line: { strokeWidth: 2 }
 }
 
-const generationAxis = (gens: ReadonlyArray<number>) => ({
-  field: "generation",
-  type: "quantitative" as const,
-  title: "generation",
-  axis: { tickMinStep: 1, format: "d" },
-  scale: { domain: [Math.min(...gens), Math.max(...gens)], nice: false }
-})
+const generationAxis = (gens: ReadonlyArray<number>) => {
+  const lo = Math.min(...gens)
+  const hi = Math.max(...gens)
+  return {
+    field: "generation",
+    type: "quantitative" as const,
+    title: "generation",
+    axis: { tickMinStep: 1, format: "d" },
+    // Exactly the generations run, no padding to round numbers; a single generation gets a unit-wide axis.
+    scale: { domain: lo < hi ? [lo, hi] : [lo - 0.5, hi + 0.5], nice: false }
+  }
+}
 
 /**
  * Tick values for a log axis over `values`, on the decades vega's nice domain extends to: 1-2-5 steps for a short
@@ -616,6 +621,12 @@ interface Plot {
   readonly spec: TopLevelSpec
 }
 
+/** Whether a plot has anything to draw: a metric present but never finite (or never positive on a log axis) has not. */
+const hasPoints = (p: Plot): boolean => {
+  const data = p.spec.data
+  return data !== undefined && data !== null && "values" in data && Array.isArray(data.values) && data.values.length > 0
+}
+
 const figure = (id: string, title: string, svg: string, sub?: string): string =>
   `<figure class="plot" data-plot="${escapeHtml(id)}"><figcaption>${escapeHtml(title)}${
     sub === undefined ? "" : ` <span class="sub">${escapeHtml(sub)}</span>`
@@ -734,7 +745,8 @@ const theoryIds = (curves: ReadonlyArray<TheoryCurve>): ReadonlyArray<string> =>
 export const renderReport = async (data: ReportData): Promise<string> => {
   let pictures = 0
   const nextPrefix = () => `p${++pictures}`
-  const plot = async (p: Plot): Promise<string> => figure(p.id, p.title, await renderVega(p.spec, nextPrefix()), p.sub)
+  const plot = async (p: Plot): Promise<string> =>
+    hasPoints(p) ? figure(p.id, p.title, await renderVega(p.spec, nextPrefix()), p.sub) : ""
 
   const parts: string[] = []
   const nav: string[] = []
@@ -767,7 +779,7 @@ export const renderReport = async (data: ReportData): Promise<string> => {
   }
 
   for (const arm of data.arms) {
-    const id = `arm-${slug(arm.name)}`
+    const id = `arm-${slug(arm.name.replace(/^arm=/, ""))}`
     nav.push(`<a href="#${escapeHtml(id)}">${escapeHtml(arm.name)}</a>`)
     const seeds = [...new Set(arm.generations.map((g) => g.seeds))].join("/")
     const figures: string[] = []
