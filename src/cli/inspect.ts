@@ -4,7 +4,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
-import { Metrics, Tokenizer } from "../artifact/artifacts.ts"
+import { Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
 import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
@@ -99,6 +99,14 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
     if (json.artifact === "tokenizer") {
       const t = Tokenizer.decode(bytes)
       return `tokenizer: ${t.kind}-level, ${t.vocab.length} types, lowercase ${t.lowercase}\n  first types: ${t.vocab.slice(0, 20).join(" ")}`
+    }
+    if (json.artifact === "curves") {
+      return Curves.decode(bytes).map((c) =>
+        `${c.title} (${c.assumption})\n` +
+        alignTable(["gen", "predicted", "empirical mean", "95% interval"], c.points.map((p) => [
+          String(p.generation), p.predicted.toPrecision(6), p.mean.toPrecision(6), `[${p.lo.toPrecision(6)}, ${p.hi.toPrecision(6)}]`
+        ]))
+      ).join("\n\n")
     }
     if (json.artifact === "run") {
       const m = decodeManifest(new TextDecoder().decode(bytes))

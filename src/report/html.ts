@@ -723,7 +723,9 @@ const theoryTable = (curve: TheoryCurve): string => {
   const head = `<tr><th>generation</th><th>predicted</th><th>empirical mean</th><th>95% interval</th><th>inside</th></tr>`
   const body = curve.points
     .map((p) => {
-      const inside = p.predicted >= p.lo && p.predicted <= p.hi
+      // A relative tolerance of 1e-9: at generation 0 the band is a single point, computed another way than the prediction.
+      const tol = 1e-9 * Math.max(1, Math.abs(p.predicted))
+      const inside = p.predicted >= p.lo - tol && p.predicted <= p.hi + tol
       return `<tr><td>${p.generation}</td><td>${fmt(p.predicted)}</td><td>${fmt(p.mean)}</td><td>[${fmt(p.lo)}, ${fmt(p.hi)}]</td><td class="${inside ? "yes" : "no"}">${inside ? "yes" : "no"}</td></tr>`
     })
     .join("\n")
