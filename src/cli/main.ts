@@ -18,6 +18,7 @@ import { renderReport } from "../report/html.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { readArtifact } from "../store/read.ts"
 import { localInProcess, localWorkers } from "../engine/layers.ts"
 import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
@@ -79,12 +80,11 @@ export const renderPlan = (entries: ReadonlyArray<PlanEntry>): string => {
 /** Metrics of a run, read back from the store, as per-generation tables. */
 export const runMetrics = (result: RunResult) =>
   Effect.gen(function*() {
-    const store = yield* ArtifactStore
     const rows: MetricsRow[] = []
     for (const r of result.nodes) {
       for (const out of Object.values(r.outputs)) {
         if (out.artifact !== "metrics") continue
-        rows.push({ tags: r.node.tags, values: Metrics.decode(yield* store.getBlob(out.hash)).values })
+        rows.push({ tags: r.node.tags, values: (yield* readArtifact(Metrics, out.hash)).values })
       }
     }
     return rows

@@ -4,10 +4,11 @@
  * and a remote runner (durable activities on a cluster) can stand in later, since a stage is a pure function of its key.
  */
 import { Context, Effect, Layer } from "effect"
-import { ArtifactCorrupt, type ArtifactMissing, StageFailed, type StoreError } from "../errors/index.ts"
+import { type ArtifactCorrupt, type ArtifactMissing, StageFailed, type StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { decodeArtifact } from "../store/read.ts"
 import type { OutputEntry } from "../store/record.ts"
 import { Progress } from "./Progress.ts"
 
@@ -51,12 +52,7 @@ export const makeInProcess = Effect.gen(function*() {
       const key = `${type.name}:${hash}`
       const hit = decoded.get(key)
       if (hit !== undefined) return hit
-      const bytes = yield* store.getBlob(hash)
-      // Bytes that hash correctly but do not decode as their type are reported as corrupt, never used.
-      const value = yield* Effect.try({
-        try: () => type.decode(bytes),
-        catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: e instanceof Error ? e.message : String(e) })
-      })
+      const value = yield* decodeArtifact(type, hash, yield* store.getBlob(hash), store.location)
       decoded.set(key, value)
       return value
     })

@@ -7,11 +7,11 @@ import { Corpus, Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments } from "../artifact/corpus.ts"
 import { plan } from "../engine/plan.ts"
 import { pipelineRef } from "../engine/refs.ts"
-import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
-import type { Sha256 } from "../hash/index.ts"
+import { NotFound } from "../errors/index.ts"
 import { encodeDocuments } from "../lm/tokenizer.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
 import type { ArmReport, ArtifactRow, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
 import { summarize } from "./summary.ts"
@@ -52,12 +52,7 @@ export const gatherReport = (pipeline: Pipeline) =>
       if (Option.isNone(record)) return yield* new NotFound({ what: e.node.path, detail: `no record for key ${e.key}` })
       records.set(e.node.id, record.value)
     }
-    const blob = <A>(type: { decode(b: Uint8Array): A }, hash: Sha256) =>
-      Effect.flatMap(store.getBlob(hash), (b) =>
-        Effect.try({
-          try: () => type.decode(b),
-          catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: e instanceof Error ? e.message : String(e) })
-        }))
+    const blob = readArtifact
 
     // Metrics per arm and generation, over seeds (sorted, so "the first seed" is well defined).
     const byArm = new Map<string, Map<number, Array<{ seed: number; node: PipelineNode; record: StageRecord }>>>()
