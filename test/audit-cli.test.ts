@@ -73,6 +73,10 @@ describe("audit commands", () => {
     const r = ouro(dir, "replay", "tiny", "--jobs", "1")
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^bit-identical: 14 stages, 18 outputs recomputed from scratch match the records/)
+    const run = /last run ([0-9a-f]{12})/.exec(ouro(dir, "status").stdout)![1]
+    const byRun = ouro(dir, "replay", run, "--jobs", "1")
+    assert.equal(byRun.code, 0, byRun.stderr)
+    assert.match(byRun.stdout, /^bit-identical: 14 stages/)
   })
 
   it("replay names the first divergence when a record disagrees with a recomputation", () => {

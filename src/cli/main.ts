@@ -26,7 +26,7 @@ import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
-import { describeRecord, lastRuns, resolveName, showBlob } from "./inspect.ts"
+import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -110,12 +110,25 @@ const rememberSource = (name: string, file: string) =>
     const known = yield* store.getRef(sourceRef(name))
     if (Option.isNone(known) || known.value !== path) yield* store.setRef(sourceRef(name), path)
   })
+/** A pipeline file, the name of a pipeline run on this store, or (a prefix of) one of its run manifests' hashes. */
 const pipelineFileOf = (target: string) =>
   Effect.gen(function*() {
     if (existsSync(target)) return target
-    const known = yield* (yield* ArtifactStore).getRef(sourceRef(target))
-    if (Option.isSome(known)) return known.value
-    return yield* new NotFound({ what: target, detail: "neither a pipeline file nor the name of a pipeline run on this store" })
+    const store = yield* ArtifactStore
+    const byName = yield* store.getRef(sourceRef(target))
+    if (Option.isSome(byName)) return byName.value
+    const found = yield* resolveName(target).pipe(Effect.option)
+    if (Option.isSome(found) && found.value._tag === "Blob") {
+      const manifest = yield* readManifest(store, found.value.hash).pipe(Effect.orElseSucceed(() => Option.none()))
+      if (Option.isSome(manifest)) {
+        const file = yield* store.getRef(sourceRef(manifest.value.pipeline))
+        if (Option.isSome(file)) return file.value
+      }
+    }
+    return yield* new NotFound({
+      what: target,
+      detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor one of its run manifests"
+    })
   })
 
 const run = Command.make("run", {
@@ -219,7 +232,7 @@ const lineageCommand = Command.make("lineage", {
   }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
 
 const replayCommand = Command.make("replay", {
-  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  target: Argument.String("pipeline-or-run").pipe(Argument.withDescription("A pipeline file, the name of a pipeline that has run on this store, or a run manifest hash")),
   store: storeFlag,
   jobs: jobsFlag,
   keep: Flag.Boolean("keep").pipe(Flag.withDescription("Keep the scratch store and print where it is"), Flag.withDefault(false))
