@@ -5,7 +5,9 @@
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+// Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
@@ -14,7 +16,6 @@ import { Progress, type ProgressEvent } from "../engine/Progress.ts"
 import { NotFound, type OuroError, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
-import { renderReport } from "../report/html.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -265,7 +266,8 @@ const gcCommand = Command.make("gc", {
 const writeReport = (pipeline: Pipeline, output: string) =>
   Effect.gen(function*() {
     const data = yield* gatherReport(pipeline)
-    const html = yield* Effect.promise(() => renderReport(data))
+    // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
+    const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
     const path = resolve(output)
     yield* Effect.try({
       try: () => {
