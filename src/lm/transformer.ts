@@ -291,25 +291,36 @@ export const attention = (impl: Impl, qkv: tf.Tensor2D, batch: number, t: number
   return impl.attention === "tf" ? attentionTf(qkv, batch, t, heads) : attentionJs(qkv, batch, t, heads)
 }
 
-/** attention-wasm.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
-const attentionWasm = (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
+/**
+ * Attention as one custom-gradient op around a forward and a backward kernel; the forward kernel keeps the
+ * probabilities in `p` for the backward pass.
+ */
+const kernelAttention = <P extends Float32Array | Float64Array>(
+  probabilities: (length: number) => P,
+  forward: (x: Float32Array, out: Float32Array, p: P, batch: number, t: number, heads: number, d3: number) => void,
+  backward: (x: Float32Array, dy: Float32Array, p: P, dx: Float32Array, batch: number, t: number, heads: number, d3: number) => void
+) =>
+(qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
   const d3 = qkv.shape[1]
   const f = customGrad<tf.Tensor2D>(1, ([input]) => {
     const x = input.dataSync() as Float32Array
     const out = new Float32Array(batch * t * (d3 / 3))
-    const p = new Float32Array(batch * heads * t * t)
-    attentionForwardWasm(x, out, p, batch, t, heads, d3)
+    const p = probabilities(batch * heads * t * t)
+    forward(x, out, p, batch, t, heads, d3)
     return {
       value: tf.tensor2d(out, [batch * t, d3 / 3]),
       gradFunc: (dy) => {
         const dx = new Float32Array(batch * t * d3)
-        attentionBackwardWasm(x, dy.dataSync() as Float32Array, p, dx, batch, t, heads, d3)
+        backward(x, dy.dataSync() as Float32Array, p, dx, batch, t, heads, d3)
         return tf.tensor2d(dx, [batch * t, d3])
       }
     }
   })
   return f(qkv)
 }
+
+/** attention-wasm.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
+const attentionWasm = kernelAttention((n) => new Float32Array(n), attentionForwardWasm, attentionBackwardWasm)
 
 const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
   const d = qkv.shape[1] / 3
@@ -330,24 +341,7 @@ const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number):
  * backend's batched matMul is a naive loop and slower. The kernels are top-level functions taking everything as
  * arguments: V8 optimises them about 2x better than the same loops in a closure.
  */
-const attentionJs = (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
-  const d3 = qkv.shape[1]
-  const f = customGrad<tf.Tensor2D>(1, ([input]) => {
-    const x = input.dataSync() as Float32Array
-    const out = new Float32Array(batch * t * (d3 / 3))
-    const p = new Float64Array(batch * heads * t * t) // probabilities, kept for the backward pass
-    attentionForward(x, out, p, batch, t, heads, d3)
-    return {
-      value: tf.tensor2d(out, [batch * t, d3 / 3]),
-      gradFunc: (dy) => {
-        const dx = new Float32Array(batch * t * d3)
-        attentionBackward(x, dy.dataSync() as Float32Array, p, dx, batch, t, heads, d3)
-        return tf.tensor2d(dx, [batch * t, d3])
-      }
-    }
-  })
-  return f(qkv)
-}
+const attentionJs = kernelAttention((n) => new Float64Array(n), attentionForward, attentionBackward)
 
 /** Copies one (b, h)'s rows of columns [offset, offset + hd) of a [B·T, width] matrix into a [T, hd] tile. */
 function loadTile(x: Float32Array, tile: Float64Array, b: number, t: number, width: number, offset: number, hd: number): void {
