@@ -14,11 +14,8 @@ import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
 import type { ArmReport, ArtifactRow, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
-import { summarize } from "./summary.ts"
+import { armOf, summarize } from "./summary.ts"
 
-/** The arm a node belongs to: its tags other than seed and generation. */
-export const armOf = (tags: PipelineNode["tags"]): string =>
-  Object.entries(tags).filter(([k]) => k !== "seed" && k !== "generation").map(([k, v]) => `${k}=${v}`).join(" ") || "(all)"
 
 /** Relative token frequencies by rank, thinned to about log-spaced ranks so a long tail stays a small plot. */
 export const rankFrequency = (ids: Int32Array): Array<{ rank: number; frequency: number }> => {

@@ -1,4 +1,4 @@
-/** Aggregation over seeds: mean and 95% t-interval of the mean, shared by the metrics table and the report. */
+/** Aggregation over seeds (mean and 95% t-interval of the mean) and by arm, shared by the metrics table and the report. */
 import { studentTQuantile } from "../theory/wright-fisher.ts"
 import type { SeedSummary } from "./data.ts"
 
@@ -10,3 +10,7 @@ export const summarize = (values: ReadonlyArray<number>): SeedSummary => {
   const half = studentTQuantile(0.975, n - 1) * sd / Math.sqrt(n)
   return { mean, lo: mean - half, hi: mean + half, values }
 }
+
+/** The arm a node belongs to: its tags other than seed and generation ("arm=replace"), or "(all)". */
+export const armOf = (tags: Readonly<Record<string, string | number>>): string =>
+  Object.entries(tags).filter(([k]) => k !== "seed" && k !== "generation").map(([k, v]) => `${k}=${v}`).join(" ") || "(all)"

@@ -1,5 +1,5 @@
 /** Plain-text tables: the per-generation metrics table and a generic aligned table. */
-import { summarize } from "./summary.ts"
+import { armOf, summarize } from "./summary.ts"
 
 export const alignTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -40,10 +40,7 @@ const meanInterval = (xs: ReadonlyArray<number>): string => {
 export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
   const arms = new Map<string, Map<number, MetricsRow[]>>()
   for (const row of rows) {
-    const arm = Object.entries(row.tags)
-      .filter(([k]) => k !== "seed" && k !== "generation")
-      .map(([k, v]) => `${k}=${v}`)
-      .join(" ") || "(all)"
+    const arm = armOf(row.tags)
     const generation = Number(row.tags.generation ?? 0)
     const byGen = arms.get(arm) ?? new Map<number, MetricsRow[]>()
     arms.set(arm, byGen)
