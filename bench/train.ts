@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
+import type { AdamWConfig } from "../src/lm/adamw.ts"
 
 const ROOT = resolve(import.meta.dirname, "..")
 const CORPUS = "../shared/data/tinyshakespeare/input.txt"
@@ -47,6 +48,8 @@ const VARIANTS: ReadonlyArray<Variant> = [
 const runVariant = async (v: Variant): Promise<void> => {
   const { selectBackend } = await import("../src/lm/backend.ts")
   const T = await import("../src/lm/transformer.ts")
+  const { optimizerState } = await import("../src/lm/adamw.ts")
+  const { sampleBatch, uniformStream } = await import("../src/lm/train.ts")
   const { createParallelTrainer } = await import("../src/lm/parallel.ts")
   const backend = await selectBackend()
   const impl: Record<ImplName, typeof T.FAST> = {
@@ -65,11 +68,14 @@ const runVariant = async (v: Variant): Promise<void> => {
   const index = new Map(chars.map((c, i) => [c, i]))
   const tokens = Int32Array.from(text, (ch) => index.get(ch) ?? 0)
   const config = { vocab: chars.length, layers: SHAPE.layers, dModel: SHAPE.dModel, heads: SHAPE.heads, context: SHAPE.context }
-  const adamw = { ...T.DEFAULT_ADAMW, lr: 3e-3, weightDecay: 0.01 } // as the anchor: AdamW(lr=3e-3), constant lr
-  const trainer = await createParallelTrainer(T.initTrainState(config, 0), { shards: v.shards, backend: backend.name, impl: impl[v.impl] })
-  const next = T.uniformStream(0)
+  // as the anchor: AdamW(lr=3e-3, weight_decay=0.01), constant lr
+  const adamw: AdamWConfig = {
+    lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmup: 0, schedule: "constant", totalSteps: 1, minLrFraction: 1
+  }
+  const trainer = await createParallelTrainer(config, optimizerState(T.initParams(config, 0)), { shards: v.shards, backend: backend.name, impl: impl[v.impl] })
+  const next = uniformStream(0)
   const step = async () => {
-    const b = T.sampleBatch(tokens, SHAPE.batch, SHAPE.context, next)
+    const b = sampleBatch(tokens, SHAPE.batch, SHAPE.context, next)
     return trainer.step(b.inputs, b.targets, SHAPE.batch, adamw)
   }
   for (let i = 0; i < WARMUP; i++) await step()

@@ -5,24 +5,30 @@ import * as tf from "@tensorflow/tfjs-core"
 import { writeSafetensors } from "../src/artifact/safetensors.ts"
 import { selectBackend } from "../src/lm/backend.ts"
 import { createParallelTrainer } from "../src/lm/parallel.ts"
+import { type AdamWConfig, adamwStep, learningRate, optimizerState } from "../src/lm/adamw.ts"
+import { sampleBatch, uniformStream } from "../src/lm/train.ts"
 import {
-  attention, crossEntropy, DEFAULT_ADAMW, dense, embedding, FAST, gelu, layerNorm, forward, fromSafetensors, initParams, initTrainState,
-  learningRate, lossAndGrads, REFERENCE, sampleBatch, toSafetensors, trainStep, type TransformerConfig, uniformStream
+  attention, crossEntropy, dense, embedding, FAST, gelu, layerNorm, forward, fromSafetensors, initParams, lossAndGrads, paramShapes,
+  REFERENCE, toSafetensors, type TransformerConfig
 } from "../src/lm/transformer.ts"
 
 const TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat by the log. ".repeat(20)
 const CHARS = [...new Set(TEXT)].sort()
 const TOKENS = Int32Array.from(TEXT, (ch) => CHARS.indexOf(ch))
 const CONFIG: TransformerConfig = { vocab: CHARS.length, layers: 2, dModel: 32, heads: 4, context: 16 }
-const ADAMW = { ...DEFAULT_ADAMW, lr: 1e-2, warmup: 5, schedule: "cosine" as const, totalSteps: 60 }
+const ADAMW: AdamWConfig = {
+  lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmup: 5, schedule: "cosine", totalSteps: 60, minLrFraction: 0.1
+}
 
 const train = (steps: number, seed: number) => {
-  const s = initTrainState(CONFIG, seed)
+  const s = optimizerState(initParams(CONFIG, seed))
   const next = uniformStream(seed + 1)
   const losses: number[] = []
   for (let i = 0; i < steps; i++) {
     const b = sampleBatch(TOKENS, 8, CONFIG.context, next)
-    losses.push(trainStep(s, b.inputs, b.targets, 8, ADAMW))
+    const { loss, grads } = lossAndGrads(CONFIG, s.params, b.inputs, b.targets, 8)
+    adamwStep(s, paramShapes(CONFIG), grads, ADAMW)
+    losses.push(loss)
   }
   return { state: s, losses }
 }
@@ -124,7 +130,7 @@ describe("lm/transformer", () => {
 
   it("data-parallel training over 2 worker threads is deterministic and agrees with 1 thread", async () => {
     const run = async (shards: number) => {
-      const tr = await createParallelTrainer(initTrainState(CONFIG, 5), { shards, backend: "wasm" })
+      const tr = await createParallelTrainer(CONFIG, optimizerState(initParams(CONFIG, 5)), { shards, backend: "wasm" })
       const next = uniformStream(6)
       const losses: number[] = []
       try {

@@ -6,6 +6,7 @@ import { Effect, Option, Schema } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
 import { Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
+import { readSafetensors } from "../artifact/safetensors.ts"
 import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { describeNgram } from "../lm/ngram.ts"
@@ -118,6 +119,16 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
     return `JSON artifact ${JSON.stringify(json.artifact ?? "unknown")}, ${bytes.length} bytes`
   }
   const model = Model.decode(bytes)
+  if (model.family === "neural") {
+    const file = readSafetensors(bytes)
+    let params = 0
+    for (const t of file.tensors.values()) params += t.shape.reduce((a, b) => a * b, 1)
+    const { artifact, config, ...rest } = file.metadata
+    return [
+      `model: ${artifact} ${config ?? ""}, ${file.tensors.size} tensors, ${params} parameters`,
+      ...Object.entries(rest).map(([k, v]) => `  ${k}: ${v}`)
+    ].join("\n")
+  }
   const s = describeNgram(model.ngram)
   return [
     `model: ${s.order}-gram, vocabulary ${s.vocabSize}, smoothing ${JSON.stringify(s.smoothing)}`,

@@ -3,7 +3,7 @@
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -29,6 +29,7 @@ import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
+import { backendEnv, plannedBackend } from "../lm/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
@@ -38,21 +39,49 @@ const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => 
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
 
-/** Progress on stderr: one line per stage that ran, so stdout stays the result. */
-const progressLayer = (quiet: boolean) =>
-  Layer.succeed(Progress, {
+/**
+ * Progress on stderr, so stdout stays the result: one line per stage that ran, a stage's log lines, and its status
+ * line (a progress bar) redrawn in place on a terminal, or printed at most every STATUS_EVERY_MS elsewhere.
+ */
+const STATUS_EVERY_MS = 10_000
+const progressLayer = (quiet: boolean) => {
+  const tty = process.stderr.isTTY === true
+  let shown = false // a status line is on screen (terminal only)
+  const lastPlain = new Map<string, number>()
+  let lastDraw = 0
+  const write = (line: string) => {
+    process.stderr.write(`${shown ? "\r\x1b[K" : ""}${line}\n`)
+    shown = false
+  }
+  const status = (path: string, line: string) => {
+    const now = performance.now()
+    if (tty) {
+      if (now - lastDraw < 100) return
+      lastDraw = now
+      const text = `          ${path}: ${line}`.slice(0, Math.max(20, (process.stderr.columns ?? 100) - 1))
+      process.stderr.write(`\r\x1b[K${text}`)
+      shown = true
+    } else if (now - (lastPlain.get(path) ?? -Infinity) >= STATUS_EVERY_MS) {
+      lastPlain.set(path, now)
+      write(`          ${path}: ${line}`)
+    }
+  }
+  return Layer.succeed(Progress, {
     emit: (e: ProgressEvent) => {
       if (quiet) return Effect.void
       switch (e._tag) {
         case "Started":
-          return Effect.sync(() => process.stderr.write(`  run     ${e.path}\n`))
+          return Effect.sync(() => write(`  run     ${e.path}`))
         case "Finished":
-          return e.status === "ran" ? Effect.sync(() => process.stderr.write(`  done    ${e.path}  ${(e.ms / 1000).toFixed(2)} s\n`)) : Effect.void
+          return e.status === "ran" ? Effect.sync(() => write(`  done    ${e.path}  ${(e.ms / 1000).toFixed(2)} s`)) : Effect.void
         case "Log":
-          return Effect.sync(() => process.stderr.write(`          ${e.path}: ${e.line}\n`))
+          return Effect.sync(() => write(`          ${e.path}: ${e.line}`))
+        case "Status":
+          return Effect.sync(() => status(e.path, e.line))
       }
     }
   })
+}
 
 /** Turns every expected failure into one line on stderr and exit code 1. */
 const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
@@ -290,9 +319,36 @@ const reportCommand = Command.make("report", {
     yield* Console.log(`report written to ${yield* writeReport(pipeline, a.output)}`)
   }))).pipe(Command.withDescription("Write one self-contained HTML page: the collapse story of a computed pipeline in plots, samples, its DAG and artifacts"))
 
+/** What `ouro env` prints: the planned backend, the one that starts, why, and what of it goes into keys. */
+const describeEnv = async (): Promise<string> => {
+  const planned = plannedBackend()
+  const env = backendEnv()
+  const { selectBackend } = await import("../lm/backend.ts")
+  const info = await selectBackend({ prefer: planned })
+  return [
+    `TF.js backend for neural stages: ${info.name}`,
+    `  why: ${info.reason}`,
+    ...(info.name === planned ? [] : [`  WARNING: ${planned} was planned but did not start: neural stages will fail`]),
+    `  in every neural stage's key: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(", ")}`,
+    `  override: OURO_BACKEND=tensorflow|wasm|cpu`,
+    `node ${process.versions.node}, ${availableParallelism()} cores (ouro run --jobs defaults to this)`
+  ].join("\n")
+}
+
+const envCommand = Command.make("env", {}, () =>
+  Effect.tryPromise(describeEnv).pipe(
+    Effect.flatMap((text) => Console.log(text)),
+    Effect.catch((e) =>
+      Effect.sync(() => {
+        process.stderr.write(`ouro: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}\n`)
+        process.exitCode = 1
+      })
+    )
+  )).pipe(Command.withDescription("Show which TF.js backend neural stages use and why, and what of it goes into their keys"))
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
+  Command.withSubcommands([run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
 )
 
 Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -5,6 +5,8 @@ export type ProgressEvent =
   | { readonly _tag: "Started"; readonly path: string; readonly kind: string }
   | { readonly _tag: "Finished"; readonly path: string; readonly kind: string; readonly status: "ran" | "cached"; readonly ms: number }
   | { readonly _tag: "Log"; readonly path: string; readonly line: string }
+  /** A transient line (a progress bar): a terminal redraws it in place; elsewhere it is shown now and then. */
+  | { readonly _tag: "Status"; readonly path: string; readonly line: string }
 
 export class Progress extends Context.Service<Progress, {
   readonly emit: (event: ProgressEvent) => Effect.Effect<void>

@@ -63,7 +63,8 @@ export const makeInProcess = Effect.gen(function*() {
       for (const input of Object.keys(node.inputs)) values[input] = yield* loadInput(inputs[input], node, input)
       const produced = yield* node.stage.run(values, {
         node: node.path,
-        log: (line) => progress.emit({ _tag: "Log", path: node.path, line })
+        log: (line) => progress.emit({ _tag: "Log", path: node.path, line }),
+        status: (line) => Effect.runSync(progress.emit({ _tag: "Status", path: node.path, line }))
       })
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {

@@ -11,4 +11,4 @@ export const localInProcess = (root: string, progress: Layer.Layer<Progress> = l
 
 /** Stages on `workers` threads, each loading `pipelineFile`: what the CLI uses. */
 export const localWorkers = (root: string, pipelineFile: string, workers: number, progress: Layer.Layer<Progress> = layerSilent) =>
-  Layer.mergeAll(layerLocal(root), progress, layerWorkers({ pipelineFile, storeRoot: root }, workers))
+  Layer.provideMerge(layerWorkers({ pipelineFile, storeRoot: root }, workers), Layer.mergeAll(layerLocal(root), progress))

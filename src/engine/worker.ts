@@ -3,14 +3,16 @@ import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { loadPipeline } from "../cli/load.ts"
 import { layerLocal } from "../store/local.ts"
-import { layerSilent } from "./Progress.ts"
+import { Progress } from "./Progress.ts"
 import { layerInProcess, StageRunner } from "./StageRunner.ts"
 import type { WorkerConfig, WorkerReply, WorkerTask } from "./workers.ts"
 
 const config = workerData as WorkerConfig
 const port = parentPort!
 
-const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), layerSilent)))
+// Progress goes to the main thread, which shows it as if the stage ran there.
+const forwardProgress = Layer.succeed(Progress, { emit: (event) => Effect.sync(() => port.postMessage({ progress: event })) })
+const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), forwardProgress)))
 
 const program = Effect.gen(function*() {
   const pipeline = yield* loadPipeline(config.pipelineFile)

@@ -9,6 +9,7 @@ import { Effect, Layer } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StageFailed, StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { OutputEntry } from "../store/record.ts"
+import { Progress, type ProgressEvent } from "./Progress.ts"
 import { type RunError, StageRunner } from "./StageRunner.ts"
 
 export interface WorkerTask {
@@ -44,10 +45,11 @@ const revive = (e: { readonly _tag: string } & Record<string, unknown>): RunErro
 
 export const defaultWorkers = (): number => Math.max(1, availableParallelism())
 
-export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): Layer.Layer<StageRunner> =>
+export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): Layer.Layer<StageRunner, never, Progress> =>
   Layer.effect(
     StageRunner,
     Effect.gen(function*() {
+      const progress = yield* Progress
       // Workers start on first use: a fully cached run never pays for them.
       const pool: Worker[] = []
       yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(pool.map((w) => w.terminate()))))
@@ -68,7 +70,8 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
 
       const send = (worker: Worker, task: WorkerTask) =>
         new Promise<WorkerReply>((resolve, reject) => {
-          const onMessage = (reply: WorkerReply) => {
+          const onMessage = (reply: WorkerReply | { readonly progress: ProgressEvent }) => {
+            if ("progress" in reply) return Effect.runSync(progress.emit(reply.progress))
             if (reply.id !== task.id) return
             cleanup()
             resolve(reply)

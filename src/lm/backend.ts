@@ -6,9 +6,9 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
-import { packageVersion } from "../artifact/versions.ts"
+import { type BackendName, BACKEND_ORDER as ORDER, plannedBackend, versionsFor } from "./backend-plan.ts"
 
-export type BackendName = "tensorflow" | "wasm" | "cpu"
+export type { BackendName } from "./backend-plan.ts"
 
 export interface BackendInfo {
   /** The tfjs backend name as registered ("tensorflow" is tfjs-node). */
@@ -25,7 +25,6 @@ export interface SelectBackendOptions {
 }
 
 const require = createRequire(import.meta.url)
-const ORDER: ReadonlyArray<BackendName> = ["tensorflow", "wasm", "cpu"]
 
 const message = (e: unknown): string => {
   if (e instanceof Error) {
@@ -34,16 +33,6 @@ const message = (e: unknown): string => {
     return typeof code === "string" && code === "ERR_MODULE_NOT_FOUND" ? "not installed" : first
   }
   return String(e)
-}
-
-const versionsFor = (name: BackendName): Record<string, string> => {
-  const pkgs = ["@tensorflow/tfjs-core"]
-  if (name === "tensorflow") pkgs.push("@tensorflow/tfjs-node")
-  if (name === "wasm") pkgs.push("@tensorflow/tfjs-backend-wasm")
-  if (name === "cpu") pkgs.push("@tensorflow/tfjs-backend-cpu")
-  const out: Record<string, string> = {}
-  for (const p of pkgs) out[p] = packageVersion(p)
-  return out
 }
 
 /** Loads one backend and makes it current; throws with a short reason when it cannot. */
@@ -98,4 +87,12 @@ export const selectBackend = (options: SelectBackendOptions = {}): Promise<Backe
     throw new Error(`no TensorFlow.js backend could start: ${skipped.join("; ")}`)
   })()
   return chosen
+}
+
+/** Starts the planned backend (backend-plan.ts); fails when another one would have to be used instead. */
+export const usePlannedBackend = async (): Promise<BackendInfo> => {
+  const planned = plannedBackend()
+  const info = await selectBackend({ prefer: planned })
+  if (info.name !== planned) throw new Error(`the TF.js backend ${planned} was planned but could not start (${info.reason})`)
+  return info
 }

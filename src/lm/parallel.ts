@@ -5,10 +5,9 @@
  * (but differs in the last bits from another shard count, so the count belongs in a stage's params).
  */
 import { Worker } from "node:worker_threads"
-import type { BackendName } from "./backend.ts"
-import {
-  type AdamWConfig, applyAdamW, FAST, type Impl, lossAndGrads, type LossAndGrads, type Params, paramShapes, type TrainState
-} from "./transformer.ts"
+import { type AdamWConfig, adamwStep, type OptimizerState } from "./adamw.ts"
+import type { BackendName } from "./backend-plan.ts"
+import { FAST, type Impl, lossAndGrads, type LossAndGrads, type Params, paramShapes, type TransformerConfig } from "./transformer.ts"
 
 export interface ParallelOptions {
   /** Batch shards, one thread each (1 = no workers). */
@@ -18,7 +17,7 @@ export interface ParallelOptions {
 }
 
 export interface ParallelTrainer {
-  readonly state: TrainState
+  readonly state: OptimizerState
   /** Forward, backward and AdamW on one batch; resolves to the mean loss before the update. */
   step(inputs: Int32Array, targets: Int32Array, batch: number, adamw: AdamWConfig): Promise<number>
   close(): Promise<void>
@@ -34,8 +33,8 @@ interface Reply {
 const ENTRY = new URL("./grad-worker-entry.mjs", import.meta.url)
 
 /** A worker wrapped as request → promise (one request in flight at a time). */
-const startWorker = async (state: TrainState, impl: Impl, backend: BackendName) => {
-  const worker = new Worker(ENTRY, { workerData: { config: state.config, impl, backend } })
+const startWorker = async (config: TransformerConfig, impl: Impl, backend: BackendName) => {
+  const worker = new Worker(ENTRY, { workerData: { config, impl, backend } })
   let pending: { resolve: (r: Reply) => void; reject: (e: Error) => void } | undefined
   worker.on("message", (r: Reply) => {
     const p = pending
@@ -54,11 +53,16 @@ const startWorker = async (state: TrainState, impl: Impl, backend: BackendName) 
   return { worker, request }
 }
 
-export const createParallelTrainer = async (state: TrainState, options: ParallelOptions): Promise<ParallelTrainer> => {
+export const createParallelTrainer = async (
+  config: TransformerConfig,
+  state: OptimizerState,
+  options: ParallelOptions
+): Promise<ParallelTrainer> => {
   const impl = options.impl ?? FAST
   if (!Number.isSafeInteger(options.shards) || options.shards < 1) throw new Error(`parallel: shards must be >= 1, got ${options.shards}`)
-  const workers = await Promise.all(Array.from({ length: options.shards - 1 }, () => startWorker(state, impl, options.backend)))
-  const names = paramShapes(state.config).map(([n]) => n)
+  const workers = await Promise.all(Array.from({ length: options.shards - 1 }, () => startWorker(config, impl, options.backend)))
+  const shapes = paramShapes(config)
+  const names = shapes.map(([n]) => n)
   return {
     state,
     async step(inputs, targets, batch, adamw) {
@@ -70,7 +74,7 @@ export const createParallelTrainer = async (state: TrainState, options: Parallel
       const remote = workers.slice(0, k - 1).map((w, j) =>
         w.request({ params: state.params, inputs: slice(inputs, j + 1), targets: slice(targets, j + 1), batch: rows(j + 1) })
       )
-      const local = lossAndGrads(state.config, state.params, slice(inputs, 0), slice(targets, 0), rows(0), impl)
+      const local = lossAndGrads(config, state.params, slice(inputs, 0), slice(targets, 0), rows(0), impl)
       const parts: LossAndGrads[] = [local]
       for (const r of await Promise.all(remote)) parts.push({ loss: r.loss ?? NaN, grads: r.grads ?? {} })
       let loss = 0
@@ -85,7 +89,7 @@ export const createParallelTrainer = async (state: TrainState, options: Parallel
           for (let j = 0; j < g.length; j++) g[j] += wgt * s[j]
         }
       })
-      applyAdamW(state, grads, adamw)
+      adamwStep(state, shapes, grads, adamw)
       return loss
     },
     async close() {

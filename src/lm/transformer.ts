@@ -17,10 +17,10 @@
 import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
-import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { attentionBackwardWasm, attentionForwardWasm, wasmAttentionFits } from "./attention-wasm.ts"
-import { expectTensor, readSafetensors, type Tensor, writeSafetensors } from "../artifact/safetensors.ts"
+import {
+  type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
+} from "./weights.ts"
 
 export interface TransformerConfig {
   readonly vocab: number
@@ -30,7 +30,7 @@ export interface TransformerConfig {
   readonly context: number
 }
 
-export type Params = Record<string, Float32Array>
+export type { Params } from "./weights.ts"
 
 /** Which formulation of each part to use; "fast" everywhere is the default. */
 export interface Impl {
@@ -47,15 +47,15 @@ export const REFERENCE: Impl = { dense: "plain", attention: "tf", embedding: "on
 
 export const MODEL_ARTIFACT = "model/transformer"
 
+const CONFIG_FIELDS = ["vocab", "layers", "dModel", "heads", "context"] as const
+
 export const validateConfig = (c: TransformerConfig): void => {
-  for (const k of ["vocab", "layers", "dModel", "heads", "context"] as const) {
-    if (!Number.isSafeInteger(c[k]) || c[k] < 1) throw new Error(`transformer: ${k} must be a positive integer, got ${c[k]}`)
-  }
+  requirePositiveInts("transformer", c, CONFIG_FIELDS)
   if (c.dModel % c.heads !== 0) throw new Error(`transformer: heads (${c.heads}) must divide dModel (${c.dModel})`)
 }
 
 /** Parameter names and shapes, in a fixed order (the order of tf.grads arguments and of the optimizer). */
-export const paramShapes = (c: TransformerConfig): ReadonlyArray<readonly [string, ReadonlyArray<number>]> => {
+export const paramShapes = (c: TransformerConfig): ParamShapes => {
   const d = c.dModel
   const out: Array<readonly [string, ReadonlyArray<number>]> = [
     ["tok_emb", [c.vocab, d]],
@@ -76,19 +76,13 @@ export const paramShapes = (c: TransformerConfig): ReadonlyArray<readonly [strin
   return out
 }
 
-const size = (shape: ReadonlyArray<number>): number => shape.reduce((a, b) => a * b, 1)
-
 /**
  * GPT-2 initialisation from a seeded xoroshiro128+: weights N(0, 0.02) (Box-Muller), residual output projections
  * scaled by 1/sqrt(2·layers), biases 0, LayerNorm gains 1. Pure JS, so the same on every backend.
  */
 export const initParams = (c: TransformerConfig, seed: number): Params => {
   validateConfig(c)
-  const rng = xoroshiro128plus(seed)
-  const normal = (): number => {
-    const u = 1 - uniformFloat64(rng) // (0, 1]: log stays finite
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniformFloat64(rng))
-  }
+  const { normal } = seededDraws(seed)
   const params: Params = {}
   for (const [name, shape] of paramShapes(c)) {
     const a = new Float32Array(size(shape))
@@ -539,138 +533,11 @@ export const lossAndGrads = (
   })
 
 // ---------------------------------------------------------------------------------------------------------------
-// AdamW
-
-export interface AdamWConfig {
-  readonly lr: number
-  readonly beta1: number
-  readonly beta2: number
-  readonly eps: number
-  /** Decoupled weight decay, applied to matrices (embeddings, dense weights) only, not to biases or LayerNorm. */
-  readonly weightDecay: number
-  readonly warmup: number
-  readonly schedule: "cosine" | "constant"
-  /** Steps of the cosine schedule (it decays to minLrFraction·lr at this step). */
-  readonly totalSteps: number
-  readonly minLrFraction: number
-}
-
-export const DEFAULT_ADAMW: AdamWConfig = {
-  lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01,
-  warmup: 0, schedule: "constant", totalSteps: 1, minLrFraction: 0.1
-}
-
-/** Learning rate at 0-based step: linear warmup to lr, then constant or cosine down to minLrFraction·lr. */
-export const learningRate = (o: AdamWConfig, step: number): number => {
-  if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup
-  if (o.schedule === "constant") return o.lr
-  const span = Math.max(1, o.totalSteps - o.warmup)
-  const progress = Math.min(1, (step - o.warmup) / span)
-  return o.lr * (o.minLrFraction + (1 - o.minLrFraction) * 0.5 * (1 + Math.cos(Math.PI * progress)))
-}
-
-export interface TrainState {
-  readonly config: TransformerConfig
-  readonly params: Params
-  readonly m: Params
-  readonly v: Params
-  step: number
-}
-
-export const initTrainState = (c: TransformerConfig, seed: number): TrainState => {
-  const params = initParams(c, seed)
-  const zeros = (): Params => Object.fromEntries(Object.entries(params).map(([k, a]) => [k, new Float32Array(a.length)]))
-  return { config: c, params, m: zeros(), v: zeros(), step: 0 }
-}
-
-/** One AdamW update in place, in JS (fixed order: bit-deterministic on any backend). Returns the lr used. */
-export const applyAdamW = (s: TrainState, grads: Params, o: AdamWConfig): number => {
-  const lr = learningRate(o, s.step)
-  s.step++
-  const c1 = 1 - Math.pow(o.beta1, s.step)
-  const c2 = 1 - Math.pow(o.beta2, s.step)
-  for (const [name, shape] of paramShapes(s.config)) {
-    const w = s.params[name], g = grads[name], m = s.m[name], v = s.v[name]
-    const decay = shape.length === 2 ? 1 - lr * o.weightDecay : 1
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i]
-      m[i] = o.beta1 * m[i] + (1 - o.beta1) * gi
-      v[i] = o.beta2 * v[i] + (1 - o.beta2) * gi * gi
-      w[i] = w[i] * decay - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + o.eps)
-    }
-  }
-  return lr
-}
-
-/** Forward, backward and AdamW on one batch; returns the loss before the update. */
-export const trainStep = (
-  s: TrainState,
-  inputs: Int32Array,
-  targets: Int32Array,
-  batch: number,
-  o: AdamWConfig,
-  impl: Impl = FAST
-): number => {
-  const { loss, grads } = lossAndGrads(s.config, s.params, inputs, targets, batch, impl)
-  applyAdamW(s, grads, o)
-  return loss
-}
-
-/** `batch` random windows of length T+1 from a token stream (seeded xoroshiro128+ state passed in). */
-export const sampleBatch = (
-  tokens: Int32Array,
-  batch: number,
-  t: number,
-  next: () => number
-): { inputs: Int32Array; targets: Int32Array } => {
-  const inputs = new Int32Array(batch * t)
-  const targets = new Int32Array(batch * t)
-  const span = tokens.length - t - 1
-  if (span < 1) throw new Error(`transformer: ${tokens.length} tokens are too few for windows of ${t + 1}`)
-  for (let b = 0; b < batch; b++) {
-    const start = Math.min(span - 1, Math.floor(next() * span))
-    inputs.set(tokens.subarray(start, start + t), b * t)
-    targets.set(tokens.subarray(start + 1, start + t + 1), b * t)
-  }
-  return { inputs, targets }
-}
-
-/** A seeded uniform [0, 1) stream for sampleBatch. */
-export const uniformStream = (seed: number): (() => number) => {
-  const rng = xoroshiro128plus(seed)
-  return () => uniformFloat64(rng)
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // safetensors
 
 /** Weights as F32 tensors named as in paramShapes; the config as JSON under metadata "config". */
-export const toSafetensors = (c: TransformerConfig, params: Params, extra: Readonly<Record<string, string>> = {}): Uint8Array => {
-  const tensors: Record<string, Tensor> = {}
-  for (const [name, shape] of paramShapes(c)) tensors[name] = { dtype: "F32", shape, data: params[name] }
-  const config = JSON.stringify({ vocab: c.vocab, layers: c.layers, dModel: c.dModel, heads: c.heads, context: c.context })
-  return writeSafetensors(tensors, { ...extra, artifact: MODEL_ARTIFACT, config })
-}
+export const toSafetensors = (c: TransformerConfig, params: Params, extra: Readonly<Record<string, string>> = {}): Uint8Array =>
+  weightsToSafetensors(MODEL_ARTIFACT, Object.fromEntries(CONFIG_FIELDS.map((k) => [k, c[k]])), paramShapes(c), params, extra)
 
-export const fromSafetensors = (bytes: Uint8Array): { config: TransformerConfig; params: Params; metadata: Record<string, string> } => {
-  const file = readSafetensors(bytes)
-  if (file.metadata["artifact"] !== MODEL_ARTIFACT) {
-    throw new Error(`transformer: not a ${MODEL_ARTIFACT} file (artifact: ${file.metadata["artifact"] ?? "none"})`)
-  }
-  const raw: unknown = JSON.parse(file.metadata["config"] ?? "null")
-  if (typeof raw !== "object" || raw === null) throw new Error("transformer: metadata has no config object")
-  const r = raw as Record<string, unknown>
-  const num = (k: string): number => (typeof r[k] === "number" ? r[k] : NaN)
-  const config: TransformerConfig = {
-    vocab: num("vocab"), layers: num("layers"), dModel: num("dModel"), heads: num("heads"), context: num("context")
-  }
-  validateConfig(config)
-  const params: Params = {}
-  for (const [name, shape] of paramShapes(config)) {
-    const data = expectTensor(file, name, "F32", shape.length)
-    const got = file.tensors.get(name)?.shape ?? []
-    if (got.some((n, i) => n !== shape[i])) throw new Error(`transformer: tensor ${name} has shape [${got}], expected [${shape}]`)
-    params[name] = data
-  }
-  return { config, params, metadata: { ...file.metadata } }
-}
+export const fromSafetensors = (bytes: Uint8Array): { config: TransformerConfig; params: Params; metadata: Record<string, string> } =>
+  weightsFromSafetensors<TransformerConfig>(bytes, MODEL_ARTIFACT, CONFIG_FIELDS, validateConfig, paramShapes)

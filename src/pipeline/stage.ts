@@ -12,6 +12,8 @@ export interface StageContext {
   readonly node: string
   /** A line of progress, shown on a terminal; never part of any result. */
   readonly log: (line: string) => Effect.Effect<void>
+  /** A transient progress line (step, loss, rate, ETA), redrawn in place on a terminal; never part of any result. */
+  readonly status: (line: string) => void
 }
 
 /** What a stage reads from outside the store could not be read; the engine names the node. */
@@ -27,8 +29,12 @@ export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactT
   readonly params: Schema.Codec<P, unknown>
   readonly inputs: I
   readonly outputs: O
-  /** What else changes results (a backend, a package version): part of the key. */
-  readonly env?: Readonly<Record<string, string>>
+  /**
+   * What else changes results (a backend, a package version): part of the key. A function is called when a stage
+   * is configured (not when its module loads), so it may read the process environment; if it throws, the stage is
+   * invalid with that message.
+   */
+  readonly env?: Readonly<Record<string, string>> | (() => Readonly<Record<string, string>>)
   /**
    * Content hashes of what the stage reads from outside the store (a seed file), by name. They join the key as
    * inputs named "external:<name>", so an edited file reruns its stage.
@@ -57,9 +63,15 @@ export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>
 ): (params: unknown) => Stage<I, O> => {
   const decode = Schema.decodeUnknownResult(definition.params)
   const encode = Schema.encodeUnknownResult(definition.params)
-  const env: Record<string, string> = { ...definition.env }
-  for (const type of Object.values(definition.outputs)) Object.assign(env, type.env)
+  const outputEnv: Record<string, string> = {}
+  for (const type of Object.values(definition.outputs)) Object.assign(outputEnv, type.env)
   return (raw) => {
+    let env: Record<string, string>
+    try {
+      env = { ...(typeof definition.env === "function" ? definition.env() : definition.env), ...outputEnv }
+    } catch (e) {
+      return invalid(definition, outputEnv, e instanceof Error ? e.message : String(e))
+    }
     const decoded = decode(raw, { errors: "all", onExcessProperty: "error" })
     if (Result.isFailure(decoded)) return invalid(definition, env, oneLine(decoded.failure.message))
     const value = decoded.success

@@ -5,11 +5,12 @@
 import { Schema } from "effect"
 import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
-import { Model } from "../artifact/model.ts"
+import { Model, ngramOf } from "../artifact/model.ts"
 import { MAX_TEMPERATURE, MIN_TEMPERATURE, perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
 import { decode, encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { distinctN, repN, selfBleu, unigramEntropy, vocabCoverage } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
+import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
 import { compute } from "./util.ts"
 
 const Smoothing = Schema.Union([
@@ -43,7 +44,8 @@ export interface TrainNgramOptions {
 }
 
 export const Train = {
-  ngram: (o: TrainNgramOptions = {}) => trainNgramStage({ order: 3, smoothing: { kind: "kneser-ney", discount: 0.75 }, ...o })
+  ngram: (o: TrainNgramOptions = {}) => trainNgramStage({ order: 3, smoothing: { kind: "kneser-ney", discount: 0.75 }, ...o }),
+  ...TrainNeural
 }
 
 const sampleText = defineStage({
@@ -67,7 +69,7 @@ const sampleText = defineStage({
   outputs: { corpus: Corpus },
   run: (p, { model, tokenizer }, ctx) =>
     compute(ctx, "sample/text", () => {
-      const docs = sampleNgram(model.ngram, { ...p, totalTokens: p.tokens })
+      const docs = sampleNgram(ngramOf(model, "sample/text"), { ...p, totalTokens: p.tokens })
       const width = String(p.documents - 1).length
       return {
         corpus: corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) })))
@@ -86,7 +88,9 @@ export interface SampleOptions {
 }
 
 export const Sample = {
-  text: (o: SampleOptions) => sampleText({ temperature: 1, topK: 0, topP: 1, tokens: 0, ...o })
+  /** Documents from an n-gram model (Sample.neural samples a neural one). */
+  text: (o: SampleOptions) => sampleText({ temperature: 1, topK: 0, topP: 1, tokens: 0, ...o }),
+  ...SampleNeural
 }
 
 const tokens = (tokenizer: TokenizerSpec, c: Parameters<typeof corpusDocuments>[0]) => {
@@ -116,7 +120,7 @@ const evaluateLm = defineStage({
       return {
         metrics: {
           values: {
-            perplexity: perplexity(model.ngram, real.data),
+            perplexity: perplexity(ngramOf(model, "evaluate/lm"), real.data),
             // An untrained model knows nothing: uniform over the vocabulary, perplexity = V.
             baseline_perplexity: tokenizer.vocab.length,
             distinct_1: distinctN(synthetic.docs, 1),
@@ -133,6 +137,8 @@ const evaluateLm = defineStage({
 })
 
 export const Evaluate = {
+  /** An n-gram model's perplexity on real text and its sample's diversity (Evaluate.neural for neural models). */
   lm: (o: { readonly selfBleuDocs?: number; readonly selfBleuLength?: number } = {}) =>
-    evaluateLm({ selfBleuDocs: 50, selfBleuLength: 200, ...o })
+    evaluateLm({ selfBleuDocs: 50, selfBleuLength: 200, ...o }),
+  ...EvaluateNeural
 }

@@ -1,0 +1,56 @@
+/**
+ * Which TF.js backend neural stages will use, decided without loading TF.js: keys are computed before anything
+ * runs, and a pipeline that never trains a neural model should not pay for importing it.
+ */
+import { createRequire } from "node:module"
+import { packageVersion } from "../artifact/versions.ts"
+
+export type BackendName = "tensorflow" | "wasm" | "cpu"
+
+/** Preference order: native libtensorflow, then wasm (SIMD), then pure JS. */
+export const BACKEND_ORDER: ReadonlyArray<BackendName> = ["tensorflow", "wasm", "cpu"]
+
+const require = createRequire(import.meta.url)
+
+/** Versions of the packages that compute on a backend, by package name. */
+export const versionsFor = (name: BackendName): Record<string, string> => {
+  const pkgs = ["@tensorflow/tfjs-core"]
+  if (name === "tensorflow") pkgs.push("@tensorflow/tfjs-node")
+  if (name === "wasm") pkgs.push("@tensorflow/tfjs-backend-wasm")
+  if (name === "cpu") pkgs.push("@tensorflow/tfjs-backend-cpu")
+  const out: Record<string, string> = {}
+  for (const p of pkgs) out[p] = packageVersion(p)
+  return out
+}
+
+const isResolvable = (spec: string): boolean => {
+  try {
+    require.resolve(spec)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The backend neural stages will use, decided without loading any backend (keys are computed before anything
+ * runs): $OURO_BACKEND when set, else tfjs-node when it is installed, else wasm. A stage that finds at run time
+ * that this backend cannot start fails rather than compute under a key that names another backend.
+ */
+export const plannedBackend = (): BackendName => {
+  const forced = process.env.OURO_BACKEND
+  if (forced !== undefined && forced !== "") {
+    if (!(BACKEND_ORDER as ReadonlyArray<string>).includes(forced)) {
+      throw new Error(`OURO_BACKEND must be one of ${BACKEND_ORDER.join(", ")}, got ${JSON.stringify(forced)}`)
+    }
+    return forced as BackendName
+  }
+  return isResolvable("@tensorflow/tfjs-node") ? "tensorflow" : "wasm"
+}
+
+/** What goes into the key of every stage that computes with TF.js: the backend and the computing packages' versions. */
+export const backendEnv = (): Record<string, string> => {
+  const name = plannedBackend()
+  return { "tfjs-backend": name, ...versionsFor(name) }
+}
+

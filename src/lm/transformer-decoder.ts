@@ -1,0 +1,176 @@
+/**
+ * Incremental decoding for the transformer with a key/value cache: each step pushes one new token per row through
+ * the blocks, attending over that row's cached keys and values, so a step costs the same however long the row is.
+ *
+ * Positions are learned and absolute (0..context-1), so a row cannot slide past `context`: when its cache is full,
+ * it is rebuilt from the row's last context/2 tokens (one batched prefill), which keeps the amortised cost per token
+ * constant (at most twice a plain step) and every prediction conditioned on at least context/2 tokens.
+ *
+ * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm, GELU and the
+ * cached attention are plain JS over Float32Arrays, with float64 sums.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import type { Decoder, Params } from "./neural.ts"
+import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
+
+const GELU_C = Math.sqrt(2 / Math.PI)
+
+export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
+  validateConfig(c)
+  if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`transformer decoder: rows must be >= 1, got ${rows}`)
+  const d = c.dModel, T = c.context, V = c.vocab, hd = d / c.heads
+  const keep = Math.max(1, Math.floor(T / 2))
+  const matrices = new Map<string, tf.Tensor2D>()
+  for (const [name, shape] of paramShapes(c)) {
+    if (shape.length === 2 && name !== "tok_emb" && name !== "pos_emb") matrices.set(name, tf.tensor2d(params[name], [shape[0], shape[1]]))
+  }
+  let K: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
+  let Vc: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
+  let history = Array.from({ length: rows }, () => new Int32Array(T))
+  let length = new Int32Array(rows)
+
+  /** x [m, in] · W + b, with W resident on the backend. */
+  const affine = (x: Float32Array, m: number, name: string): Float32Array => {
+    const w = matrices.get(name + ".w")!
+    const out = tf.tidy(() => tf.matMul(tf.tensor2d(x, [m, w.shape[0]]), w).dataSync() as Float32Array)
+    const b = params[name + ".b"], n = b.length
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] += b[j]
+    return out
+  }
+
+  const layerNorm = (x: Float32Array, m: number, prefix: string): Float32Array => {
+    const g = params[prefix + ".g"], b = params[prefix + ".b"]
+    const y = new Float32Array(m * d)
+    for (let r = 0; r < m; r++) {
+      const o = r * d
+      let mean = 0
+      for (let k = 0; k < d; k++) mean += x[o + k]
+      mean /= d
+      let v = 0
+      for (let k = 0; k < d; k++) v += (x[o + k] - mean) ** 2
+      const s = 1 / Math.sqrt(v / d + 1e-5)
+      for (let k = 0; k < d; k++) y[o + k] = (x[o + k] - mean) * s * g[k] + b[k]
+    }
+    return y
+  }
+
+  /**
+   * Pushes `n` tokens into each of the rows `which` (tokens [which.length · n]), starting at each row's current
+   * length, and returns the logits after each row's last new token, [which.length · V].
+   */
+  const extend = (which: ReadonlyArray<number>, tokens: Int32Array, n: number): Float32Array => {
+    const m = which.length * n
+    const tok = params["tok_emb"], pos = params["pos_emb"]
+    let x = new Float32Array(m * d)
+    which.forEach((r, i) => {
+      for (let s = 0; s < n; s++) {
+        const id = tokens[i * n + s], p = length[r] + s, o = (i * n + s) * d
+        history[r][p] = id
+        for (let k = 0; k < d; k++) x[o + k] = tok[id * d + k] + pos[p * d + k]
+      }
+    })
+    const scale = 1 / Math.sqrt(hd)
+    const scores = new Float64Array(T)
+    const acc = new Float64Array(hd)
+    for (let l = 0; l < c.layers; l++) {
+      const p = `h${l}.`
+      const qkv = affine(layerNorm(x, m, p + "ln1"), m, p + "attn.qkv")
+      const kc = K[l], vc = Vc[l]
+      const att = new Float32Array(m * d)
+      which.forEach((r, i) => {
+        for (let s = 0; s < n; s++) {
+          const src = (i * n + s) * 3 * d, dst = (r * T + length[r] + s) * d
+          kc.set(qkv.subarray(src + d, src + 2 * d), dst)
+          vc.set(qkv.subarray(src + 2 * d, src + 3 * d), dst)
+        }
+        for (let s = 0; s < n; s++) {
+          const last = length[r] + s // attends over positions 0..last
+          const q = (i * n + s) * 3 * d
+          for (let h = 0; h < c.heads; h++) {
+            const ho = h * hd
+            let max = -Infinity
+            for (let j = 0; j <= last; j++) {
+              const ko = (r * T + j) * d + ho
+              let dot = 0
+              for (let k = 0; k < hd; k++) dot += qkv[q + ho + k] * kc[ko + k]
+              scores[j] = dot * scale
+              if (scores[j] > max) max = scores[j]
+            }
+            let sum = 0
+            for (let j = 0; j <= last; j++) sum += (scores[j] = Math.exp(scores[j] - max))
+            acc.fill(0)
+            for (let j = 0; j <= last; j++) {
+              const w = scores[j] / sum, vo = (r * T + j) * d + ho
+              for (let k = 0; k < hd; k++) acc[k] += w * vc[vo + k]
+            }
+            const o = (i * n + s) * d + ho
+            for (let k = 0; k < hd; k++) att[o + k] = acc[k]
+          }
+        }
+      })
+      const proj = affine(att, m, p + "attn.proj")
+      for (let k = 0; k < x.length; k++) x[k] += proj[k]
+      const hidden = affine(layerNorm(x, m, p + "ln2"), m, p + "mlp.fc")
+      for (let k = 0; k < hidden.length; k++) {
+        const v = hidden[k]
+        hidden[k] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v)))
+      }
+      const out = affine(hidden, m, p + "mlp.proj")
+      for (let k = 0; k < x.length; k++) x[k] += out[k]
+    }
+    which.forEach((r) => (length[r] += n))
+    // Only each row's last position needs the head.
+    const lastRows = new Float32Array(which.length * d)
+    for (let i = 0; i < which.length; i++) lastRows.set(x.subarray((i * n + n - 1) * d, (i * n + n) * d), i * d)
+    x = lastRows
+    return affine(layerNorm(x, which.length, "ln_f"), which.length, "head")
+  }
+
+  let disposed = false
+  return {
+    rows,
+    vocab: V,
+    step(tokens) {
+      if (disposed) throw new Error("transformer decoder: used after dispose")
+      if (tokens.length !== rows) throw new Error(`transformer decoder: ${tokens.length} tokens for ${rows} rows`)
+      const logits = new Float32Array(rows * V)
+      const plain: number[] = [], full: number[] = []
+      for (let r = 0; r < rows; r++) (length[r] < T ? plain : full).push(r)
+      if (plain.length > 0) {
+        const out = extend(plain, Int32Array.from(plain, (r) => tokens[r]), 1)
+        plain.forEach((r, i) => logits.set(out.subarray(i * V, (i + 1) * V), r * V))
+      }
+      if (full.length > 0) {
+        // Rebuild each full row from its last keep-1 tokens plus the new one.
+        const window = new Int32Array(full.length * keep)
+        full.forEach((r, i) => {
+          window.set(history[r].subarray(T - keep + 1, T), i * keep)
+          window[i * keep + keep - 1] = tokens[r]
+          length[r] = 0
+        })
+        const out = extend(full, window, keep)
+        full.forEach((r, i) => logits.set(out.subarray(i * V, (i + 1) * V), r * V))
+      }
+      return logits
+    },
+    resetRow(r) {
+      length[r] = 0
+    },
+    reorder(from) {
+      if (from.length !== rows) throw new Error(`transformer decoder: reorder needs ${rows} rows, got ${from.length}`)
+      const move = (a: Float32Array): Float32Array => {
+        const b = new Float32Array(a.length)
+        for (let r = 0; r < rows; r++) b.set(a.subarray(from[r] * T * d, (from[r] + 1) * T * d), r * T * d)
+        return b
+      }
+      K = K.map(move)
+      Vc = Vc.map(move)
+      history = Array.from(from, (f) => history[f].slice())
+      length = Int32Array.from(from, (f) => length[f])
+    },
+    dispose() {
+      disposed = true
+      for (const t of matrices.values()) t.dispose()
+    }
+  }
+}
