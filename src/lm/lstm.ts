@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
 import type { Decoder, Family } from "./neural.ts"
+import { gradientsOf, tidyRead } from "./tensors.ts"
 import { crossEntropy, dense, embedding, FAST } from "./transformer.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
@@ -93,16 +94,10 @@ const upload = (c: LstmConfig, params: Params): Array<[string, tf.Tensor]> =>
   lstmShapes(c).map(([name, shape]) => [name, tf.tensor(params[name], [...shape], "float32")])
 
 const lstmLogits = (c: LstmConfig, params: Params, ids: Int32Array, batch: number): Float32Array =>
-  tf.tidy(() => forwardTensors(c, Object.fromEntries(upload(c, params)), ids, batch).dataSync() as Float32Array)
+  tidyRead(() => ({ logits: forwardTensors(c, Object.fromEntries(upload(c, params)), ids, batch) })).logits
 
 const lstmLossAndGrads = (c: LstmConfig, params: Params, inputs: Int32Array, targets: Int32Array, batch: number) =>
-  tf.tidy(() => {
-    const names = lstmShapes(c).map(([n]) => n)
-    const f = (...ws: tf.Tensor[]): tf.Scalar =>
-      crossEntropy(FAST, forwardTensors(c, Object.fromEntries(names.map((n, i) => [n, ws[i]])), inputs, batch), targets)
-    const { value, grads } = tf.valueAndGrads(f)(upload(c, params).map(([, t]) => t))
-    return { loss: value.dataSync()[0], grads: Object.fromEntries(names.map((n, i) => [n, grads[i].dataSync() as Float32Array])) }
-  })
+  gradientsOf(lstmShapes(c).map(([n]) => n), () => upload(c, params).map(([, t]) => t), (w) => crossEntropy(FAST, forwardTensors(c, w, inputs, batch), targets))
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v))
 
@@ -120,7 +115,7 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
   /** x [rows, in] · W + b with W resident on the backend. */
   const affine = (x: Float32Array, name: string): Float32Array => {
     const w = matrices.get(name + ".w")!
-    const out = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, w.shape[0]]), w).dataSync() as Float32Array)
+    const { out } = tidyRead(() => ({ out: tf.matMul(tf.tensor2d(x, [rows, w.shape[0]]), w) }))
     const b = params[name + ".b"], n = b.length
     for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) out[r * n + j] += b[j]
     return out

@@ -3,17 +3,17 @@
  * the blocks, attending over that row's cached keys and values, so a step costs the same however long the row is.
  *
  * Positions are learned and absolute (0..context-1), so a row cannot slide past `context`: when its cache is full,
- * it is rebuilt from the row's last context/2 tokens (one batched prefill), which keeps the amortised cost per token
- * constant (at most twice a plain step) and every prediction conditioned on at least context/2 tokens.
+ * it is rebuilt from the row's last floor(context/2) tokens (one batched prefill), which keeps the amortised cost per token
+ * constant (at most twice a plain step) and every prediction conditioned on at least floor(context/2) tokens.
  *
  * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm, GELU and the
  * cached attention are plain JS over Float32Arrays, with float64 sums.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import { geluFrom, geluTanh } from "./gelu.ts"
 import type { Decoder, Params } from "./neural.ts"
+import { tidyRead } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
-
-const GELU_C = Math.sqrt(2 / Math.PI)
 
 export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
   validateConfig(c)
@@ -32,7 +32,7 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
   /** x [m, in] · W + b, with W resident on the backend. */
   const affine = (x: Float32Array, m: number, name: string): Float32Array => {
     const w = matrices.get(name + ".w")!
-    const out = tf.tidy(() => tf.matMul(tf.tensor2d(x, [m, w.shape[0]]), w).dataSync() as Float32Array)
+    const { out } = tidyRead(() => ({ out: tf.matMul(tf.tensor2d(x, [m, w.shape[0]]), w) }))
     const b = params[name + ".b"], n = b.length
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] += b[j]
     return out
@@ -113,7 +113,7 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
       const hidden = affine(layerNorm(x, m, p + "ln2"), m, p + "mlp.fc")
       for (let k = 0; k < hidden.length; k++) {
         const v = hidden[k]
-        hidden[k] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v)))
+        hidden[k] = geluFrom(v, geluTanh(v))
       }
       const out = affine(hidden, m, p + "mlp.proj")
       for (let k = 0; k < x.length; k++) x[k] += out[k]

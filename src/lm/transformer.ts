@@ -17,6 +17,8 @@
 import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
+import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
+import { gradientsOf, tidyRead } from "./tensors.ts"
 import { attentionBackwardWasm, attentionForwardWasm, wasmAttentionFits } from "./attention-wasm.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
@@ -173,16 +175,16 @@ const geluJs = customGrad<tf.Tensor2D>(1, ([x]) => {
 function geluForward(x: Float32Array, th: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i]
-    const t = Math.tanh(GELU_C * (v + 0.044715 * v * v * v))
+    const t = geluTanh(v)
     th[i] = t
-    y[i] = 0.5 * v * (1 + t)
+    y[i] = geluFrom(v, t)
   }
 }
 
 function geluBackward(x: Float32Array, th: Float32Array, dy: Float32Array, dx: Float32Array): void {
   for (let i = 0; i < x.length; i++) {
     const v = x[i], t = th[i]
-    dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * v * v))
+    dx[i] = dy[i] * geluSlope(v, t)
   }
 }
 
@@ -499,10 +501,7 @@ const upload = (c: TransformerConfig, params: Params): Array<[string, tf.Tensor]
 
 /** Logits as a Float32Array [batch·T·vocab] (no gradient). */
 export const forward = (c: TransformerConfig, params: Params, ids: Int32Array, batch: number, impl: Impl = FAST): Float32Array =>
-  tf.tidy(() => {
-    const w = Object.fromEntries(upload(c, params))
-    return forwardTensors(c, w, ids, batch, impl).dataSync() as Float32Array
-  })
+  tidyRead(() => ({ logits: forwardTensors(c, Object.fromEntries(upload(c, params)), ids, batch, impl) })).logits
 
 export interface LossAndGrads {
   readonly loss: number
@@ -518,19 +517,7 @@ export const lossAndGrads = (
   batch: number,
   impl: Impl = FAST
 ): LossAndGrads =>
-  tf.tidy(() => {
-    const names = paramShapes(c).map(([n]) => n)
-    const tensors = upload(c, params).map(([, t]) => t)
-    const f = (...ws: tf.Tensor[]): tf.Scalar => {
-      const w: Record<string, tf.Tensor> = {}
-      names.forEach((n, i) => (w[n] = ws[i]))
-      return crossEntropy(impl, forwardTensors(c, w, inputs, batch, impl), targets)
-    }
-    const { value, grads } = tf.valueAndGrads(f)(tensors)
-    const out: Params = {}
-    names.forEach((n, i) => (out[n] = grads[i].dataSync() as Float32Array))
-    return { loss: value.dataSync()[0], grads: out }
-  })
+  gradientsOf(paramShapes(c).map(([n]) => n), () => upload(c, params).map(([, t]) => t), (w) => crossEntropy(impl, forwardTensors(c, w, inputs, batch, impl), targets))
 
 // ---------------------------------------------------------------------------------------------------------------
 // safetensors

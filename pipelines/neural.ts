@@ -1,0 +1,54 @@
+/**
+ * The neural model-collapse experiment of Wang et al. 2024 on the State of the Union addresses, as a function of its
+ * arms, so that each pipeline file in this folder is one line of ablation:
+ *   - a character-level GPT (2 layers, dModel 64, 4 heads, context 64) is trained from scratch every generation
+ *     on the previous generation's training corpus (generation 1: the real training text);
+ *   - it samples a synthetic corpus of a fixed number of characters, by pure ancestral sampling (temperature 1, no
+ *     top-k/top-p), as the seed paper does;
+ *   - its perplexity on the held-out real addresses is measured against the same architecture untrained (the
+ *     random-init baseline, evaluated once), with the sample's diversity;
+ *   - the arm's mix makes the next training corpus from the real text, the pool so far and the new sample.
+ * Arms that share a prefix (every arm's generation 1, the tokenizer, the baseline) share its cached stages.
+ */
+import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "../src/index.ts"
+
+export const ARMS: Record<string, () => MixStage> = {
+  /** The seed paper's regime: each generation trains only on the last one's samples. */
+  replace: () => Mix.replace(),
+  /** Gerstgrasser et al. 2024: real data plus every synthetic corpus so far. */
+  accumulate: () => Mix.accumulate(),
+  /** Shumailov et al. 2024: 10% real text in every generation's training corpus. */
+  "real-fraction": () => Mix.realFraction(0.1, 1)
+}
+
+export interface NeuralExperiment {
+  readonly arms: ReadonlyArray<keyof typeof ARMS>
+  readonly generations: number
+}
+
+const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
+/** Every generation's model: the same recipe, from scratch; its seed is the generation's. */
+const TRAINING = { model: MODEL, steps: 200, batch: 32, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
+/** Characters sampled per generation: the synthetic corpus a replace-arm model learns from. */
+const SAMPLE_TOKENS = 100_000
+
+export const neuralCollapse = (name: string, o: NeuralExperiment) =>
+  Pipeline.make(name, (p) => {
+    const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }), {})
+    // Lowercased characters seen at least 100 times; the rest map to <unk>.
+    const { tokenizer } = p.add(Tokenize.chars({ lowercase: true, minCount: 100 }), { corpus: real.train })
+    const untrained = p.add(Train.transformer({ ...TRAINING, steps: 0 }), { corpus: real.train, tokenizer }, { name: "untrained" })
+    const baseline = p.add(Evaluate.perplexity(), { model: untrained.model, tokenizer, test: real.test }, { name: "baseline" })
+    for (const arm of o.arms) {
+      p.scope({ arm }, (a) =>
+        a.generations(o.generations, { corpus: real.train, pool: real.train }, (g, prev) => {
+          const { model } = g.add(Train.transformer({ ...TRAINING, seed: g.index }), { corpus: prev.corpus, tokenizer })
+          const synthetic = g.add(
+            Sample.neural({ documents: 10_000, maxLength: 2_000, tokens: SAMPLE_TOKENS, seed: g.index }),
+            { model, tokenizer }
+          ).corpus
+          g.add(Evaluate.neural(), { model, baseline: baseline.metrics, tokenizer, test: real.test, sample: synthetic })
+          return g.add(ARMS[arm](), { real: real.train, previous: prev.pool, synthetic })
+        }))
+    }
+  })
