@@ -1,39 +1,71 @@
 /**
- * bench/experiment: the n-gram collapse experiment (pipelines/ngram-collapse.ts: 3 arms x 10 generations x 3 seeds)
- * from an empty store, as a user runs it, with its wall time and peak memory (goal: under 2 minutes on 2 cores);
- * then the fully cached rerun. The baseline in the same run is the same pipeline on one thread (--jobs 1).
+ * bench/experiment: a main job from an empty store, as a user runs it, with its wall time and peak memory against
+ * its goal; then the fully cached rerun.
+ *   neural  pipelines/neural-collapse.ts (`npm start`: replace vs accumulate, 5 generations of a character GPT);
+ *           goal <= 10 minutes and <= 2 GB peak RSS on 2 cores
+ *   ngram   pipelines/ngram-collapse.ts (3 arms x 10 generations x 3 seeds of a Kneser-Ney trigram); goal < 2 minutes;
+ *           baseline in the same run: the same pipeline on one thread (--jobs 1)
+ *   node --import tsx bench/experiment.ts [neural] [ngram]     (default: both)
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
 const ROOT = resolve(import.meta.dirname, "..")
 
-const timed = (store: string, jobs: number) => {
+interface Job {
+  readonly file: string
+  readonly what: string
+  readonly goalSeconds: number
+  readonly goalRssMb?: number
+  /** Also run it on one thread, as the baseline of the default --jobs. */
+  readonly serialBaseline: boolean
+}
+
+const JOBS: Record<string, Job> = {
+  neural: {
+    file: "pipelines/neural-collapse.ts",
+    what: "replace vs accumulate, 5 generations of a character GPT on SOTU",
+    goalSeconds: 600,
+    goalRssMb: 2048,
+    serialBaseline: false
+  },
+  ngram: { file: "pipelines/ngram-collapse.ts", what: "3 arms x 10 generations x 3 seeds", goalSeconds: 120, serialBaseline: true }
+}
+
+const timed = (job: Job, store: string, jobs?: number) => {
   const t = process.hrtime.bigint()
-  const stderr = join(store, "..", `time-${jobs}.txt`)
-  execFileSync("/usr/bin/time", ["-v", "-o", stderr, process.execPath, join(ROOT, "bin/ouro.js"), "run", "--quiet", "--jobs", String(jobs), "--store", store, join(ROOT, "pipelines/ngram-collapse.ts")], { stdio: "ignore" })
+  const stderr = join(store, "..", `time-${jobs ?? "default"}.txt`)
+  const flags = jobs === undefined ? [] : ["--jobs", String(jobs)]
+  execFileSync("/usr/bin/time", ["-v", "-o", stderr, process.execPath, join(ROOT, "bin/ouro.js"), "run", "--quiet", ...flags, "--store", store, join(ROOT, job.file)], { stdio: "ignore" })
   const seconds = Number(process.hrtime.bigint() - t) / 1e9
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(stderr, "utf8"))?.[1] ?? NaN) / 1024
   return { seconds, rssMb: rss }
 }
 
-export const main = (options: { readonly withBaseline?: boolean } = {}) => {
-  const dir = mkdtempSync(join(tmpdir(), "bench-experiment-"))
-  try {
-    console.log("bench/experiment  pipelines/ngram-collapse.ts (3 arms x 10 generations x 3 seeds) from an empty store")
-    const parallel = timed(join(dir, "store-2"), 2)
-    const cached = timed(join(dir, "store-2"), 2)
-    console.log(`  --jobs 2 (default)  ${parallel.seconds.toFixed(1)} s, peak RSS ${parallel.rssMb.toFixed(0)} MB   goal < 120 s: ${parallel.seconds < 120 ? "PASS" : "MISS"}`)
-    console.log(`  cached rerun        ${cached.seconds.toFixed(2)} s`)
-    if (options.withBaseline ?? true) {
-      const serial = timed(join(dir, "store-1"), 1)
-      console.log(`  --jobs 1 (baseline) ${serial.seconds.toFixed(1)} s, peak RSS ${serial.rssMb.toFixed(0)} MB   speed-up ${(serial.seconds / parallel.seconds).toFixed(2)}x`)
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
+
+export const main = (names: ReadonlyArray<string> = Object.keys(JOBS)) => {
+  for (const name of names) {
+    const job = JOBS[name]
+    if (job === undefined) throw new Error(`bench/experiment: unknown job ${name} (have: ${Object.keys(JOBS).join(", ")})`)
+    const dir = mkdtempSync(join(tmpdir(), "bench-experiment-"))
+    try {
+      console.log(`bench/experiment  ${job.file} (${job.what}) from an empty store; load ${loadavg()[0].toFixed(2)}`)
+      const run = timed(job, join(dir, "store"))
+      const cached = timed(job, join(dir, "store"))
+      const rssGoal = job.goalRssMb === undefined ? "" : `, <= ${job.goalRssMb} MB: ${verdict(run.rssMb <= job.goalRssMb)}`
+      console.log(`  default --jobs      ${run.seconds.toFixed(1)} s, peak RSS ${run.rssMb.toFixed(0)} MB   goal <= ${job.goalSeconds} s: ${verdict(run.seconds <= job.goalSeconds)}${rssGoal}`)
+      console.log(`  cached rerun        ${cached.seconds.toFixed(2)} s`)
+      if (job.serialBaseline) {
+        const serial = timed(job, join(dir, "store-1"), 1)
+        console.log(`  --jobs 1 (baseline) ${serial.seconds.toFixed(1)} s, peak RSS ${serial.rssMb.toFixed(0)} MB   speed-up ${(serial.seconds / run.seconds).toFixed(2)}x`)
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main()
+if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2).length > 0 ? process.argv.slice(2) : undefined)

@@ -125,7 +125,7 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
     for (const t of file.tensors.values()) params += t.shape.reduce((a, b) => a * b, 1)
     const { artifact, config, ...rest } = file.metadata
     return [
-      `model: ${artifact} ${config ?? ""}, ${file.tensors.size} tensors, ${params} parameters`,
+      `${artifact} ${config ?? ""}, ${file.tensors.size} tensors, ${params} parameters`,
       ...Object.entries(rest).map(([k, v]) => `  ${k}: ${v}`)
     ].join("\n")
   }

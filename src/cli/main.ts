@@ -29,7 +29,7 @@ import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
 import { loadPipeline } from "./load.ts"
-import { backendEnv, plannedBackend } from "../lm/backend-plan.ts"
+import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
@@ -327,7 +327,7 @@ const describeEnv = async (): Promise<string> => {
   const info = await selectBackend({ prefer: planned })
   return [
     `TF.js backend for neural stages: ${info.name}`,
-    `  why: ${info.reason}`,
+    `  why: ${plannedBecause()}; started: ${info.reason}`,
     ...(info.name === planned ? [] : [`  WARNING: ${planned} was planned but did not start: neural stages will fail`]),
     `  in every neural stage's key: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(", ")}`,
     `  override: OURO_BACKEND=tensorflow|wasm|cpu`,

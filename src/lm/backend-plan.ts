@@ -48,6 +48,15 @@ export const plannedBackend = (): BackendName => {
   return isResolvable("@tensorflow/tfjs-node") ? "tensorflow" : "wasm"
 }
 
+/** Why plannedBackend() chose what it did, in words. */
+export const plannedBecause = (): string => {
+  const forced = process.env.OURO_BACKEND
+  if (forced !== undefined && forced !== "") return `OURO_BACKEND=${forced}`
+  return isResolvable("@tensorflow/tfjs-node")
+    ? "@tensorflow/tfjs-node is installed (native libtensorflow)"
+    : "@tensorflow/tfjs-node: not installed (an optional dependency: its install needs internet), so wasm"
+}
+
 /** What goes into the key of every stage that computes with TF.js: the backend and the computing packages' versions. */
 export const backendEnv = (): Record<string, string> => {
   const name = plannedBackend()

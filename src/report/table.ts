@@ -52,7 +52,10 @@ export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
     const columns = COLUMNS.filter(([k]) => [...byGen.values()].some((rs) => rs.some((r) => k in r.values)))
     const body = [...byGen.entries()].sort(([a], [b]) => a - b).map(([g, rs]) => [
       String(g),
-      ...columns.map(([k]) => meanInterval(rs.map((r) => r.values[k]).filter((v) => v !== undefined)))
+      ...columns.map(([k]) => {
+        const xs = rs.map((r) => r.values[k]).filter((v) => v !== undefined)
+        return xs.length === 0 ? "-" : meanInterval(xs) // e.g. the untrained baseline has a perplexity and no sample
+      })
     ])
     out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${alignTable(["gen", ...columns.map(([, h]) => h)], body)}`)
   }
