@@ -1,25 +1,28 @@
 /**
- * Causal attention kernels in WebAssembly SIMD (f32x4), for one (batch row, head) tile at a time: the wasm backend's
- * batched matMul is a naive loop and plain JS does about 1 multiply-add per ns. The kernels are WAT text assembled
- * at load by wabt (no binary in the repository). Softmax and its gradient stay in JS (wasm has no exp); every sum
- * runs in a fixed order, so results are bit-deterministic. Tiles are row-major [T, hd] f32 with hd % 4 == 0.
+ * Causal attention kernels in WebAssembly SIMD (f32x4). The whole fused QKV matrix [B·T, 3d] is copied into the
+ * kernels' memory once per call and every kernel takes row pitches, so a (batch row, head) tile is addressed in place
+ * (no per-row copies). Softmax and its gradient run in wasm too, with a polynomial exp (Cephes' expf: range
+ * reduction by ln 2, degree-5 polynomial, within 2 ulp): pure arithmetic, so results are bit-deterministic. Sums run
+ * in a fixed order. The kernels are WAT text assembled at load by wabt (no binary in the repository); hd % 4 == 0.
  */
 import wabtInit from "wabt"
 
 const WAT = `
 (module
   (memory (export "memory") 1)
-  ;; s[i*t+j] = scale * q[i]·k[j] for j <= i
-  (func (export "scores") (param $q i32) (param $k i32) (param $s i32) (param $t i32) (param $hd i32) (param $scale f32)
-    (local $i i32) (local $j i32) (local $c i32) (local $qi i32) (local $kj i32) (local $acc v128) (local $rb i32)
+  ;; s[i, j] = scale * q[i]·k[j] for j <= i (pitches in bytes)
+  (func (export "scores") (param $q i32) (param $qp i32) (param $k i32) (param $kp i32) (param $s i32) (param $sp i32)
+    (param $t i32) (param $hd i32) (param $scale f32)
+    (local $i i32) (local $j i32) (local $c i32) (local $qi i32) (local $kj i32) (local $si i32) (local $acc v128) (local $rb i32)
     (local.set $rb (i32.shl (local.get $hd) (i32.const 2)))
     (block $di (loop $li
       (br_if $di (i32.ge_u (local.get $i) (local.get $t)))
-      (local.set $qi (i32.add (local.get $q) (i32.mul (local.get $i) (local.get $rb))))
+      (local.set $qi (i32.add (local.get $q) (i32.mul (local.get $i) (local.get $qp))))
+      (local.set $si (i32.add (local.get $s) (i32.mul (local.get $i) (local.get $sp))))
       (local.set $j (i32.const 0))
       (block $dj (loop $lj
         (br_if $dj (i32.gt_u (local.get $j) (local.get $i)))
-        (local.set $kj (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $rb))))
+        (local.set $kj (i32.add (local.get $k) (i32.mul (local.get $j) (local.get $kp))))
         (local.set $acc (v128.const f32x4 0 0 0 0))
         (local.set $c (i32.const 0))
         (block $dc (loop $lc
@@ -29,8 +32,7 @@ const WAT = `
             (v128.load (i32.add (local.get $kj) (local.get $c))))))
           (local.set $c (i32.add (local.get $c) (i32.const 16)))
           (br $lc)))
-        (f32.store
-          (i32.add (local.get $s) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $t)) (local.get $j)) (i32.const 2)))
+        (f32.store (i32.add (local.get $si) (i32.shl (local.get $j) (i32.const 2)))
           (f32.mul (local.get $scale) (f32.add
             (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
             (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))))
@@ -38,13 +40,14 @@ const WAT = `
         (br $lj)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $li))))
-  ;; o[i] = sum over j <= i of p[i*t+j] * x[j]
-  (func (export "pv") (param $p i32) (param $x i32) (param $o i32) (param $t i32) (param $hd i32)
+  ;; o[i] = sum over j <= i of p[i, j] * x[j]
+  (func (export "pv") (param $p i32) (param $pp i32) (param $x i32) (param $xp i32) (param $o i32) (param $op i32)
+    (param $t i32) (param $hd i32)
     (local $i i32) (local $j i32) (local $c i32) (local $acc v128) (local $rb i32) (local $prow i32)
     (local.set $rb (i32.shl (local.get $hd) (i32.const 2)))
     (block $di (loop $li
       (br_if $di (i32.ge_u (local.get $i) (local.get $t)))
-      (local.set $prow (i32.add (local.get $p) (i32.shl (i32.mul (local.get $i) (local.get $t)) (i32.const 2))))
+      (local.set $prow (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $pp))))
       (local.set $c (i32.const 0))
       (block $dc (loop $lc
         (br_if $dc (i32.ge_u (local.get $c) (local.get $rb)))
@@ -54,16 +57,17 @@ const WAT = `
           (br_if $dj (i32.gt_u (local.get $j) (local.get $i)))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
             (f32x4.splat (f32.load (i32.add (local.get $prow) (i32.shl (local.get $j) (i32.const 2)))))
-            (v128.load (i32.add (i32.add (local.get $x) (i32.mul (local.get $j) (local.get $rb))) (local.get $c))))))
+            (v128.load (i32.add (i32.add (local.get $x) (i32.mul (local.get $j) (local.get $xp))) (local.get $c))))))
           (local.set $j (i32.add (local.get $j) (i32.const 1)))
           (br $lj)))
-        (v128.store (i32.add (i32.add (local.get $o) (i32.mul (local.get $i) (local.get $rb))) (local.get $c)) (local.get $acc))
+        (v128.store (i32.add (i32.add (local.get $o) (i32.mul (local.get $i) (local.get $op))) (local.get $c)) (local.get $acc))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $lc)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $li))))
-  ;; o[j] = sum over i >= j of p[i*t+j] * x[i]
-  (func (export "ptv") (param $p i32) (param $x i32) (param $o i32) (param $t i32) (param $hd i32)
+  ;; o[j] = sum over i >= j of p[i, j] * x[i]
+  (func (export "ptv") (param $p i32) (param $pp i32) (param $x i32) (param $xp i32) (param $o i32) (param $op i32)
+    (param $t i32) (param $hd i32)
     (local $i i32) (local $j i32) (local $c i32) (local $acc v128) (local $rb i32)
     (local.set $rb (i32.shl (local.get $hd) (i32.const 2)))
     (block $dj (loop $lj
@@ -76,16 +80,111 @@ const WAT = `
         (block $di (loop $li
           (br_if $di (i32.ge_u (local.get $i) (local.get $t)))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul
-            (f32x4.splat (f32.load (i32.add (local.get $p)
-              (i32.shl (i32.add (i32.mul (local.get $i) (local.get $t)) (local.get $j)) (i32.const 2)))))
-            (v128.load (i32.add (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $rb))) (local.get $c))))))
+            (f32x4.splat (f32.load (i32.add (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $pp)))
+              (i32.shl (local.get $j) (i32.const 2)))))
+            (v128.load (i32.add (i32.add (local.get $x) (i32.mul (local.get $i) (local.get $xp))) (local.get $c))))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $li)))
-        (v128.store (i32.add (i32.add (local.get $o) (i32.mul (local.get $j) (local.get $rb))) (local.get $c)) (local.get $acc))
+        (v128.store (i32.add (i32.add (local.get $o) (i32.mul (local.get $j) (local.get $op))) (local.get $c)) (local.get $acc))
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $lc)))
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
-      (br $lj)))))
+      (br $lj))))
+  ;; e^x per lane (Cephes expf); x is clamped below at ln(2^-126), so tiny results are 1.2e-38, not 0
+  (func $exp (param $x v128) (result v128) (local $n v128) (local $r v128) (local $y v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.33654 -87.33654 -87.33654 -87.33654))
+      (v128.const f32x4 88.37626 88.37626 88.37626 88.37626)))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r (f32x4.sub
+      (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+      (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $y (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $y (f32x4.add (f32x4.mul (local.get $y) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $y (f32x4.add (f32x4.add (f32x4.mul (local.get $y) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    (f32x4.mul (local.get $y)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+  ;; lanes j..j+3 of row i that are causal (j <= i): all ones, else zeros
+  (func $causal (param $j i32) (param $i i32) (result v128)
+    (i32x4.le_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (i32x4.splat (local.get $i))))
+  (func $sum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+  ;; each row i of s [t, pitch] becomes softmax(s[i, 0..i]); lanes past i in its last group of 4 become 0
+  (func (export "softmaxRows") (param $s i32) (param $sp i32) (param $t i32)
+    (local $i i32) (local $j i32) (local $n i32) (local $row i32) (local $m v128) (local $v v128) (local $acc v128) (local $mx f32)
+    (local $inv v128)
+    (block $di (loop $li
+      (br_if $di (i32.ge_u (local.get $i) (local.get $t)))
+      (local.set $row (i32.add (local.get $s) (i32.mul (local.get $i) (local.get $sp))))
+      (local.set $n (i32.and (i32.add (local.get $i) (i32.const 4)) (i32.const -4)))
+      (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+      (local.set $j (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $m (f32x4.max (local.get $m) (v128.bitselect
+          (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+          (v128.const f32x4 -inf -inf -inf -inf) (call $causal (local.get $j) (local.get $i)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $l1)))
+      (local.set $mx (f32.max (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+        (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+      (local.set $m (f32x4.splat (local.get $mx)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $v (v128.bitselect
+          (call $exp (f32x4.sub (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $m)))
+          (v128.const f32x4 0 0 0 0) (call $causal (local.get $j) (local.get $i))))
+        (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (local.get $v))
+        (local.set $acc (f32x4.add (local.get $acc) (local.get $v)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $l2)))
+      (local.set $inv (f32x4.splat (f32.div (f32.const 1) (call $sum (local.get $acc)))))
+      (local.set $j (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_u (local.get $j) (local.get $n)))
+        (v128.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))
+          (f32x4.mul (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))) (local.get $inv)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $l3)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li))))
+  ;; dp[i, j] = scale * p[i, j] * (dp[i, j] - sum over k <= i of p[i, k] dp[i, k]); lanes past i become 0
+  (func (export "softmaxGradRows") (param $p i32) (param $dp i32) (param $sp i32) (param $t i32) (param $scale f32)
+    (local $i i32) (local $j i32) (local $n i32) (local $pr i32) (local $dr i32) (local $acc v128) (local $dot v128) (local $sc v128)
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (block $di (loop $li
+      (br_if $di (i32.ge_u (local.get $i) (local.get $t)))
+      (local.set $pr (i32.add (local.get $p) (i32.mul (local.get $i) (local.get $sp))))
+      (local.set $dr (i32.add (local.get $dp) (i32.mul (local.get $i) (local.get $sp))))
+      (local.set $n (i32.shl (i32.and (i32.add (local.get $i) (i32.const 4)) (i32.const -4)) (i32.const 2)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $j (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.bitselect
+          (f32x4.mul (v128.load (i32.add (local.get $pr) (local.get $j))) (v128.load (i32.add (local.get $dr) (local.get $j))))
+          (v128.const f32x4 0 0 0 0) (call $causal (i32.shr_u (local.get $j) (i32.const 2)) (local.get $i)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l1)))
+      (local.set $dot (f32x4.splat (call $sum (local.get $acc))))
+      (local.set $j (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $j) (local.get $n)))
+        (v128.store (i32.add (local.get $dr) (local.get $j)) (v128.bitselect
+          (f32x4.mul (f32x4.mul (v128.load (i32.add (local.get $pr) (local.get $j)))
+            (f32x4.sub (v128.load (i32.add (local.get $dr) (local.get $j))) (local.get $dot))) (local.get $sc))
+          (v128.const f32x4 0 0 0 0) (call $causal (i32.shr_u (local.get $j) (i32.const 2)) (local.get $i))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l2)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li)))))
 `
 
 // The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
@@ -96,9 +195,11 @@ declare const WebAssembly: {
 
 interface Kernels {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number }
-  scores(q: number, k: number, s: number, t: number, hd: number, scale: number): void
-  pv(p: number, x: number, o: number, t: number, hd: number): void
-  ptv(p: number, x: number, o: number, t: number, hd: number): void
+  scores(q: number, qPitch: number, k: number, kPitch: number, s: number, sPitch: number, t: number, hd: number, scale: number): void
+  pv(p: number, pPitch: number, x: number, xPitch: number, o: number, oPitch: number, t: number, hd: number): void
+  ptv(p: number, pPitch: number, x: number, xPitch: number, o: number, oPitch: number, t: number, hd: number): void
+  softmaxRows(s: number, sPitch: number, t: number): void
+  softmaxGradRows(p: number, dp: number, sPitch: number, t: number, scale: number): void
 }
 
 const compile = async (): Promise<Kernels> => {
@@ -115,90 +216,69 @@ const compile = async (): Promise<Kernels> => {
 
 const kernels: Kernels = await compile()
 
-/** Tile offsets (bytes) in the kernels' memory, grown on demand; views are rebuilt after growth. */
-const layout = (t: number, hd: number) => {
-  const tile = t * hd * 4
-  const square = t * t * 4
-  const need = 7 * tile + 2 * square
-  const have = kernels.memory.buffer.byteLength
-  if (need > have) kernels.memory.grow(Math.ceil((need - have) / 65536))
-  const at = { q: 0, k: tile, v: 2 * tile, a: 3 * tile, b: 4 * tile, c: 5 * tile, d: 6 * tile, s: 7 * tile, s2: 7 * tile + square }
-  return { at, f32: new Float32Array(kernels.memory.buffer) }
-}
-
 /** Whether these kernels apply (head size a multiple of the 4 SIMD lanes). */
 export const wasmAttentionFits = (hd: number): boolean => hd % 4 === 0
 
-const load = (x: Float32Array, dst: Float32Array, at: number, b: number, t: number, width: number, offset: number, hd: number) => {
-  for (let i = 0; i < t; i++) dst.set(x.subarray((b * t + i) * width + offset, (b * t + i) * width + offset + hd), at / 4 + i * hd)
+/** Probability rows are padded to a multiple of 4 floats, so the softmax kernels work in whole f32x4 groups. */
+const rowPitch = (t: number): number => (t + 3) & ~3
+
+/** Room for the probabilities [B, H, T, rowPitch(T)] that the forward pass hands to the backward pass. */
+export const attentionProbabilitiesWasm = (batch: number, heads: number, t: number): Float32Array =>
+  new Float32Array(batch * heads * t * rowPitch(t))
+
+/** Consecutive regions (byte offsets, 16-aligned) of the given float counts in the kernels' memory, grown on demand. */
+const regions = <K extends string>(floats: Record<K, number>): { at: Record<K, number>; f32: Float32Array } => {
+  const at = {} as Record<K, number>
+  let end = 0
+  for (const k in floats) {
+    at[k] = end
+    end += Math.ceil(floats[k] / 4) * 16
+  }
+  const have = kernels.memory.buffer.byteLength
+  if (end > have) kernels.memory.grow(Math.ceil((end - have) / 65536))
+  return { at, f32: new Float32Array(kernels.memory.buffer) }
 }
 
-const store = (src: Float32Array, at: number, out: Float32Array, b: number, t: number, width: number, offset: number, hd: number) => {
-  for (let i = 0; i < t; i++) out.set(src.subarray(at / 4 + i * hd, at / 4 + (i + 1) * hd), (b * t + i) * width + offset)
-}
-
-/** Forward: out [B·T, d] from fused qkv [B·T, 3d]; p receives the probabilities [B, H, T, T] (causal). */
+/** Forward: out [B·T, d] from fused qkv [B·T, 3d]; p receives the probabilities (attentionProbabilitiesWasm). */
 export const attentionForwardWasm = (
   x: Float32Array, out: Float32Array, p: Float32Array, batch: number, t: number, heads: number, d3: number
 ): void => {
-  const d = d3 / 3, hd = d / heads, scale = 1 / Math.sqrt(hd)
-  const { at, f32 } = layout(t, hd)
-  const s = at.s / 4
+  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
+  const { at, f32 } = regions({ x: x.length, out: out.length, p: p.length })
+  f32.set(x, at.x / 4)
   for (let b = 0; b < batch; b++) {
+    const xb = at.x + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
-      load(x, f32, at.q, b, t, d3, h * hd, hd)
-      load(x, f32, at.k, b, t, d3, d + h * hd, hd)
-      load(x, f32, at.v, b, t, d3, 2 * d + h * hd, hd)
-      kernels.scores(at.q, at.k, at.s, t, hd, scale)
-      for (let i = 0; i < t; i++) {
-        const r = s + i * t
-        let max = -Infinity
-        for (let j = 0; j <= i; j++) if (f32[r + j] > max) max = f32[r + j]
-        let sum = 0
-        for (let j = 0; j <= i; j++) {
-          const e = Math.exp(f32[r + j] - max)
-          f32[r + j] = e
-          sum += e
-        }
-        const inv = 1 / sum
-        for (let j = 0; j <= i; j++) f32[r + j] *= inv
-        for (let j = i + 1; j < t; j++) f32[r + j] = 0
-      }
-      kernels.pv(at.s, at.v, at.a, t, hd)
-      p.set(f32.subarray(s, s + t * t), (b * heads + h) * t * t)
-      store(f32, at.a, out, b, t, d, h * hd, hd)
+      const s = at.p + (b * heads + h) * tile * 4
+      kernels.scores(xb + h * hd * 4, d3 * 4, xb + (d + h * hd) * 4, d3 * 4, s, tp * 4, t, hd, 1 / Math.sqrt(hd))
+      kernels.softmaxRows(s, tp * 4, t)
+      kernels.pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
     }
   }
+  out.set(f32.subarray(at.out / 4, at.out / 4 + out.length))
+  p.set(f32.subarray(at.p / 4, at.p / 4 + p.length))
 }
 
 /** Backward: dx [B·T, 3d] (dq | dk | dv) from dOut g [B·T, d] and the forward's probabilities. */
 export const attentionBackwardWasm = (
   x: Float32Array, g: Float32Array, p: Float32Array, dx: Float32Array, batch: number, t: number, heads: number, d3: number
 ): void => {
-  const d = d3 / 3, hd = d / heads, scale = 1 / Math.sqrt(hd)
-  const { at, f32 } = layout(t, hd)
-  const s = at.s / 4, s2 = at.s2 / 4
+  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
+  const { at, f32 } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: tile })
+  f32.set(x, at.x / 4)
+  f32.set(g, at.g / 4)
+  f32.set(p, at.p / 4)
   for (let b = 0; b < batch; b++) {
+    const xb = at.x + b * t * d3 * 4, gb = at.g + b * t * d * 4, db = at.dx + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
-      load(x, f32, at.q, b, t, d3, h * hd, hd)
-      load(x, f32, at.k, b, t, d3, d + h * hd, hd)
-      load(x, f32, at.v, b, t, d3, 2 * d + h * hd, hd)
-      load(g, f32, at.a, b, t, d, h * hd, hd) // dOut
-      f32.set(p.subarray((b * heads + h) * t * t, (b * heads + h + 1) * t * t), s)
-      kernels.ptv(at.s, at.a, at.d, t, hd) // dV = Pᵀ·dOut
-      kernels.scores(at.a, at.v, at.s2, t, hd, 1) // dP = dOut·Vᵀ (causal half)
-      for (let i = 0; i < t; i++) {
-        const r = i * t
-        let rowDot = 0
-        for (let j = 0; j <= i; j++) rowDot += f32[s + r + j] * f32[s2 + r + j]
-        for (let j = 0; j <= i; j++) f32[s2 + r + j] = f32[s + r + j] * (f32[s2 + r + j] - rowDot) * scale
-        for (let j = i + 1; j < t; j++) f32[s2 + r + j] = 0
-      }
-      kernels.pv(at.s2, at.k, at.b, t, hd) // dQ = dS·K
-      kernels.ptv(at.s2, at.q, at.c, t, hd) // dK = dSᵀ·Q
-      store(f32, at.b, dx, b, t, d3, h * hd, hd)
-      store(f32, at.c, dx, b, t, d3, d + h * hd, hd)
-      store(f32, at.d, dx, b, t, d3, 2 * d + h * hd, hd)
+      const s = at.p + (b * heads + h) * tile * 4
+      const q = xb + h * hd * 4, k = xb + (d + h * hd) * 4, v = xb + (2 * d + h * hd) * 4, go = gb + h * hd * 4
+      kernels.ptv(s, tp * 4, go, d * 4, db + (2 * d + h * hd) * 4, d3 * 4, t, hd) // dV = Pᵀ·dOut
+      kernels.scores(go, d * 4, v, d3 * 4, at.ds, tp * 4, t, hd, 1) // dP = dOut·Vᵀ (causal half)
+      kernels.softmaxGradRows(s, at.ds, tp * 4, t, 1 / Math.sqrt(hd)) // dS
+      kernels.pv(at.ds, tp * 4, k, d3 * 4, db + h * hd * 4, d3 * 4, t, hd) // dQ = dS·K
+      kernels.ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
     }
   }
+  dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
 }

@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs"
 import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
 import { gradientsOf, tidyRead } from "./tensors.ts"
-import { attentionBackwardWasm, attentionForwardWasm, wasmAttentionFits } from "./attention-wasm.ts"
+import { attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, wasmAttentionFits } from "./attention-wasm.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
 } from "./weights.ts"
@@ -306,7 +306,7 @@ export const attention = (impl: Impl, qkv: tf.Tensor2D, batch: number, t: number
  * probabilities in `p` for the backward pass.
  */
 const kernelAttention = <P extends Float32Array | Float64Array>(
-  probabilities: (length: number) => P,
+  probabilities: (batch: number, heads: number, t: number) => P,
   forward: (x: Float32Array, out: Float32Array, p: P, batch: number, t: number, heads: number, d3: number) => void,
   backward: (x: Float32Array, dy: Float32Array, p: P, dx: Float32Array, batch: number, t: number, heads: number, d3: number) => void
 ) =>
@@ -315,7 +315,7 @@ const kernelAttention = <P extends Float32Array | Float64Array>(
   const f = customGrad<tf.Tensor2D>(1, ([input]) => {
     const x = input.dataSync() as Float32Array
     const out = new Float32Array(batch * t * (d3 / 3))
-    const p = probabilities(batch * heads * t * t)
+    const p = probabilities(batch, heads, t)
     forward(x, out, p, batch, t, heads, d3)
     return {
       value: tf.tensor2d(out, [batch * t, d3 / 3]),
@@ -330,7 +330,7 @@ const kernelAttention = <P extends Float32Array | Float64Array>(
 }
 
 /** attention-wasm.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
-const attentionWasm = kernelAttention((n) => new Float32Array(n), attentionForwardWasm, attentionBackwardWasm)
+const attentionWasm = kernelAttention(attentionProbabilitiesWasm, attentionForwardWasm, attentionBackwardWasm)
 
 const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
   const d = qkv.shape[1] / 3
@@ -351,7 +351,7 @@ const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number):
  * backend's batched matMul is a naive loop and slower. The kernels are top-level functions taking everything as
  * arguments: V8 optimises them about 2x better than the same loops in a closure.
  */
-const attentionJs = kernelAttention((n) => new Float64Array(n), attentionForward, attentionBackward)
+const attentionJs = kernelAttention((batch, heads, t) => new Float64Array(batch * heads * t * t), attentionForward, attentionBackward)
 
 /** Copies one (b, h)'s rows of columns [offset, offset + hd) of a [B·T, width] matrix into a [T, hd] tile. */
 function loadTile(x: Float32Array, tile: Float64Array, b: number, t: number, width: number, offset: number, hd: number): void {
