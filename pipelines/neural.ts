@@ -30,15 +30,18 @@ const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
 /** Every generation's model: the same recipe, from scratch; its seed is the generation's. */
 const TRAINING = { model: MODEL, steps: 200, batch: 32, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
 /** Characters sampled per generation: the synthetic corpus a replace-arm model learns from. */
-const SAMPLE_TOKENS = 100_000
+const SAMPLE_TOKENS = 50_000
 
 export const neuralCollapse = (name: string, o: NeuralExperiment) =>
   Pipeline.make(name, (p) => {
     const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }), {})
     // Lowercased characters seen at least 100 times; the rest map to <unk>.
     const { tokenizer } = p.add(Tokenize.chars({ lowercase: true, minCount: 100 }), { corpus: real.train })
-    const untrained = p.add(Train.transformer({ ...TRAINING, steps: 0 }), { corpus: real.train, tokenizer }, { name: "untrained" })
-    const baseline = p.add(Evaluate.perplexity(), { model: untrained.model, tokenizer, test: real.test }, { name: "baseline" })
+    // The random-init baseline: the same architecture untrained, evaluated once for every arm and generation.
+    const baseline = p.scope({ arm: "untrained" }, (u) => {
+      const { model } = u.add(Train.transformer({ ...TRAINING, steps: 0 }), { corpus: real.train, tokenizer })
+      return u.add(Evaluate.perplexity(), { model, tokenizer, test: real.test })
+    })
     for (const arm of o.arms) {
       p.scope({ arm }, (a) =>
         a.generations(o.generations, { corpus: real.train, pool: real.train }, (g, prev) => {

@@ -79,4 +79,14 @@ describe("neural stages through the ouro CLI", () => {
     assert.match(r.stdout, /TF\.js backend for neural stages: wasm\n  why: @tensorflow\/tfjs-node: not installed/)
     assert.match(r.stdout, /in every neural stage's key: tfjs-backend=wasm, @tensorflow\/tfjs-core=\d+\.\d+\.\d+, @tensorflow\/tfjs-backend-wasm=\d+\.\d+\.\d+/)
   })
+
+  it("the shipped neural pipelines define and plan, each with the untrained baseline", () => {
+    const expected: Record<string, number> = { "paper-replace": 24, accumulate: 24, "real-fraction": 24, "neural-collapse": 44 }
+    for (const [name, stages] of Object.entries(expected)) {
+      const r = ouro(dir, "plan", join(ROOT, "pipelines", `${name}.ts`))
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`)
+      assert.match(r.stdout, new RegExp(`^${stages} stages: 0 cached`, "m"), name)
+      assert.match(r.stdout, /arm=untrained\/evaluate-perplexity/, name)
+    }
+  })
 })
