@@ -4,6 +4,8 @@
  * (no per-row copies). Softmax and its gradient run in wasm too, with a polynomial exp (Cephes' expf: range
  * reduction by ln 2, degree-5 polynomial, within 2 ulp): pure arithmetic, so results are bit-deterministic. Sums run
  * in a fixed order. The kernels are WAT text assembled at load by wabt (no binary in the repository); hd % 4 == 0.
+ * The same module holds the transformer's other elementwise kernels, GELU and LayerNorm (one JS pass each was ~20 ns
+ * per element; f32x4 is ~1 ns): a call copies its inputs in and its outputs out, and no state stays between calls.
  */
 import wabtInit from "wabt"
 
@@ -184,7 +186,127 @@ const WAT = `
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $l2)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $li)))))
+      (br $li))))
+  ;; tanh(√(2/π)·(v + 0.044715·v³)) per lane, with gelu.ts's rational tanh (Eigen's float tanh) in f32
+  (func $geluTanh (param $v v128) (result v128) (local $c v128) (local $x2 v128)
+    (local.set $c (f32x4.mul (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654) (f32x4.add (local.get $v)
+      (f32x4.mul (f32x4.mul (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (local.get $v)) (local.get $v)) (local.get $v)))))
+    (local.set $c (f32x4.min (f32x4.max (local.get $c) (v128.const f32x4 -7.90531110763549805 -7.90531110763549805 -7.90531110763549805 -7.90531110763549805)) (v128.const f32x4 7.90531110763549805 7.90531110763549805 7.90531110763549805 7.90531110763549805)))
+    (local.set $x2 (f32x4.mul (local.get $c) (local.get $c)))
+    (f32x4.div (f32x4.mul (local.get $c) (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (v128.const f32x4 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16) (local.get $x2)) (v128.const f32x4 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13)) (local.get $x2)) (v128.const f32x4 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11)) (local.get $x2)) (v128.const f32x4 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08)) (local.get $x2)) (v128.const f32x4 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05)) (local.get $x2)) (v128.const f32x4 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04)) (local.get $x2)) (v128.const f32x4 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03)))
+      (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (v128.const f32x4 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06) (local.get $x2)) (v128.const f32x4 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04)) (local.get $x2)) (v128.const f32x4 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03)) (local.get $x2)) (v128.const f32x4 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03))))
+  ;; y = GELU(x) = 0.5·x·(1 + tanh(...)) over n floats (n % 4 == 0)
+  (func (export "gelu") (param $x i32) (param $y i32) (param $n i32) (local $o i32) (local $v v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+      (v128.store (i32.add (local.get $y) (local.get $o)) (f32x4.mul (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $v))
+        (f32x4.add (v128.const f32x4 1 1 1 1) (call $geluTanh (local.get $v)))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l))))
+  ;; dx = dy · GELU'(x), GELU'(x) = 0.5·(1 + t) + 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²) (t recomputed)
+  (func (export "geluGrad") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32) (local $o i32) (local $v v128) (local $t v128)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $o) (local.get $n)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+      (local.set $t (call $geluTanh (local.get $v)))
+      (v128.store (i32.add (local.get $dx) (local.get $o)) (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
+        (f32x4.add (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $t)))
+          (f32x4.mul (f32x4.mul (f32x4.mul (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $v)) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $t) (local.get $t))))
+            (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654))
+            (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (f32x4.mul (v128.const f32x4 0.134145 0.134145 0.134145 0.134145) (local.get $v)) (local.get $v)))))))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l))))
+  ;; LayerNorm rows of x [rows, d] (d % 4 == 0): y = (x - mean)·rstd·g + b; stats[r] = (mean, rstd)
+  (func (export "layerNorm") (param $x i32) (param $g i32) (param $b i32) (param $y i32) (param $stats i32) (param $rows i32) (param $d i32)
+    (local $r i32) (local $c i32) (local $rb i32) (local $row i32) (local $out i32) (local $acc v128) (local $e v128)
+    (local $mean f32) (local $rstd f32) (local $mv v128) (local $sv v128)
+    (local.set $rb (i32.shl (local.get $d) (i32.const 2)))
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $out (i32.add (local.get $y) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $c) (local.get $rb)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $row) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l1)))
+      (local.set $mean (f32.div (call $sum (local.get $acc)) (f32.convert_i32_u (local.get $d))))
+      (local.set $mv (f32x4.splat (local.get $mean)))
+      (local.set $acc (v128.const f32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $c) (local.get $rb)))
+        (local.set $e (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $c))) (local.get $mv)))
+        (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $e) (local.get $e))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l2)))
+      (local.set $rstd (f32.div (f32.const 1) (f32.sqrt (f32.add
+        (f32.div (call $sum (local.get $acc)) (f32.convert_i32_u (local.get $d))) (f32.const 1e-5)))))
+      (local.set $sv (f32x4.splat (local.get $rstd)))
+      (f32.store (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3))) (local.get $mean))
+      (f32.store offset=4 (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3))) (local.get $rstd))
+      (local.set $c (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_u (local.get $c) (local.get $rb)))
+        (v128.store (i32.add (local.get $out) (local.get $c)) (f32x4.add
+          (f32x4.mul (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $c))) (local.get $mv)) (local.get $sv))
+            (v128.load (i32.add (local.get $g) (local.get $c))))
+          (v128.load (i32.add (local.get $b) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l3)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr))))
+  ;; acc[c..c+1] (f64x2) += lanes 0-1 of v, acc[c+2..c+3] += lanes 2-3
+  (func $accumulate64 (param $acc i32) (param $v v128)
+    (v128.store (local.get $acc) (f64x2.add (v128.load (local.get $acc)) (f64x2.promote_low_f32x4 (local.get $v))))
+    (v128.store offset=16 (local.get $acc) (f64x2.add (v128.load offset=16 (local.get $acc))
+      (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))))
+  ;; LayerNorm gradient: dx [rows, d]; dg64/db64 [d] (f64, zeroed by the caller) += column sums of dy·x̂ and dy
+  (func (export "layerNormGrad") (param $x i32) (param $dy i32) (param $g i32) (param $stats i32) (param $dx i32)
+    (param $dg64 i32) (param $db64 i32) (param $rows i32) (param $d i32)
+    (local $r i32) (local $c i32) (local $rb i32) (local $row i32) (local $grow i32) (local $xh v128) (local $gy v128) (local $dh v128)
+    (local $m1 v128) (local $m2 v128) (local $mv v128) (local $sv v128) (local $inv f32)
+    (local.set $rb (i32.shl (local.get $d) (i32.const 2)))
+    (local.set $inv (f32.div (f32.const 1) (f32.convert_i32_u (local.get $d))))
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $grow (i32.add (local.get $dy) (i32.mul (local.get $r) (local.get $rb))))
+      (local.set $mv (f32x4.splat (f32.load (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3))))))
+      (local.set $sv (f32x4.splat (f32.load offset=4 (i32.add (local.get $stats) (i32.shl (local.get $r) (i32.const 3))))))
+      (local.set $m1 (v128.const f32x4 0 0 0 0))
+      (local.set $m2 (v128.const f32x4 0 0 0 0))
+      (local.set $c (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $c) (local.get $rb)))
+        (local.set $xh (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $c))) (local.get $mv)) (local.get $sv)))
+        (local.set $gy (v128.load (i32.add (local.get $grow) (local.get $c))))
+        (call $accumulate64 (i32.add (local.get $dg64) (i32.shl (local.get $c) (i32.const 1))) (f32x4.mul (local.get $gy) (local.get $xh)))
+        (call $accumulate64 (i32.add (local.get $db64) (i32.shl (local.get $c) (i32.const 1))) (local.get $gy))
+        (local.set $dh (f32x4.mul (local.get $gy) (v128.load (i32.add (local.get $g) (local.get $c)))))
+        (local.set $m1 (f32x4.add (local.get $m1) (local.get $dh)))
+        (local.set $m2 (f32x4.add (local.get $m2) (f32x4.mul (local.get $dh) (local.get $xh))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l1)))
+      (local.set $m1 (f32x4.splat (f32.mul (call $sum (local.get $m1)) (local.get $inv))))
+      (local.set $m2 (f32x4.splat (f32.mul (call $sum (local.get $m2)) (local.get $inv))))
+      (local.set $c (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_u (local.get $c) (local.get $rb)))
+        (local.set $xh (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $c))) (local.get $mv)) (local.get $sv)))
+        (v128.store (i32.add (i32.add (local.get $dx) (i32.mul (local.get $r) (local.get $rb))) (local.get $c))
+          (f32x4.mul (local.get $sv) (f32x4.sub (f32x4.sub
+            (f32x4.mul (v128.load (i32.add (local.get $grow) (local.get $c))) (v128.load (i32.add (local.get $g) (local.get $c))))
+            (local.get $m1)) (f32x4.mul (local.get $xh) (local.get $m2)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l2)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr)))))
 `
 
 // The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
@@ -200,6 +322,10 @@ interface Kernels {
   ptv(p: number, pPitch: number, x: number, xPitch: number, o: number, oPitch: number, t: number, hd: number): void
   softmaxRows(s: number, sPitch: number, t: number): void
   softmaxGradRows(p: number, dp: number, sPitch: number, t: number, scale: number): void
+  gelu(x: number, y: number, n: number): void
+  geluGrad(x: number, dy: number, dx: number, n: number): void
+  layerNorm(x: number, g: number, b: number, y: number, stats: number, rows: number, d: number): void
+  layerNormGrad(x: number, dy: number, g: number, stats: number, dx: number, dg64: number, db64: number, rows: number, d: number): void
 }
 
 const compile = async (): Promise<Kernels> => {
@@ -281,4 +407,57 @@ export const attentionBackwardWasm = (
     }
   }
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
+}
+
+/** y = GELU(x) (tanh form, gelu.ts's rational tanh in f32); x.length % 4 == 0. */
+export const geluForwardWasm = (x: Float32Array, y: Float32Array): void => {
+  const { at, f32 } = regions({ x: x.length, y: y.length })
+  f32.set(x, at.x / 4)
+  kernels.gelu(at.x, at.y, x.length)
+  y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
+}
+
+/** dx = dy · GELU'(x). */
+export const geluBackwardWasm = (x: Float32Array, dy: Float32Array, dx: Float32Array): void => {
+  const { at, f32 } = regions({ x: x.length, dy: dy.length, dx: dx.length })
+  f32.set(x, at.x / 4)
+  f32.set(dy, at.dy / 4)
+  kernels.geluGrad(at.x, at.dy, at.dx, x.length)
+  dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
+}
+
+/** Whether the LayerNorm kernels apply (row width a multiple of the 4 SIMD lanes). */
+export const wasmLayerNormFits = (d: number): boolean => d % 4 === 0
+
+/** LayerNorm (eps 1e-5) of the rows of x [rows, d]; stats [rows, 2] receives each row's mean and 1/std. */
+export const layerNormForwardWasm = (
+  x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, stats: Float32Array, rows: number, d: number
+): void => {
+  const { at, f32 } = regions({ x: x.length, g: d, b: d, y: y.length, stats: 2 * rows })
+  f32.set(x, at.x / 4)
+  f32.set(g, at.g / 4)
+  f32.set(b, at.b / 4)
+  kernels.layerNorm(at.x, at.g, at.b, at.y, at.stats, rows, d)
+  y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
+  stats.set(f32.subarray(at.stats / 4, at.stats / 4 + 2 * rows))
+}
+
+/** LayerNorm gradient: dx, and dg / db summed over the rows in float64. */
+export const layerNormBackwardWasm = (
+  x: Float32Array, dy: Float32Array, g: Float32Array, stats: Float32Array,
+  dx: Float32Array, dg: Float32Array, db: Float32Array, rows: number, d: number
+): void => {
+  const { at, f32 } = regions({ x: x.length, dy: dy.length, g: d, stats: 2 * rows, dx: dx.length, dg64: 2 * d, db64: 2 * d })
+  f32.set(x, at.x / 4)
+  f32.set(dy, at.dy / 4)
+  f32.set(g, at.g / 4)
+  f32.set(stats, at.stats / 4)
+  f32.fill(0, at.dg64 / 4, at.db64 / 4 + 2 * d)
+  kernels.layerNormGrad(at.x, at.dy, at.g, at.stats, at.dx, at.dg64, at.db64, rows, d)
+  dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
+  const f64 = new Float64Array(kernels.memory.buffer)
+  for (let c = 0; c < d; c++) {
+    dg[c] = f64[at.dg64 / 8 + c]
+    db[c] = f64[at.db64 / 8 + c]
+  }
 }

@@ -19,7 +19,10 @@ import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs"
 import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
 import { gradientsOf, tidyRead } from "./tensors.ts"
-import { attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, wasmAttentionFits } from "./attention-wasm.ts"
+import {
+  attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, geluBackwardWasm, geluForwardWasm, layerNormBackwardWasm,
+  layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits
+} from "./attention-wasm.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
 } from "./weights.ts"
@@ -164,41 +167,48 @@ export const layerNorm = (impl: Impl, x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tens
 }
 
 // One JS pass each way instead of ~10 small wasm ops (each op costs a pass over memory plus framework overhead).
+// The wasm SIMD kernels when the size is a multiple of 4 lanes (always in a model: GELU acts on [rows, 4·dModel]).
 const geluJs = customGrad<tf.Tensor2D>(1, ([x]) => {
   const xs = x.dataSync() as Float32Array
-  const th = new Float32Array(xs.length)
   const y = new Float32Array(xs.length)
-  geluForward(xs, th, y)
+  const simd = xs.length % 4 === 0
+  if (simd) geluForwardWasm(xs, y)
+  else geluForward(xs, y)
   return {
     value: tf.tensor2d(y, x.shape as [number, number]),
     gradFunc: (dy) => {
       const dx = new Float32Array(xs.length)
-      geluBackward(xs, th, dy.dataSync() as Float32Array, dx)
+      if (simd) geluBackwardWasm(xs, dy.dataSync() as Float32Array, dx)
+      else geluBackward(xs, dy.dataSync() as Float32Array, dx)
       return tf.tensor2d(dx, x.shape as [number, number])
     }
   }
 })
 
-function geluForward(x: Float32Array, th: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]
-    const t = geluTanh(v)
-    th[i] = t
-    y[i] = geluFrom(v, t)
-  }
+function geluForward(x: Float32Array, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) y[i] = geluFrom(x[i], geluTanh(x[i]))
 }
 
-function geluBackward(x: Float32Array, th: Float32Array, dy: Float32Array, dx: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i], t = th[i]
-    dx[i] = dy[i] * geluSlope(v, t)
-  }
+function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+  for (let i = 0; i < x.length; i++) dx[i] = dy[i] * geluSlope(x[i], geluTanh(x[i]))
 }
 
 const layerNormJs = customGrad<tf.Tensor2D>(3, ([x, g, b]) => {
   const [rows, d] = x.shape as [number, number]
   const xs = x.dataSync() as Float32Array
   const gs = g.dataSync() as Float32Array
+  if (wasmLayerNormFits(d)) {
+    const y = new Float32Array(rows * d), stats = new Float32Array(2 * rows)
+    layerNormForwardWasm(xs, gs, b.dataSync() as Float32Array, y, stats, rows, d)
+    return {
+      value: tf.tensor2d(y, [rows, d]),
+      gradFunc: (dy) => {
+        const dx = new Float32Array(rows * d), dg = new Float32Array(d), db = new Float32Array(d)
+        layerNormBackwardWasm(xs, dy.dataSync() as Float32Array, gs, stats, dx, dg, db, rows, d)
+        return [tf.tensor2d(dx, [rows, d]), tf.tensor1d(dg), tf.tensor1d(db)]
+      }
+    }
+  }
   const xhat = new Float64Array(rows * d)
   const rstd = new Float64Array(rows)
   const y = new Float32Array(rows * d)
