@@ -207,7 +207,7 @@ const armsChart = (
     ...seriesRows(arm, [key], log).map((r) => ({ ...r, arm: arm.name, kind: "model", bandColor: armColor(arms, arm) })),
     ...(baseline === undefined
       ? []
-      : seriesRows(arm, [baseline], log).map((r) => ({ ...r, arm: arm.name, kind: "uniform baseline", bandColor: armColor(arms, arm) })))
+      : seriesRows(arm, [baseline], log).map((r) => ({ ...r, arm: arm.name, kind: "untrained baseline", bandColor: armColor(arms, arm) })))
   ])
   const gens = rows.map((r) => r.generation)
   const y = log ? logY(rows.flatMap((r) => [r.lo, r.hi, r.mean])) : { type: "quantitative" as const, scale: { zero: false } }
@@ -239,7 +239,7 @@ const armsChart = (
             field: "kind",
             type: "nominal",
             title: null,
-            scale: { domain: ["model", "uniform baseline"], range: [[1, 0], [6, 4]] },
+            scale: { domain: ["model", "untrained baseline"], range: [[1, 0], [6, 4]] },
             // The caption says which line is dashed: a second legend would not fit beside the arms'.
             legend: null
           }
@@ -668,11 +668,11 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
       sub: "(log scale)",
       spec: bandChart({
         rows: seriesRows(arm, withBaseline ? ["perplexity", "baseline_perplexity"] : ["perplexity"], true, (k) =>
-          k === "perplexity" ? "model" : "uniform baseline"
+          k === "perplexity" ? "model" : "untrained baseline"
         ),
         styles: [
           { series: "model", color: metricInfo("perplexity").color },
-          ...(withBaseline ? [{ series: "uniform baseline", color: metricInfo("baseline_perplexity").color, dashed: true }] : [])
+          ...(withBaseline ? [{ series: "untrained baseline", color: metricInfo("baseline_perplexity").color, dashed: true }] : [])
         ],
         yTitle: "perplexity",
         log: true
@@ -763,7 +763,7 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         await plot({
           id: "perplexity:arms",
           title: "Perplexity on real text, all arms",
-          sub: has("baseline_perplexity") ? "(log scale; dashed: uniform baseline)" : "(log scale)",
+          sub: has("baseline_perplexity") ? "(log scale; dashed: the untrained model)" : "(log scale)",
           spec: armsChart(data.arms, "perplexity", has("baseline_perplexity") ? "baseline_perplexity" : undefined, "perplexity", true)
         })
       )
