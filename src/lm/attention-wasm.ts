@@ -306,7 +306,85 @@ const WAT = `
         (local.set $c (i32.add (local.get $c) (i32.const 16)))
         (br $l2)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $lr)))))
+      (br $lr))))
+  ;; dw [din, dout] = xᵀ·g and db [dout] = column sums of g, for x [rows, din], g [rows, dout] (din % 4 == 0,
+  ;; dout % 8 == 0): 4 x 8 blocks of dw in registers, rows in chunks of 64 so the chunk of g stays in cache.
+  ;; Each element is one f32 sum in row order.
+  (func (export "weightGrad") (param $x i32) (param $din i32) (param $g i32) (param $dout i32) (param $rows i32)
+    (param $dw i32) (param $db i32)
+    (local $r0 i32) (local $r1 i32) (local $r i32) (local $i i32) (local $j i32) (local $xp i32) (local $gp i32) (local $wp i32)
+    (local $xb i32) (local $gb i32) (local $xv v128) (local $g0 v128) (local $g1 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $xb (i32.shl (local.get $din) (i32.const 2)))
+    (local.set $gb (i32.shl (local.get $dout) (i32.const 2)))
+    (memory.fill (local.get $dw) (i32.const 0) (i32.mul (local.get $din) (local.get $gb)))
+    (memory.fill (local.get $db) (i32.const 0) (local.get $gb))
+    (block $dc (loop $lc
+      (br_if $dc (i32.ge_u (local.get $r0) (local.get $rows)))
+      (local.set $r1 (select (i32.add (local.get $r0) (i32.const 64)) (local.get $rows)
+        (i32.lt_u (i32.add (local.get $r0) (i32.const 64)) (local.get $rows))))
+      (local.set $j (i32.const 0))
+      (block $dj (loop $lj
+        (br_if $dj (i32.ge_u (local.get $j) (local.get $gb)))
+        (local.set $a0 (v128.load (i32.add (local.get $db) (local.get $j))))
+        (local.set $a1 (v128.load offset=16 (i32.add (local.get $db) (local.get $j))))
+        (local.set $gp (i32.add (i32.add (local.get $g) (i32.mul (local.get $r0) (local.get $gb))) (local.get $j)))
+        (local.set $r (local.get $r0))
+        (block $dd (loop $ld
+          (br_if $dd (i32.ge_u (local.get $r) (local.get $r1)))
+          (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $gp))))
+          (local.set $a1 (f32x4.add (local.get $a1) (v128.load offset=16 (local.get $gp))))
+          (local.set $gp (i32.add (local.get $gp) (local.get $gb)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $ld)))
+        (v128.store (i32.add (local.get $db) (local.get $j)) (local.get $a0))
+        (v128.store offset=16 (i32.add (local.get $db) (local.get $j)) (local.get $a1))
+        (local.set $i (i32.const 0))
+        (block $di (loop $li
+          (br_if $di (i32.ge_u (local.get $i) (local.get $din)))
+          (local.set $wp (i32.add (i32.add (local.get $dw) (i32.mul (local.get $i) (local.get $gb))) (local.get $j)))
+          (local.set $a0 (v128.load (local.get $wp)))
+          (local.set $a1 (v128.load offset=16 (local.get $wp)))
+          (local.set $a2 (v128.load (i32.add (local.get $wp) (local.get $gb))))
+          (local.set $a3 (v128.load offset=16 (i32.add (local.get $wp) (local.get $gb))))
+          (local.set $a4 (v128.load (i32.add (local.get $wp) (i32.shl (local.get $gb) (i32.const 1)))))
+          (local.set $a5 (v128.load offset=16 (i32.add (local.get $wp) (i32.shl (local.get $gb) (i32.const 1)))))
+          (local.set $a6 (v128.load (i32.add (local.get $wp) (i32.mul (local.get $gb) (i32.const 3)))))
+          (local.set $a7 (v128.load offset=16 (i32.add (local.get $wp) (i32.mul (local.get $gb) (i32.const 3)))))
+          (local.set $xp (i32.add (i32.add (local.get $x) (i32.mul (local.get $r0) (local.get $xb))) (i32.shl (local.get $i) (i32.const 2))))
+          (local.set $gp (i32.add (i32.add (local.get $g) (i32.mul (local.get $r0) (local.get $gb))) (local.get $j)))
+          (local.set $r (local.get $r0))
+          (block $dr (loop $lr
+            (br_if $dr (i32.ge_u (local.get $r) (local.get $r1)))
+            (local.set $xv (v128.load (local.get $xp)))
+            (local.set $g0 (v128.load (local.get $gp)))
+            (local.set $g1 (v128.load offset=16 (local.get $gp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $xv) (local.get $xv)) (local.get $g0))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $xv) (local.get $xv)) (local.get $g1))))
+            (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $xv) (local.get $xv)) (local.get $g0))))
+            (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $xv) (local.get $xv)) (local.get $g1))))
+            (local.set $a4 (f32x4.add (local.get $a4) (f32x4.mul (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $xv) (local.get $xv)) (local.get $g0))))
+            (local.set $a5 (f32x4.add (local.get $a5) (f32x4.mul (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $xv) (local.get $xv)) (local.get $g1))))
+            (local.set $a6 (f32x4.add (local.get $a6) (f32x4.mul (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $xv) (local.get $xv)) (local.get $g0))))
+            (local.set $a7 (f32x4.add (local.get $a7) (f32x4.mul (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $xv) (local.get $xv)) (local.get $g1))))
+            (local.set $xp (i32.add (local.get $xp) (local.get $xb)))
+            (local.set $gp (i32.add (local.get $gp) (local.get $gb)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $lr)))
+          (v128.store (local.get $wp) (local.get $a0))
+          (v128.store offset=16 (local.get $wp) (local.get $a1))
+          (v128.store (i32.add (local.get $wp) (local.get $gb)) (local.get $a2))
+          (v128.store offset=16 (i32.add (local.get $wp) (local.get $gb)) (local.get $a3))
+          (v128.store (i32.add (local.get $wp) (i32.shl (local.get $gb) (i32.const 1))) (local.get $a4))
+          (v128.store offset=16 (i32.add (local.get $wp) (i32.shl (local.get $gb) (i32.const 1))) (local.get $a5))
+          (v128.store (i32.add (local.get $wp) (i32.mul (local.get $gb) (i32.const 3))) (local.get $a6))
+          (v128.store offset=16 (i32.add (local.get $wp) (i32.mul (local.get $gb) (i32.const 3))) (local.get $a7))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $li)))
+        (local.set $j (i32.add (local.get $j) (i32.const 32)))
+        (br $lj)))
+      (local.set $r0 (local.get $r1))
+      (br $lc)))))
 `
 
 // The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
@@ -326,6 +404,7 @@ interface Kernels {
   geluGrad(x: number, dy: number, dx: number, n: number): void
   layerNorm(x: number, g: number, b: number, y: number, stats: number, rows: number, d: number): void
   layerNormGrad(x: number, dy: number, g: number, stats: number, dx: number, dg64: number, db64: number, rows: number, d: number): void
+  weightGrad(x: number, din: number, g: number, dout: number, rows: number, dw: number, db: number): void
 }
 
 const compile = async (): Promise<Kernels> => {
@@ -460,4 +539,21 @@ export const layerNormBackwardWasm = (
     dg[c] = f64[at.dg64 / 8 + c]
     db[c] = f64[at.db64 / 8 + c]
   }
+}
+
+/** Whether weightGradWasm applies: input width a multiple of 4, output width a multiple of 8. */
+export const wasmWeightGradFits = (din: number, dout: number): boolean => din % 4 === 0 && dout % 8 === 0
+
+/**
+ * A dense layer's parameter gradients: dw [din, dout] = xᵀ·g and db = column sums of g, for x [rows, din] and
+ * g [rows, dout]. Replaces a transpose and an XNNPACK product whose fresh right operand it must repack every call.
+ */
+export const weightGradWasm = (x: Float32Array, g: Float32Array, dw: Float32Array, db: Float32Array, rows: number): void => {
+  const din = x.length / rows, dout = g.length / rows
+  const { at, f32 } = regions({ x: x.length, g: g.length, dw: din * dout, db: dout })
+  f32.set(x, at.x / 4)
+  f32.set(g, at.g / 4)
+  kernels.weightGrad(at.x, din, at.g, dout, rows, at.dw, at.db)
+  dw.set(f32.subarray(at.dw / 4, at.dw / 4 + dw.length))
+  db.set(f32.subarray(at.db / 4, at.db / 4 + dout))
 }

@@ -21,7 +21,7 @@ import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
 import { gradientsOf, tidyRead } from "./tensors.ts"
 import {
   attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, geluBackwardWasm, geluForwardWasm, layerNormBackwardWasm,
-  layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits
+  layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits, wasmWeightGradFits, weightGradWasm
 } from "./attention-wasm.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
@@ -129,6 +129,11 @@ const denseCustom = customGrad<tf.Tensor2D>(3, ([x, w, b], save) => {
     gradFunc: (g, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D]
       const [din, dout] = sw.shape
+      if (wasmWeightGradFits(din, dout)) {
+        const dw = new Float32Array(din * dout), db = new Float32Array(dout)
+        weightGradWasm(sx.dataSync() as Float32Array, g.dataSync() as Float32Array, dw, db, sx.shape[0])
+        return [tf.matMul(g, tf.transpose(sw)), tf.tensor2d(dw, [din, dout]), tf.tensor1d(db)]
+      }
       const dw = din <= dout ? tf.matMul(tf.transpose(sx), g) : tf.transpose(tf.matMul(tf.transpose(g), sx))
       return [tf.matMul(g, tf.transpose(sw)), dw, tf.tensor1d(columnSums(g.dataSync() as Float32Array, dout))]
     }
