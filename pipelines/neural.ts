@@ -28,7 +28,7 @@ export interface NeuralExperiment {
 
 const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
 /** Every generation's model: the same recipe, from scratch; its seed is the generation's. */
-const TRAINING = { model: MODEL, steps: 200, batch: 32, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
+const TRAINING = { model: MODEL, steps: 250, batch: 32, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
 /** Characters sampled per generation: the synthetic corpus a replace-arm model learns from. */
 const SAMPLE_TOKENS = 50_000
 

@@ -1,6 +1,6 @@
 /**
  * GELU (the tanh form GPT-2 uses) with a rational tanh: V8's Math.tanh costs ~40 ns here, and a transformer step
- * calls it a million times. The model's GELU runs in attention-wasm.ts's f32x4 kernel, which evaluates this same
+ * calls it a million times. The model's GELU runs in simd-kernels.ts's f32x4 kernel, which evaluates this same
  * rational tanh (training and incremental decoding both call it); these scalar forms serve sizes it does not fit.
  */
 const GELU_C = Math.sqrt(2 / Math.PI)

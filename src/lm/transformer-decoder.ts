@@ -10,7 +10,7 @@
  * cached attention are plain JS over Float32Arrays, with float64 sums; GELU is the training's wasm kernel.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { geluForwardWasm } from "./attention-wasm.ts"
+import { geluForwardWasm } from "./simd-kernels.ts"
 import type { Decoder, Params } from "./neural.ts"
 import { tidyRead } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"

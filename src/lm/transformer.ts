@@ -9,7 +9,7 @@
  *
  * Fast path ("fast" impl, for the wasm backend): dense layers with a custom gradient that only uses untransposed 2-D
  * matMuls (XNNPACK's fast path; transposed or batched products fall back to a naive loop), causal attention on the
- * fused QKV rows in wasm SIMD kernels (attention-wasm.ts; a JS version when the head size is no multiple of 4), GELU
+ * fused QKV rows in wasm SIMD kernels (simd-kernels.ts; a JS version when the head size is no multiple of 4), GELU
  * and LayerNorm as one JS pass each way, an embedding whose gradient is a JS scatter-add (wasm has no
  * UnsortedSegmentSum kernel) and a fused softmax cross-entropy. The "reference" impl is the plain tf formulation
  * (tests compare the two; the bench measures each lever). Impls differ in the last bits: the impl belongs in a key.
@@ -22,7 +22,7 @@ import { gradientsOf, tidyRead } from "./tensors.ts"
 import {
   attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, geluBackwardWasm, geluForwardWasm, layerNormBackwardWasm,
   layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits, wasmWeightGradFits, weightGradWasm
-} from "./attention-wasm.ts"
+} from "./simd-kernels.ts"
 import {
   type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
 } from "./weights.ts"
@@ -344,7 +344,7 @@ const kernelAttention = <P extends Float32Array | Float64Array>(
   return f(qkv)
 }
 
-/** attention-wasm.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
+/** simd-kernels.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
 const attentionWasm = kernelAttention(attentionProbabilitiesWasm, attentionForwardWasm, attentionBackwardWasm)
 
 const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {

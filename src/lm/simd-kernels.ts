@@ -1,5 +1,7 @@
 /**
- * Causal attention kernels in WebAssembly SIMD (f32x4). The whole fused QKV matrix [B·T, 3d] is copied into the
+ * The transformer's WebAssembly SIMD (f32x4) kernels: causal attention, GELU, LayerNorm and dense-layer gradients.
+ *
+ * Causal attention: the whole fused QKV matrix [B·T, 3d] is copied into the
  * kernels' memory once per call and every kernel takes row pitches, so a (batch row, head) tile is addressed in place
  * (no per-row copies). Softmax and its gradient run in wasm too, with a polynomial exp (Cephes' expf: range
  * reduction by ln 2, degree-5 polynomial, within 2 ulp): pure arithmetic, so results are bit-deterministic. Sums run
