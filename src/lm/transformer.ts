@@ -9,9 +9,9 @@
  *
  * Fast path ("fast" impl, for the wasm backend): dense layers with a custom gradient that only uses untransposed 2-D
  * matMuls (XNNPACK's fast path; transposed or batched products fall back to a naive loop), causal attention on the
- * fused QKV rows in wasm SIMD kernels (simd-kernels.ts; a JS version when the head size is no multiple of 4), GELU
- * and LayerNorm as one JS pass each way, an embedding whose gradient is a JS scatter-add (wasm has no
- * UnsortedSegmentSum kernel) and a fused softmax cross-entropy. The "reference" impl is the plain tf formulation
+ * fused QKV rows, GELU, LayerNorm and the dense layers' weight gradients in wasm SIMD kernels (simd-kernels.ts; JS
+ * versions where a size is no multiple of the 4 lanes), an embedding gathered in JS whose gradient is a JS
+ * scatter-add (wasm has no UnsortedSegmentSum kernel) and a fused softmax cross-entropy. The "reference" impl is the plain tf formulation
  * (tests compare the two; the bench measures each lever). Impls differ in the last bits: the impl belongs in a key.
  */
 import * as tf from "@tensorflow/tfjs-core"
@@ -171,8 +171,8 @@ export const layerNorm = (impl: Impl, x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tens
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b)
 }
 
-// One JS pass each way instead of ~10 small wasm ops (each op costs a pass over memory plus framework overhead).
-// The wasm SIMD kernels when the size is a multiple of 4 lanes (always in a model: GELU acts on [rows, 4·dModel]).
+// One kernel pass each way instead of ~10 small tf ops (each op costs a pass over memory plus framework overhead):
+// wasm SIMD when the size is a multiple of 4 lanes (always in a model: GELU acts on [rows, 4·dModel]), else JS.
 const geluJs = customGrad<tf.Tensor2D>(1, ([x]) => {
   const xs = x.dataSync() as Float32Array
   const y = new Float32Array(xs.length)
