@@ -7,11 +7,12 @@
  * which validates every tensor.
  */
 import { ngramFromSafetensors, ngramToSafetensors, type NgramModel } from "../lm/ngram.ts"
+import { NEURAL_ARTIFACTS } from "../lm/weights.ts"
 import { readSafetensors } from "./safetensors.ts"
 import type { ArtifactType } from "./type.ts"
 
 /** The `artifact` names of neural model files. */
-export const NEURAL_MODEL_ARTIFACTS: ReadonlyArray<string> = ["model/transformer", "model/lstm"]
+const NEURAL_MODEL_ARTIFACTS: ReadonlyArray<string> = Object.values(NEURAL_ARTIFACTS)
 
 export type LanguageModel =
   | { readonly family: "ngram"; readonly ngram: NgramModel }

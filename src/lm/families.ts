@@ -75,9 +75,6 @@ const loader = <C extends { readonly vocab: number }>(family: Family<C>) => ({
 })
 const LOADERS = [loader(transformer), loader(lstm)]
 
-/** Whether a safetensors `artifact` name belongs to a neural family. */
-export const isNeuralArtifact = (artifact: string | undefined): boolean => LOADERS.some((l) => l.artifact === artifact)
-
 /** A Net from safetensors bytes of any family; throws when the file is of no known family or invalid. */
 export const netFromSafetensors = (bytes: Uint8Array): Net => {
   const artifact = readSafetensors(bytes).metadata["artifact"]

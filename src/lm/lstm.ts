@@ -10,10 +10,10 @@ import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
 import type { Decoder, Family } from "./neural.ts"
-import { gradientsOf, tidyRead } from "./tensors.ts"
+import { gradientsOf, residentAffine, tidyRead } from "./tensors.ts"
 import { crossEntropy, dense, embedding, FAST } from "./transformer.ts"
 import {
-  type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
+  NEURAL_ARTIFACTS, type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
 } from "./weights.ts"
 
 export interface LstmConfig {
@@ -25,7 +25,7 @@ export interface LstmConfig {
   readonly context: number
 }
 
-export const LSTM_ARTIFACT = "model/lstm"
+export const LSTM_ARTIFACT = NEURAL_ARTIFACTS.lstm
 const CONFIG_FIELDS = ["vocab", "layers", "embed", "hidden", "context"] as const
 
 export const validateLstm = (c: LstmConfig): void => requirePositiveInts("lstm", c, CONFIG_FIELDS)
@@ -106,20 +106,13 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
   validateLstm(c)
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`lstm decoder: rows must be >= 1, got ${rows}`)
   const H = c.hidden, E = c.embed, V = c.vocab
-  const matrices = new Map<string, tf.Tensor2D>()
-  for (const [name, shape] of lstmShapes(c)) {
-    if (shape.length === 2 && name !== "emb") matrices.set(name, tf.tensor2d(params[name], [shape[0], shape[1]]))
-  }
+  const affines = residentAffine(params, lstmShapes(c), [
+    ...Array.from({ length: c.layers }, (_, l) => [`l${l}.ih`, `l${l}.hh`]).flat(),
+    "head"
+  ])
+  const affine = (x: Float32Array, name: string) => affines.apply(x, rows, name)
   let h: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * H))
   let cell: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * H))
-  /** x [rows, in] · W + b with W resident on the backend. */
-  const affine = (x: Float32Array, name: string): Float32Array => {
-    const w = matrices.get(name + ".w")!
-    const { out } = tidyRead(() => ({ out: tf.matMul(tf.tensor2d(x, [rows, w.shape[0]]), w) }))
-    const b = params[name + ".b"], n = b.length
-    for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) out[r * n + j] += b[j]
-    return out
-  }
   let disposed = false
   return {
     rows,
@@ -167,7 +160,7 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
     },
     dispose() {
       disposed = true
-      for (const t of matrices.values()) t.dispose()
+      affines.dispose()
     }
   }
 }
@@ -183,6 +176,6 @@ export const lstm: Family<LstmConfig> = {
   logits: lstmLogits,
   decoder: lstmDecoder,
   toSafetensors: (c, params, metadata) =>
-    weightsToSafetensors(LSTM_ARTIFACT, Object.fromEntries(CONFIG_FIELDS.map((k) => [k, c[k]])), lstmShapes(c), params, metadata),
+    weightsToSafetensors(LSTM_ARTIFACT, CONFIG_FIELDS, c, lstmShapes(c), params, metadata),
   fromSafetensors: (bytes) => weightsFromSafetensors<LstmConfig>(bytes, LSTM_ARTIFACT, CONFIG_FIELDS, validateLstm, lstmShapes)
 }

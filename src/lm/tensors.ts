@@ -1,5 +1,6 @@
 /** Reading results out of TF.js without paying for tf.tidy's bookkeeping. */
 import * as tf from "@tensorflow/tfjs-core"
+import type { Params, ParamShapes } from "./weights.ts"
 
 /**
  * Runs `f` in tf.tidy and returns its tensors' data as Float32Arrays, the tensors freed. Returning the arrays from
@@ -14,6 +15,31 @@ export const tidyRead = <K extends string>(f: () => Readonly<Record<K, tf.Tensor
     tensors[k].dispose()
   }
   return out
+}
+
+/**
+ * The affine maps x·W + b of a decoder, each W uploaded once (named "<name>.w" in `params`, with bias
+ * "<name>.b"): a decoding step multiplies the same weights many times with small fresh inputs.
+ */
+export const residentAffine = (params: Readonly<Params>, shapes: ParamShapes, names: ReadonlyArray<string>) => {
+  const shapeOf = new Map(shapes)
+  const weights = new Map(names.map((name) => {
+    const [rows, cols] = shapeOf.get(name + ".w")!
+    return [name, tf.tensor2d(params[name + ".w"], [rows, cols])] as const
+  }))
+  return {
+    /** x [m, in] · W + b, [m, out] row-major. */
+    apply(x: Float32Array, m: number, name: string): Float32Array {
+      const w = weights.get(name)!
+      const { out } = tidyRead(() => ({ out: tf.matMul(tf.tensor2d(x, [m, w.shape[0]]), w) }))
+      const b = params[name + ".b"], n = b.length
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] += b[j]
+      return out
+    },
+    dispose(): void {
+      for (const w of weights.values()) w.dispose()
+    }
+  }
 }
 
 // A key no parameter is named (parameter names have no spaces).

@@ -9,10 +9,9 @@
  * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm, GELU and the
  * cached attention are plain JS over Float32Arrays, with float64 sums; GELU is the training's wasm kernel.
  */
-import * as tf from "@tensorflow/tfjs-core"
 import { geluForwardWasm } from "./simd-kernels.ts"
 import type { Decoder, Params } from "./neural.ts"
-import { tidyRead } from "./tensors.ts"
+import { residentAffine } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
 
 export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
@@ -20,23 +19,15 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`transformer decoder: rows must be >= 1, got ${rows}`)
   const d = c.dModel, T = c.context, V = c.vocab, hd = d / c.heads
   const keep = Math.max(1, Math.floor(T / 2))
-  const matrices = new Map<string, tf.Tensor2D>()
-  for (const [name, shape] of paramShapes(c)) {
-    if (shape.length === 2 && name !== "tok_emb" && name !== "pos_emb") matrices.set(name, tf.tensor2d(params[name], [shape[0], shape[1]]))
-  }
+  const affines = residentAffine(params, paramShapes(c), [
+    ...Array.from({ length: c.layers }, (_, l) => ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"].map((n) => `h${l}.${n}`)).flat(),
+    "head"
+  ])
+  const affine = affines.apply
   let K: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
   let Vc: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
   let history = Array.from({ length: rows }, () => new Int32Array(T))
   let length = new Int32Array(rows)
-
-  /** x [m, in] · W + b, with W resident on the backend. */
-  const affine = (x: Float32Array, m: number, name: string): Float32Array => {
-    const w = matrices.get(name + ".w")!
-    const { out } = tidyRead(() => ({ out: tf.matMul(tf.tensor2d(x, [m, w.shape[0]]), w) }))
-    const b = params[name + ".b"], n = b.length
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) out[i * n + j] += b[j]
-    return out
-  }
 
   const layerNorm = (x: Float32Array, m: number, prefix: string): Float32Array => {
     const y = new Float32Array(m * d)
@@ -139,7 +130,7 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     },
     dispose() {
       disposed = true
-      for (const t of matrices.values()) t.dispose()
+      affines.dispose()
     }
   }
 }

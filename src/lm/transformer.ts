@@ -24,7 +24,7 @@ import {
   layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits, wasmWeightGradFits, weightGradWasm
 } from "./simd-kernels.ts"
 import {
-  type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
+  NEURAL_ARTIFACTS, type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
 } from "./weights.ts"
 
 export interface TransformerConfig {
@@ -50,7 +50,7 @@ export interface Impl {
 export const FAST: Impl = { dense: "custom", attention: "wasm", embedding: "custom", loss: "custom", elementwise: "js" }
 export const REFERENCE: Impl = { dense: "plain", attention: "tf", embedding: "onehot", loss: "plain", elementwise: "tf" }
 
-export const MODEL_ARTIFACT = "model/transformer"
+export const MODEL_ARTIFACT = NEURAL_ARTIFACTS.transformer
 
 const CONFIG_FIELDS = ["vocab", "layers", "dModel", "heads", "context"] as const
 
@@ -584,7 +584,7 @@ export const lossAndGrads = (
 
 /** Weights as F32 tensors named as in paramShapes; the config as JSON under metadata "config". */
 export const toSafetensors = (c: TransformerConfig, params: Params, extra: Readonly<Record<string, string>> = {}): Uint8Array =>
-  weightsToSafetensors(MODEL_ARTIFACT, Object.fromEntries(CONFIG_FIELDS.map((k) => [k, c[k]])), paramShapes(c), params, extra)
+  weightsToSafetensors(MODEL_ARTIFACT, CONFIG_FIELDS, c, paramShapes(c), params, extra)
 
 export const fromSafetensors = (bytes: Uint8Array): { config: TransformerConfig; params: Params; metadata: Record<string, string> } =>
   weightsFromSafetensors<TransformerConfig>(bytes, MODEL_ARTIFACT, CONFIG_FIELDS, validateConfig, paramShapes)

@@ -7,6 +7,9 @@ import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { expectTensor, readSafetensors, type Tensor, writeSafetensors } from "../artifact/safetensors.ts"
 
+/** The safetensors `artifact` name of each neural family's model files (here, so the Model codec needs no TF.js). */
+export const NEURAL_ARTIFACTS = { transformer: "model/transformer", lstm: "model/lstm" } as const
+
 export type Params = Record<string, Float32Array>
 export type ParamShapes = ReadonlyArray<readonly [string, ReadonlyArray<number>]>
 
@@ -23,17 +26,19 @@ export const seededDraws = (seed: number) => {
   return { uniform, normal }
 }
 
-/** Weights as F32 tensors named as in `shapes`; `config` as JSON under metadata "config". */
-export const weightsToSafetensors = (
+/** Weights as F32 tensors named as in `shapes`; the config's `fields` as JSON under metadata "config". */
+export const weightsToSafetensors = <C>(
   artifact: string,
-  config: object,
+  fields: ReadonlyArray<keyof C & string>,
+  config: C,
   shapes: ParamShapes,
   params: Params,
   extra: Readonly<Record<string, string>>
 ): Uint8Array => {
   const tensors: Record<string, Tensor> = {}
   for (const [name, shape] of shapes) tensors[name] = { dtype: "F32", shape, data: params[name] }
-  return writeSafetensors(tensors, { ...extra, artifact, config: JSON.stringify(config) })
+  const json = JSON.stringify(Object.fromEntries(fields.map((k) => [k, config[k]])))
+  return writeSafetensors(tensors, { ...extra, artifact, config: json })
 }
 
 /**

@@ -204,7 +204,7 @@ export const evaluate = async (
       self_bleu: selfBleu(docs, { n: 4, maxDocs: p.selfBleuDocs, maxLength: p.selfBleuLength }),
       unigram_entropy: unigramEntropy(docs),
       vocab_coverage: vocabCoverage(docs, words.vocabulary),
-      sample_tokens: tokenStream(inputs.tokenizer, inputs.sample).length - corpusDocuments(inputs.sample).texts.length
+      sample_tokens: encodeDocuments(inputs.tokenizer, corpusDocuments(inputs.sample).texts).ids.length
     }
   }
 }

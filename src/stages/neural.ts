@@ -81,29 +81,26 @@ export type LstmTrainParams = typeof LstmParams.Type
 
 const run = () => import("./neural-run.ts")
 
+const TRAIN_INPUTS = { corpus: Corpus, tokenizer: Tokenizer }
+const CONTINUE_INPUTS = { ...TRAIN_INPUTS, previous: Model }
+
 const trainStages = <P extends typeof TransformerParams.Type | typeof LstmParams.Type>(
   family: "transformer" | "lstm",
   params: Schema.Codec<P, unknown>
-) => ({
-  scratch: defineStage({
-    kind: `train/${family}`,
-    version: 1,
-    params,
-    env: backendEnv,
-    inputs: { corpus: Corpus, tokenizer: Tokenizer },
-    outputs: { model: Model },
-    run: (p, inputs, ctx) => computeAsync(ctx, `train/${family}`, async () => ({ model: await (await run()).train(family, p, inputs, ctx) }))
-  }),
-  previous: defineStage({
-    kind: `train/${family}`,
-    version: 1,
-    params,
-    env: backendEnv,
-    inputs: { corpus: Corpus, tokenizer: Tokenizer, previous: Model },
-    outputs: { model: Model },
-    run: (p, inputs, ctx) => computeAsync(ctx, `train/${family}`, async () => ({ model: await (await run()).train(family, p, inputs, ctx) }))
-  })
-})
+) => {
+  // The same stage with or without a `previous` model input (from: "previous" continues it).
+  const define = <I extends typeof TRAIN_INPUTS | typeof CONTINUE_INPUTS>(inputs: I) =>
+    defineStage({
+      kind: `train/${family}`,
+      version: 1,
+      params,
+      env: backendEnv,
+      inputs,
+      outputs: { model: Model },
+      run: (p, resolved, ctx) => computeAsync(ctx, `train/${family}`, async () => ({ model: await (await run()).train(family, p, resolved, ctx) }))
+    })
+  return { scratch: define(TRAIN_INPUTS), previous: define(CONTINUE_INPUTS) }
+}
 
 const transformerStages = trainStages("transformer", TransformerParams)
 const lstmStages = trainStages("lstm", LstmParams)
@@ -132,8 +129,8 @@ const withDefaults = (o: Record<string, unknown>, model: Record<string, number>,
   }
 }
 
-type TrainInputs = { readonly corpus: typeof Corpus; readonly tokenizer: typeof Tokenizer }
-type ContinueInputs = TrainInputs & { readonly previous: typeof Model }
+type TrainInputs = typeof TRAIN_INPUTS
+type ContinueInputs = typeof CONTINUE_INPUTS
 type Outputs = { readonly model: typeof Model }
 
 interface TrainConstructor<P> {
