@@ -1,3 +1,4 @@
 /** Diversity and repetition metrics over token-id documents: the public face of src/metrics/. */
 export { distinctN, repN, unigramEntropy, vocabCoverage } from "./diversity.ts"
 export { selfBleu, type SelfBleuOptions } from "./selfBleu.ts"
+export { sampleDiversity, type SampleDiversityOptions } from "./sample.ts"

@@ -7,11 +7,11 @@ import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { Model, ngramOf } from "../artifact/model.ts"
 import { MAX_TEMPERATURE, MIN_TEMPERATURE, perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
-import { decode, encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
-import { distinctN, repN, selfBleu, unigramEntropy, vocabCoverage } from "../metrics/index.ts"
+import { decode, encodeDocuments } from "../lm/tokenizer.ts"
+import { sampleDiversity } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
-import { compute } from "./util.ts"
+import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
 
 const Smoothing = Schema.Union([
   Schema.Struct({
@@ -93,13 +93,6 @@ export const Sample = {
   ...SampleNeural
 }
 
-const tokens = (tokenizer: TokenizerSpec, c: Parameters<typeof corpusDocuments>[0]) => {
-  const data = encodeDocuments(tokenizer, corpusDocuments(c).texts)
-  const docs: Int32Array[] = []
-  for (let i = 0; i + 1 < data.offsets.length; i++) docs.push(data.ids.subarray(data.offsets[i], data.offsets[i + 1]))
-  return { data, docs }
-}
-
 const evaluateLm = defineStage({
   kind: "evaluate/lm",
   version: 1,
@@ -112,23 +105,17 @@ const evaluateLm = defineStage({
   outputs: { metrics: Metrics },
   run: (p, { model, tokenizer, test, sample }, ctx) =>
     compute(ctx, "evaluate/lm", () => {
-      const real = tokens(tokenizer, test)
-      const synthetic = tokens(tokenizer, sample)
+      const real = encodeCorpus(tokenizer, test)
+      const synthetic = encodeCorpus(tokenizer, sample)
       if (real.docs.length === 0) throw new Error("the test corpus has no documents: perplexity is undefined")
       if (synthetic.docs.length === 0) throw new Error("the sample corpus has no documents: diversity metrics are undefined")
-      const vocabulary = tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))
       return {
         metrics: {
           values: {
             perplexity: perplexity(ngramOf(model, "evaluate/lm"), real.data),
             // An untrained model knows nothing: uniform over the vocabulary, perplexity = V.
             baseline_perplexity: tokenizer.vocab.length,
-            distinct_1: distinctN(synthetic.docs, 1),
-            distinct_2: distinctN(synthetic.docs, 2),
-            rep_4: repN(synthetic.docs, 4),
-            self_bleu: selfBleu(synthetic.docs, { n: 4, maxDocs: p.selfBleuDocs, maxLength: p.selfBleuLength }),
-            unigram_entropy: unigramEntropy(synthetic.docs),
-            vocab_coverage: vocabCoverage(synthetic.docs, vocabulary),
+            ...sampleDiversity(synthetic.docs, vocabularyDocs(tokenizer), p),
             sample_tokens: synthetic.data.ids.length
           }
         }

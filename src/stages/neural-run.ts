@@ -13,8 +13,9 @@ import { bind, lstm, type Net, netFromSafetensors, transformer } from "../lm/fam
 import type { Family } from "../lm/neural.ts"
 import { decode, encodeDocuments, EOS_ID, fitTokenizer, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { trainNet } from "../lm/train.ts"
-import { distinctN, repN, selfBleu, unigramEntropy, vocabCoverage } from "../metrics/index.ts"
+import { sampleDiversity } from "../metrics/index.ts"
 import type { StageContext } from "../pipeline/stage.ts"
+import { encodeCorpus, vocabularyDocs } from "./util.ts"
 import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural.ts"
 
 /** Documents' tokens back to back, each followed by <eos> (so a model learns where documents end and begin). */
@@ -167,11 +168,7 @@ export const perplexity = async (
 /** Word ids for diversity metrics, whatever the model's tokenizer: a word vocabulary fitted on the real test text. */
 const wordDocs = (test: CorpusTable, sample: CorpusTable) => {
   const words = fitTokenizer(corpusDocuments(test).texts, { kind: "word", lowercase: true, minCount: 2 })
-  const docsOf = (c: CorpusTable) => {
-    const { ids, offsets } = encodeDocuments(words, corpusDocuments(c).texts)
-    return Array.from({ length: offsets.length - 1 }, (_, i) => ids.subarray(offsets[i], offsets[i + 1]))
-  }
-  return { sample: docsOf(sample), vocabulary: words.vocab.slice(2).map((_, i) => Int32Array.of(i + 2)) }
+  return { sample: encodeCorpus(words, sample).docs, vocabulary: vocabularyDocs(words) }
 }
 
 export const evaluate = async (
@@ -198,13 +195,8 @@ export const evaluate = async (
       nll,
       test_tokens: tokens,
       baseline_perplexity: baseline,
-      distinct_1: distinctN(docs, 1),
-      distinct_2: distinctN(docs, 2),
-      rep_4: repN(docs, 4),
-      self_bleu: selfBleu(docs, { n: 4, maxDocs: p.selfBleuDocs, maxLength: p.selfBleuLength }),
-      unigram_entropy: unigramEntropy(docs),
-      vocab_coverage: vocabCoverage(docs, words.vocabulary),
-      sample_tokens: encodeDocuments(inputs.tokenizer, corpusDocuments(inputs.sample).texts).ids.length
+      ...sampleDiversity(docs, words.vocabulary, p),
+      sample_tokens: encodeCorpus(inputs.tokenizer, inputs.sample).data.ids.length
     }
   }
 }

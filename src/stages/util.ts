@@ -2,7 +2,9 @@
 import { Effect } from "effect"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformInt } from "pure-rand/distribution/uniformInt"
+import { type Corpus, corpusDocuments } from "../artifact/corpus.ts"
 import { StageFailed } from "../errors/index.ts"
+import { encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { StageContext } from "../pipeline/stage.ts"
 
 /** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node. */
@@ -62,3 +64,14 @@ export const firstWords = (text: string, n: number): string => {
   }
   return words.join(" ")
 }
+
+/** A corpus encoded with a tokenizer: all ids with document offsets, and each document's ids as a view. */
+export const encodeCorpus = (tokenizer: TokenizerSpec, corpus: Corpus) => {
+  const data = encodeDocuments(tokenizer, corpusDocuments(corpus).texts)
+  const docs: Int32Array[] = []
+  for (let i = 0; i + 1 < data.offsets.length; i++) docs.push(data.ids.subarray(data.offsets[i], data.offsets[i + 1]))
+  return { data, docs }
+}
+
+/** Every vocabulary entry but <unk> and <eos>, each as a one-token document: the reference of vocabulary coverage. */
+export const vocabularyDocs = (tokenizer: TokenizerSpec): Int32Array[] => tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))
