@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
-import type { Decoder, Family } from "./neural.ts"
+import { checkedDecoder, type Decoder, type Family } from "./neural.ts"
 import { gradientsOf, residentAffine, tidyRead } from "./tensors.ts"
 import { crossEntropy, dense, embedding, FAST } from "./transformer.ts"
 import {
@@ -113,13 +113,10 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
   const affine = (x: Float32Array, name: string) => affines.apply(x, rows, name)
   let h: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * H))
   let cell: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * H))
-  let disposed = false
-  return {
+  return checkedDecoder("lstm", {
     rows,
     vocab: V,
     step(tokens) {
-      if (disposed) throw new Error("lstm decoder: used after dispose")
-      if (tokens.length !== rows) throw new Error(`lstm decoder: ${tokens.length} tokens for ${rows} rows`)
       const emb = params["emb"]
       let x: Float32Array = new Float32Array(rows * E)
       for (let r = 0; r < rows; r++) x.set(emb.subarray(tokens[r] * E, (tokens[r] + 1) * E), r * E)
@@ -149,7 +146,6 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
       }
     },
     reorder(from) {
-      if (from.length !== rows) throw new Error(`lstm decoder: reorder needs ${rows} rows, got ${from.length}`)
       const move = (a: Float32Array): Float32Array => {
         const b = new Float32Array(a.length)
         for (let r = 0; r < rows; r++) b.set(a.subarray(from[r] * H, (from[r] + 1) * H), r * H)
@@ -158,11 +154,8 @@ const lstmDecoder = (c: LstmConfig, params: Params, rows: number): Decoder => {
       h = h.map(move)
       cell = cell.map(move)
     },
-    dispose() {
-      disposed = true
-      affines.dispose()
-    }
-  }
+    dispose: () => affines.dispose()
+  })
 }
 
 export const lstm: Family<LstmConfig> = {

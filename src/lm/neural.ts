@@ -34,6 +34,33 @@ export interface Decoder {
   dispose(): void
 }
 
+/**
+ * `decoder` with the Decoder contract checked: `rows` tokens a step, a full-length reorder, nothing after dispose.
+ * Errors name the family ("transformer decoder: ...").
+ */
+export const checkedDecoder = (family: string, decoder: Decoder): Decoder => {
+  const { rows } = decoder
+  let disposed = false
+  return {
+    rows,
+    vocab: decoder.vocab,
+    step(tokens) {
+      if (disposed) throw new Error(`${family} decoder: used after dispose`)
+      if (tokens.length !== rows) throw new Error(`${family} decoder: ${tokens.length} tokens for ${rows} rows`)
+      return decoder.step(tokens)
+    },
+    resetRow: (r) => decoder.resetRow(r),
+    reorder(from) {
+      if (from.length !== rows) throw new Error(`${family} decoder: reorder needs ${rows} rows, got ${from.length}`)
+      decoder.reorder(from)
+    },
+    dispose() {
+      disposed = true
+      decoder.dispose()
+    }
+  }
+}
+
 /** One optimisation step: forward, backward, update; resolves to the loss before the update. */
 export interface Stepper {
   step(inputs: Int32Array, targets: Int32Array, batch: number): Promise<number>

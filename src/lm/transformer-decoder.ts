@@ -10,7 +10,7 @@
  * cached attention are plain JS over Float32Arrays, with float64 sums; GELU is the training's wasm kernel.
  */
 import { geluForwardWasm } from "./simd-kernels.ts"
-import type { Decoder, Params } from "./neural.ts"
+import { checkedDecoder, type Decoder, type Params } from "./neural.ts"
 import { residentAffine } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
 
@@ -86,13 +86,10 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     return affine(layerNorm(x, which.length, "ln_f"), which.length, "head")
   }
 
-  let disposed = false
-  return {
+  return checkedDecoder("transformer", {
     rows,
     vocab: V,
     step(tokens) {
-      if (disposed) throw new Error("transformer decoder: used after dispose")
-      if (tokens.length !== rows) throw new Error(`transformer decoder: ${tokens.length} tokens for ${rows} rows`)
       const logits = new Float32Array(rows * V)
       const plain: number[] = [], full: number[] = []
       for (let r = 0; r < rows; r++) (length[r] < T ? plain : full).push(r)
@@ -117,7 +114,6 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
       length[r] = 0
     },
     reorder(from) {
-      if (from.length !== rows) throw new Error(`transformer decoder: reorder needs ${rows} rows, got ${from.length}`)
       const move = (a: Float32Array): Float32Array => {
         const b = new Float32Array(a.length)
         for (let r = 0; r < rows; r++) b.set(a.subarray(from[r] * T * d, (from[r] + 1) * T * d), r * T * d)
@@ -128,11 +124,8 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
       history = Array.from(from, (f) => history[f].slice())
       length = Int32Array.from(from, (f) => length[f])
     },
-    dispose() {
-      disposed = true
-      affines.dispose()
-    }
-  }
+    dispose: () => affines.dispose()
+  })
 }
 
 // Top-level functions taking everything as arguments: V8 optimises such loops about 2x better than closures.
