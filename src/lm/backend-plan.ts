@@ -32,34 +32,47 @@ const isResolvable = (spec: string): boolean => {
   }
 }
 
+interface Plan {
+  readonly name: BackendName
+  /** Why, in words. */
+  readonly because: string
+  /** What goes into the key of every stage that computes with TF.js. */
+  readonly env: Readonly<Record<string, string>>
+}
+
+const planFor = (forced: string): Plan => {
+  if (forced !== "") {
+    if (!(BACKEND_ORDER as ReadonlyArray<string>).includes(forced)) {
+      throw new Error(`OURO_BACKEND must be one of ${BACKEND_ORDER.join(", ")}, got ${JSON.stringify(forced)}`)
+    }
+    return planned(forced as BackendName, `OURO_BACKEND=${forced}`)
+  }
+  return isResolvable("@tensorflow/tfjs-node")
+    ? planned("tensorflow", "@tensorflow/tfjs-node is installed (native libtensorflow)")
+    : planned("wasm", "@tensorflow/tfjs-node: not installed (an optional dependency: its install needs internet), so wasm")
+}
+
+const planned = (name: BackendName, because: string): Plan => ({ name, because, env: { "tfjs-backend": name, ...versionsFor(name) } })
+
+// Every neural stage asks when it is defined; what is installed does not change while a process runs, so the plan is
+// worked out once per value of $OURO_BACKEND (a failed resolve and two package.json reads each time add up).
+const plans = new Map<string, Plan>()
+const currentPlan = (): Plan => {
+  const forced = process.env.OURO_BACKEND ?? ""
+  const plan = plans.get(forced) ?? planFor(forced)
+  plans.set(forced, plan)
+  return plan
+}
+
 /**
  * The backend neural stages will use, decided without loading any backend (keys are computed before anything
  * runs): $OURO_BACKEND when set, else tfjs-node when it is installed, else wasm. A stage that finds at run time
  * that this backend cannot start fails rather than compute under a key that names another backend.
  */
-export const plannedBackend = (): BackendName => {
-  const forced = process.env.OURO_BACKEND
-  if (forced !== undefined && forced !== "") {
-    if (!(BACKEND_ORDER as ReadonlyArray<string>).includes(forced)) {
-      throw new Error(`OURO_BACKEND must be one of ${BACKEND_ORDER.join(", ")}, got ${JSON.stringify(forced)}`)
-    }
-    return forced as BackendName
-  }
-  return isResolvable("@tensorflow/tfjs-node") ? "tensorflow" : "wasm"
-}
+export const plannedBackend = (): BackendName => currentPlan().name
 
 /** Why plannedBackend() chose what it did, in words. */
-export const plannedBecause = (): string => {
-  const forced = process.env.OURO_BACKEND
-  if (forced !== undefined && forced !== "") return `OURO_BACKEND=${forced}`
-  return isResolvable("@tensorflow/tfjs-node")
-    ? "@tensorflow/tfjs-node is installed (native libtensorflow)"
-    : "@tensorflow/tfjs-node: not installed (an optional dependency: its install needs internet), so wasm"
-}
+export const plannedBecause = (): string => currentPlan().because
 
 /** What goes into the key of every stage that computes with TF.js: the backend and the computing packages' versions. */
-export const backendEnv = (): Record<string, string> => {
-  const name = plannedBackend()
-  return { "tfjs-backend": name, ...versionsFor(name) }
-}
-
+export const backendEnv = (): Record<string, string> => ({ ...currentPlan().env })
