@@ -1,15 +1,14 @@
 import assert from "node:assert/strict"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, it } from "node:test"
-import { chromium } from "playwright-core"
 import type { ReportData } from "../src/report/data.ts"
 import { escapeHtml, renderReport } from "../src/report/html.ts"
+import { launchBrowser } from "./support/browser.ts"
 import { ARMS, reportFixture, summarize } from "./support/report-fixture.ts"
 
-const CHROMIUM = "/usr/bin/chromium"
 const OUTPUT = fileURLToPath(new URL("../test-output/", import.meta.url))
 
 /** Every plot container: its data-plot id and its contents. */
@@ -138,27 +137,11 @@ describe("report HTML", () => {
 
 describe("report in a browser", () => {
   it("shows every plot with a non-empty picture, without console errors or requests", { timeout: 120_000 }, async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install -y chromium)`
-    )
     const html = await renderReport(reportFixture())
     const dir = mkdtempSync(join(tmpdir(), "ouro-report-"))
     const file = join(dir, "report.html")
     writeFileSync(file, html)
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync"
-      ]
-    })
+    const { browser } = await launchBrowser()
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
       const problems: string[] = []
