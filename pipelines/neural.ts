@@ -10,7 +10,7 @@
  *   - the arm's mix makes the next training corpus from the real text, the pool so far and the new sample.
  * Arms that share a prefix (every arm's generation 1, the tokenizer, the baseline) share its cached stages.
  */
-import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "../src/index.ts"
+import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 export const ARMS: Record<string, () => MixStage> = {
   /** The seed paper's regime: each generation trains only on the last one's samples. */
@@ -34,7 +34,7 @@ const SAMPLE_TOKENS = 50_000
 
 export const neuralCollapse = (name: string, o: NeuralExperiment) =>
   Pipeline.make(name, (p) => {
-    const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }), {})
+    const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }))
     // Lowercased characters seen at least 100 times; the rest map to <unk>.
     const { tokenizer } = p.add(Tokenize.chars({ lowercase: true, minCount: 100 }), { corpus: real.train })
     // The random-init baseline: the same architecture untrained, evaluated once for every arm and generation.

@@ -7,7 +7,7 @@
  *   real-fraction  10% real data in every generation (Shumailov et al. 2024): collapses more slowly
  * plus the theory check of pipelines/theory-unigram.ts, so that one report tells the whole story.
  */
-import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "../src/index.ts"
+import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 import { addTheory } from "./theory-unigram.ts"
 
 const GENERATIONS = 10
@@ -19,7 +19,7 @@ const ARMS: Record<string, (seed: number) => MixStage> = {
 }
 
 export default Pipeline.make("ngram-collapse", (p) => {
-  const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }), {})
+  const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }))
   const { tokenizer } = p.add(Tokenize.words({ minCount: 2 }), { corpus: real.train })
   for (const [arm, mix] of Object.entries(ARMS)) {
     p.scope({ arm }, (a) =>

@@ -715,7 +715,7 @@ describe(`corrupt store contents (${count("corrupt store", storeCases.length + 3
 // Through the CLI: one line `ouro: ...`, exit 1, no stack trace, or a normal result.
 const cliFile = (dir: string, minCount: number) => {
   const f = join(dir, `victim-${minCount}.ts`)
-  writeFileSync(f, `import { Pipeline, Seed, Tokenize, Train } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
+  writeFileSync(f, `import { Pipeline, Seed, Tokenize, Train } from "ouroboros"
 export default Pipeline.make("victim", (p) => {
   const real = p.add(Seed.corpus({ source: ${JSON.stringify(SAMPLE)}, testFraction: 0.2, seed: 7 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: ${minCount} }), { corpus: real.train })

@@ -103,7 +103,7 @@ describe("ouro CLI, bad input: one clear line, non-zero exit, store intact", () 
     writeFileSync(join(dir, name), text)
     return join(dir, name)
   }
-  const src = JSON.stringify(join(ROOT, "src/index.ts"))
+  const src = JSON.stringify("ouroboros")
 
   it("a missing pipeline file", () => fails(["run", "nope.ts"], /^ouro: nope\.ts: no such pipeline file$/m))
   it("a file without a default-exported pipeline", () =>

@@ -8,7 +8,7 @@ import { ouro, ROOT, tempDir } from "./support/cli.ts"
 const writeNeuralPipeline = (dir: string, heads = 2): string => {
   const file = join(dir, "neural.ts")
   writeFileSync(file, `
-import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
+import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 const model = { layers: 1, dModel: 16, heads: ${heads}, context: 16 }
 export default Pipeline.make("neural", (p) => {

@@ -41,12 +41,16 @@ export interface Pipeline {
 export const isPipeline = (u: unknown): u is Pipeline =>
   typeof u === "object" && u !== null && PipelineTypeId in u
 
+export interface AddOptions {
+  /** The node's name in its scope (default: the stage kind, "train/ngram" -> "train-ngram"). */
+  readonly name?: string
+}
+
 export interface Builder {
   /** Adds a stage; returns handles to its outputs. `name` overrides the default node name (the kind, "train/ngram" -> "train-ngram"). */
   add<I extends ArtifactTypes, O extends ArtifactTypes>(
     stage: Stage<I, O>,
-    inputs: InputRefs<I>,
-    options?: { readonly name?: string }
+    ...rest: {} extends InputRefs<I> ? [inputs?: InputRefs<I>, options?: AddOptions] : [inputs: InputRefs<I>, options?: AddOptions]
   ): OutputRefs<O>
   /** Nodes added in `body` get these tags, and a path segment each ("arm=replace"), or the plain segment given. */
   scope<R>(scope: string | Readonly<Record<string, Tag>>, body: (b: Builder) => R): R
@@ -85,13 +89,14 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
   const byPath = new Map<string, Draft>()
 
   const builder = (segments: ReadonlyArray<string>, tags: Readonly<Record<string, Tag>>): Builder => ({
-    add(stage, inputs, options) {
+    add(stage, ...rest) {
+      const [inputs = {}, options] = rest as [Readonly<Record<string, OutputRef>>?, AddOptions?]
       const label = options?.name ?? stage.kind.replaceAll("/", "-")
       if (!NAME.test(label)) throw invalid(`node name ${JSON.stringify(label)} must match ${NAME.source}`)
       const path = [...segments, label].join("/")
       if (byPath.has(path)) throw invalid(`two nodes are named ${path}; give one another name with { name }`)
       if (stage.params._tag === "Invalid") throw invalid(`invalid params for ${stage.kind}: ${stage.params.message}`, path)
-      checkInputs(stage, inputs as Readonly<Record<string, OutputRef>>, path)
+      checkInputs(stage, inputs, path)
       const draft: Draft = { id: drafts.length, path, tags, stage: stage as unknown as Stage, inputs }
       drafts.push(draft)
       byPath.set(path, draft)

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { uniformInt } from "pure-rand/distribution/uniformInt"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
+import { linkOuroboros } from "../support/cli.ts"
 
 const ROOT = resolve(import.meta.dirname, "../..")
 const BIN = join(ROOT, "bin/ouro.js")
@@ -24,10 +25,10 @@ const maxFlips = option("--flips", Infinity)
 const rng = xoroshiro128plus(20261125)
 
 const dir = mkdtempSync(join(tmpdir(), "ouro-fault-"))
-writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+linkOuroboros(dir)
 const pipeline = join(dir, "fault.ts")
 writeFileSync(pipeline, `
-import { Evaluate, Filter, Mix, Pipeline, Sample, Seed, Tokenize, Train } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
+import { Evaluate, Filter, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 export default Pipeline.make("fault", (p) => {
   const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 3 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })

@@ -1,6 +1,6 @@
 /** Runs the real `ouro` command in a child process, as a user would. */
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 
@@ -19,11 +19,20 @@ export const ouro = (cwd: string, ...args: string[]): CliResult => {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
-/** A fresh directory set up as a user's ESM project (so .ts pipeline files load as ES modules). */
+/**
+ * A fresh directory set up as a user's ESM project with ouroboros installed (linked, as `npm link` would), so its
+ * pipeline files import the public face: `import { Pipeline } from "ouroboros"`.
+ */
 export const tempDir = (prefix: string): string => {
   const dir = mkdtempSync(join(tmpdir(), prefix))
-  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+  linkOuroboros(dir)
   return dir
+}
+
+export const linkOuroboros = (dir: string): void => {
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
+  mkdirSync(join(dir, "node_modules"), { recursive: true })
+  symlinkSync(ROOT, join(dir, "node_modules", "ouroboros"), "dir")
 }
 
 /**
@@ -33,7 +42,7 @@ export const tempDir = (prefix: string): string => {
 export const writeTinyPipeline = (dir: string, o: { readonly g2Temperature?: number; readonly name?: string } = {}): string => {
   const file = join(dir, `${o.name ?? "tiny"}.ts`)
   writeFileSync(file, `
-import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
+import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 export default Pipeline.make(${JSON.stringify(o.name ?? "tiny")}, (p) => {
   const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }), {})
