@@ -15,7 +15,7 @@ import {
   type SampleOptions,
   type TokenDocuments,
 } from "../src/lm/ngram.ts"
-import { readSafetensors, writeSafetensors, type Tensor } from "../src/artifact/safetensors.ts"
+import { readSafetensors, writeSafetensors, type Tensor } from "../src/format/safetensors.ts"
 
 const EOS = 1
 

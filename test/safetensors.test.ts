@@ -1,6 +1,6 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
-import { expectTensor, readSafetensors, writeSafetensors, type Tensor } from "../src/artifact/safetensors.ts"
+import { expectTensor, readSafetensors, writeSafetensors, type Tensor } from "../src/format/safetensors.ts"
 
 const tensors: Record<string, Tensor> = {
   "b.f64": { dtype: "F64", shape: [3], data: new Float64Array([1.5, -2, Math.PI]) },

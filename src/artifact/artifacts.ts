@@ -1,11 +1,10 @@
 /** The artifact types ouroboros stages exchange. */
 import { Schema } from "effect"
 import type { TokenizerSpec } from "../lm/tokenizer.ts"
-import type { TheoryCurve } from "../report/data.ts"
 import { type Corpus as CorpusTable, decodeCorpus, encodeCorpus } from "./corpus.ts"
-import { encodeJsonArtifact, jsonArtifactDecoder } from "./json.ts"
+import { encodeJsonArtifact, jsonArtifactDecoder } from "../format/json.ts"
 import type { ArtifactType } from "./type.ts"
-import { packageVersion } from "./versions.ts"
+import { packageVersion } from "../format/versions.ts"
 
 /** Documents (id, text): an Arrow table in memory, Parquet with ZSTD on disk. */
 export const Corpus: ArtifactType<CorpusTable> = {
@@ -53,11 +52,20 @@ export const Metrics: ArtifactType<MetricsValue> = {
   decode: (bytes) => ({ values: decodeMetrics(bytes).values })
 }
 
-const Point = Schema.Struct({ generation: Schema.Int, predicted: Schema.Finite, mean: Schema.Finite, lo: Schema.Finite, hi: Schema.Finite })
-const CurvesJson = Schema.Struct({
-  artifact: Schema.Literal("curves"),
-  curves: Schema.Array(Schema.Struct({ title: Schema.String, quantity: Schema.String, assumption: Schema.String, points: Schema.Array(Point) }))
+/** A predicted curve against its empirical counterpart over seeds: per generation, the prediction and the mean and band. */
+export const TheoryCurve = Schema.Struct({
+  title: Schema.String,
+  /** e.g. "surviving types", "entropy (bits)" */
+  quantity: Schema.String,
+  /** What the prediction assumes, in a sentence. */
+  assumption: Schema.String,
+  points: Schema.Array(
+    Schema.Struct({ generation: Schema.Int, predicted: Schema.Finite, mean: Schema.Finite, lo: Schema.Finite, hi: Schema.Finite })
+  )
 })
+export type TheoryCurve = typeof TheoryCurve.Type
+
+const CurvesJson = Schema.Struct({ artifact: Schema.Literal("curves"), curves: Schema.Array(TheoryCurve) })
 const decodeCurves = jsonArtifactDecoder("curves", CurvesJson)
 
 /** Predicted curves against their empirical mean and band over seeds (the theory check); canonical JSON. */

@@ -8,7 +8,7 @@
  */
 import { ngramFromSafetensors, ngramToSafetensors, type NgramModel } from "../lm/ngram.ts"
 import { NEURAL_ARTIFACTS } from "../lm/weights.ts"
-import { readSafetensors } from "./safetensors.ts"
+import { readSafetensors } from "../format/safetensors.ts"
 import type { ArtifactType } from "./type.ts"
 
 /** The `artifact` names of neural model files. */

@@ -10,7 +10,7 @@ import {
 } from "./transformer.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import { createParallelTrainer } from "./parallel.ts"
-import { readSafetensors } from "../artifact/safetensors.ts"
+import { readSafetensors } from "../format/safetensors.ts"
 
 export const transformer: Family<TransformerConfig> = {
   name: "transformer",

@@ -2,6 +2,9 @@
  * What a report shows, as plain data: gathered from a run (see gather.ts), rendered to HTML (see html.ts).
  * Every number here was read from the store; nothing is recomputed for the picture.
  */
+import type { TheoryCurve } from "../artifact/artifacts.ts"
+
+export type { TheoryCurve }
 
 /** A metric over seeds at one generation: mean and 95% t-interval of the mean (lo = hi = mean for one seed). */
 export interface SeedSummary {
@@ -46,22 +49,6 @@ export interface ArtifactRow {
   readonly artifact: string
   readonly hash: string
   readonly bytes: number
-}
-
-/** A predicted curve against its empirical counterpart over seeds. */
-export interface TheoryCurve {
-  readonly title: string
-  /** e.g. "surviving types", "entropy (bits)" */
-  readonly quantity: string
-  /** What the prediction assumes, in a sentence. */
-  readonly assumption: string
-  readonly points: ReadonlyArray<{
-    readonly generation: number
-    readonly predicted: number
-    readonly mean: number
-    readonly lo: number
-    readonly hi: number
-  }>
 }
 
 export interface ReportData {

@@ -4,7 +4,7 @@
  * on load, after checking every invariant the lookups rely on.
  */
 
-import { expectTensor, readSafetensors, writeSafetensors, type Tensor } from "../../artifact/safetensors.ts"
+import { expectTensor, readSafetensors, writeSafetensors, type Tensor } from "../../format/safetensors.ts"
 import { makeLevel, validateConfig, type NgramConfig, type NgramLevel, type NgramModel } from "./model.ts"
 
 export const NGRAM_ARTIFACT = "model/ngram"
