@@ -50,8 +50,10 @@ const loadFailure = (file: string, e: unknown): PipelineLoadError => {
   const compile = lines.map((l) => /^(.+):(\d+):(\d+): ERROR: (.*)$/.exec(l.trim())).find((m) => m !== null)
   if (compile != null) {
     const more = lines.filter((l) => / ERROR: /.test(l)).length - 1
+    // The pipeline file as the user named it; a file it imports as esbuild names it.
+    const where = resolve(compile[1]) === resolve(file) ? file : compile[1]
     return new PipelineLoadError({
-      file: `${compile[1]}:${compile[2]}:${compile[3]}`,
+      file: `${where}:${compile[2]}:${compile[3]}`,
       detail: `${compile[4]}${more > 0 ? ` (and ${more} more error${more === 1 ? "" : "s"})` : ""}`
     })
   }
