@@ -108,7 +108,7 @@ describe("ouro CLI, bad input: one clear line, non-zero exit, store intact", () 
   it("a missing pipeline file", () => fails(["run", "nope.ts"], /^ouro: nope\.ts: no such pipeline file$/m))
   it("a file without a default-exported pipeline", () =>
     fails(["run", write("nodefault.ts", "export const x = 1\n")], /nodefault\.ts: does not default-export a pipeline/))
-  it("a file that does not compile", () => fails(["plan", write("syntax.ts", "export default (\n")], /syntax\.ts: failed to load:/))
+  it("a file that does not compile", () => fails(["plan", write("syntax.ts", "export default (\n")], /^ouro: \S*syntax\.ts:2:0: Unexpected end of file$/m))
   it("invalid params name the stage and the field path", () =>
     fails(
       ["plan", write("params.ts", `import { Pipeline, Seed, Tokenize, Train } from ${src}

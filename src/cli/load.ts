@@ -1,38 +1,62 @@
 /** Loads a pipeline file: a TypeScript or JavaScript module whose default export is a Pipeline. */
 import { stat } from "node:fs/promises"
+import { register } from "node:module"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
-import { tsImport } from "tsx/esm/api"
 import { PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
 import { isPipeline, type Pipeline } from "../pipeline/pipeline.ts"
+
+/**
+ * Pipeline files are ES module TypeScript wherever they live: the hooks in esm-hooks.mjs, chained in front of tsx's
+ * (which whoever runs this TypeScript has registered: bin/ouro.js, a stage worker, `node --import tsx`), say so
+ * whatever the nearest package.json says. Registered once per thread, on the first load.
+ */
+let hooked = false
+const ensureHooks = () => {
+  if (hooked) return
+  register(new URL("./esm-hooks.mjs", import.meta.url))
+  hooked = true
+}
 
 export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoadError | PipelineInvalid> =>
   Effect.gen(function*() {
     const path = resolve(file)
     const found = yield* Effect.promise(() => stat(path).then((s) => s.isFile(), () => false))
     if (!found) return yield* new PipelineLoadError({ file, detail: "no such pipeline file" })
+    ensureHooks()
     const module = yield* Effect.tryPromise({
-      // tsImport loads the file as an ES module wherever it lives (outside a "type": "module" package too).
-      try: () => tsImport(pathToFileURL(path).href, import.meta.url) as Promise<Record<string, unknown>>,
-      catch: (e) =>
-        e instanceof PipelineInvalid
-          ? e
-          : new PipelineLoadError({ file, detail: `failed to load: ${firstLine(e)}` })
+      // A plain import: the pipeline shares this process's ouroboros modules (one copy, one PipelineInvalid class).
+      try: () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>,
+      catch: (e) => (e instanceof PipelineInvalid ? e : loadFailure(file, e))
     })
-    // A .ts file outside a "type": "module" package loads as CommonJS, where the ES default export is nested.
-    const nested = module.default as Record<string, unknown> | undefined
-    const candidate = isPipeline(module.default) ? module.default : nested?.default
-    if (!isPipeline(candidate)) {
+    if (!isPipeline(module.default)) {
       return yield* new PipelineLoadError({
         file,
         detail: "does not default-export a pipeline (write `export default Pipeline.make(\"name\", (p) => ...)`)"
       })
     }
-    return candidate
+    return module.default
   })
 
-const firstLine = (e: unknown): string => {
+/**
+ * esbuild's compile errors arrive as "Transform failed with N errors:\nFILE:LINE:COL: ERROR: TEXT\n..." (thrown in
+ * the loader thread, so only the message survives): the first of them as FILE:LINE:COL: TEXT, which names the file
+ * that does not compile (the pipeline file or one it imports). Anything else: its first line.
+ */
+const loadFailure = (file: string, e: unknown): PipelineLoadError => {
   const text = e instanceof Error ? e.message : String(e)
-  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? text
+  const lines = text.split("\n")
+  const compile = lines.map((l) => /^(.+):(\d+):(\d+): ERROR: (.*)$/.exec(l.trim())).find((m) => m !== null)
+  if (compile != null) {
+    const more = lines.filter((l) => / ERROR: /.test(l)).length - 1
+    // The pipeline file as the user named it; a file it imports as esbuild names it.
+    const where = resolve(compile[1]) === resolve(file) ? file : compile[1]
+    return new PipelineLoadError({
+      file: `${where}:${compile[2]}:${compile[3]}`,
+      detail: `${compile[4]}${more > 0 ? ` (and ${more} more error${more === 1 ? "" : "s"})` : ""}`
+    })
+  }
+  const first = lines.find((l) => l.trim() !== "")?.trim() ?? text
+  return new PipelineLoadError({ file, detail: `failed to load: ${first}` })
 }

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Layer, Option } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
@@ -121,15 +121,17 @@ export const runMetrics = (result: RunResult) =>
   })
 
 const jobsFlag = Flag.Int("jobs").pipe(
-  Flag.withDescription("Stages computed at once, each on its own worker thread (1: all in this thread)"),
+  Flag.withDescription("Stages computed at once, each on its own worker thread"),
   Flag.withDefault(defaultWorkers())
 )
 
-/** Where stages run: in this thread for --jobs 1, else on worker threads that load the pipeline file. */
+/**
+ * Where stages run: on worker threads that load the pipeline file, one for --jobs 1 too. A stage computing in this
+ * thread would block its event loop (a long synchronous loop in a built-in or a user's stage), and with it the
+ * SIGINT/SIGTERM handlers: on a worker, a signal interrupts the run here and terminates the worker at once.
+ */
 const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
-  Math.max(1, jobs) === 1
-    ? localInProcess(root, progressLayer(quiet))
-    : localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
+  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
 
 /** The file a pipeline was last run from, so `replay <name>` can find it. */
 const sourceRef = (name: string) => `sources/${name}`
@@ -351,4 +353,26 @@ const ouro = Command.make("ouro").pipe(
   Command.withSubcommands([run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
 )
 
-Command.run(ouro, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+/** The signal that interrupted the run, if one did: the exit code is 128 + its number, as a shell reports it. */
+let signalled: "SIGINT" | "SIGTERM" | undefined
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => (signalled ??= signal))
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
+
+Command.run(ouro, { version: "0.1.0" }).pipe(
+  Effect.provide(NodeServices.layer),
+  // Expected failures have printed their one line by now (reportErrors; the cli prints its own usage errors).
+  // What is left is a defect, a bug in ouroboros: say so, with its stack, on stderr.
+  Effect.tapCause((cause) =>
+    Cause.hasDies(cause)
+      ? Effect.sync(() => process.stderr.write(`ouro: internal error (a bug in ouroboros):\n${Cause.pretty(cause)}\n`))
+      : Effect.void
+  ),
+  (main) =>
+    NodeRuntime.runMain(main, {
+      disableErrorReporting: true,
+      teardown: (exit, onExit) =>
+        Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+          ? onExit(SIGNAL_EXIT[signalled ?? "SIGINT"])
+          : Runtime.defaultTeardown(exit, onExit)
+    })
+)

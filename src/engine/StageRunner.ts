@@ -41,6 +41,9 @@ const makeDecodedCache = (capacity: number) => {
   }
 }
 
+const thrownMessage = (defect: unknown): string =>
+  defect instanceof Error ? (defect.message === "" ? defect.name : defect.message) : String(defect)
+
 export const makeInProcess = Effect.gen(function*() {
   const store = yield* ArtifactStore
   const progress = yield* Progress
@@ -61,11 +64,17 @@ export const makeInProcess = Effect.gen(function*() {
     Effect.gen(function*() {
       const values: Record<string, unknown> = {}
       for (const input of Object.keys(node.inputs)) values[input] = yield* loadInput(inputs[input], node, input)
-      const produced = yield* node.stage.run(values, {
-        node: node.path,
-        log: (line) => progress.emit({ _tag: "Log", path: node.path, line }),
-        status: (line) => Effect.runSync(progress.emit({ _tag: "Status", path: node.path, line }))
-      })
+      const produced = yield* Effect.suspend(() =>
+        node.stage.run(values, {
+          node: node.path,
+          log: (line) => progress.emit({ _tag: "Log", path: node.path, line }),
+          status: (line) => Effect.runSync(progress.emit({ _tag: "Status", path: node.path, line }))
+        })
+      ).pipe(
+        // A stage's code that throws (a user's defineStage, or a bug in a built-in one) fails that stage, named, with
+        // the thrown message: one line for the CLI, the same whichever runner or thread computed it.
+        Effect.catchDefect((defect) => Effect.fail(new StageFailed({ node: node.path, kind: node.stage.kind, detail: thrownMessage(defect) })))
+      )
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {
         const bytes = yield* Effect.try({

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StageFailed, StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { OutputEntry } from "../store/record.ts"
@@ -55,17 +55,34 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
       yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(pool.map((w) => w.terminate()))))
       const idle: Worker[] = []
       const waiting: Array<(w: Worker) => void> = []
-      const acquire = () =>
-        new Promise<Worker>((resolve) => {
-          if (idle.length > 0) return resolve(idle.pop()!)
-          if (pool.length < workers) {
-            const w = new Worker(new URL("./worker-entry.mjs", import.meta.url), { workerData: config })
-            pool.push(w)
-            return resolve(w)
-          }
-          waiting.push(resolve)
+      const acquire = Effect.callback<Worker>((resume) => {
+        if (idle.length > 0) return resume(Effect.succeed(idle.pop()!))
+        if (pool.length < workers) {
+          const w = new Worker(new URL("./worker-entry.mjs", import.meta.url), { workerData: config })
+          pool.push(w)
+          return resume(Effect.succeed(w))
+        }
+        const take = (w: Worker) => resume(Effect.succeed(w))
+        waiting.push(take)
+        // Interrupted while waiting: no longer in line, so no worker is handed to a fiber that is gone.
+        return Effect.sync(() => {
+          const i = waiting.indexOf(take)
+          if (i >= 0) waiting.splice(i, 1)
         })
+      })
       const release = (w: Worker) => (waiting.length > 0 ? waiting.shift()!(w) : idle.push(w))
+      /**
+       * A worker whose stage was interrupted is still computing it (a synchronous loop cannot be stopped from
+       * outside), and one that crashed is gone: either way it leaves the pool and is terminated, which stops its
+       * thread wherever it is. Its half-written temp file, if any, is a dead writer's and goes when the store opens.
+       */
+      const retire = (w: Worker) =>
+        Effect.promise(() => {
+          const i = pool.indexOf(w)
+          if (i >= 0) pool.splice(i, 1)
+          return w.terminate()
+        }).pipe(Effect.asVoid)
+      const gone = new WeakSet<Worker>()
       let nextId = 0
 
       const send = (worker: Worker, task: WorkerTask) =>
@@ -76,8 +93,8 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
             cleanup()
             resolve(reply)
           }
-          const onError = (e: Error) => (cleanup(), reject(e))
-          const onExit = (code: number) => (cleanup(), reject(new Error(`stage worker exited with code ${code}`)))
+          const onError = (e: Error) => (gone.add(worker), cleanup(), reject(e))
+          const onExit = (code: number) => (gone.add(worker), cleanup(), reject(new Error(`its worker thread exited with code ${code}`)))
           const cleanup = () => {
             worker.off("message", onMessage)
             worker.off("error", onError)
@@ -93,9 +110,13 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
         parallelism: workers,
         run: (node, inputs) =>
           Effect.acquireUseRelease(
-            Effect.promise(acquire),
+            acquire,
             (worker) =>
-              Effect.promise(() => send(worker, { id: nextId++, path: node.path, inputs })).pipe(
+              Effect.tryPromise({
+                try: () => send(worker, { id: nextId++, path: node.path, inputs }),
+                // The thread died under the stage (out of memory, process.exit in a stage): the stage failed.
+                catch: (e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: e instanceof Error ? e.message : String(e) })
+              }).pipe(
                 Effect.flatMap((reply) =>
                   reply.ok
                     ? Effect.succeed(reply.outputs)
@@ -104,7 +125,10 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
                     : Effect.die(new Error(`stage ${node.path} crashed in a worker: ${reply.defect}`))
                 )
               ),
-            (worker) => Effect.sync(() => release(worker))
+            (worker, exit) =>
+              gone.has(worker) || (Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause))
+                ? retire(worker)
+                : Effect.sync(() => release(worker))
           )
       }
     })

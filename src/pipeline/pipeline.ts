@@ -82,9 +82,21 @@ interface Draft {
 
 const NAME = /^[A-Za-z0-9._=+-]+$/
 
+/**
+ * The largest pipeline one may define: more is refused with PipelineInvalid when the pipeline is built, before a
+ * single node of it is planned.
+ */
+export const PIPELINE_LIMITS = { generations: 10_000, nodes: 100_000 } as const
+
 export const make = (name: string, build: (p: Builder) => void): Pipeline => {
   const invalid = (detail: string, node?: string) => new PipelineInvalid({ pipeline: name, node, detail })
-  if (!NAME.test(name)) throw invalid(`pipeline name must match ${NAME.source}`)
+  /** Names become path segments of refs and paths: a character outside NAME, or a "." or "..", would escape them. */
+  const checkName = (what: string, value: string) => {
+    if (!NAME.test(value) || value === "." || value === "..") {
+      throw invalid(`${what} ${JSON.stringify(value)} must match ${NAME.source} and be neither "." nor ".."`)
+    }
+  }
+  checkName("pipeline name", name)
   const drafts: Draft[] = []
   const byPath = new Map<string, Draft>()
 
@@ -92,7 +104,8 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
     add(stage, ...rest) {
       const [inputs = {}, options] = rest as [Readonly<Record<string, OutputRef>>?, AddOptions?]
       const label = options?.name ?? stage.kind.replaceAll("/", "-")
-      if (!NAME.test(label)) throw invalid(`node name ${JSON.stringify(label)} must match ${NAME.source}`)
+      checkName("node name", label)
+      if (drafts.length >= PIPELINE_LIMITS.nodes) throw invalid(`more than ${PIPELINE_LIMITS.nodes} nodes (the most a pipeline may have)`)
       const path = [...segments, label].join("/")
       if (byPath.has(path)) throw invalid(`two nodes are named ${path}; give one another name with { name }`)
       if (stage.params._tag === "Invalid") throw invalid(`invalid params for ${stage.kind}: ${stage.params.message}`, path)
@@ -108,15 +121,17 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
     },
     scope(scope, body) {
       if (typeof scope === "string") {
-        if (!NAME.test(scope)) throw invalid(`scope name ${JSON.stringify(scope)} must match ${NAME.source}`)
+        checkName("scope name", scope)
         return body(builder([...segments, scope], tags))
       }
       const extra = Object.entries(scope).map(([k, v]) => `${k}=${v}`)
-      for (const s of extra) if (!NAME.test(s)) throw invalid(`scope ${JSON.stringify(s)} must match ${NAME.source}`)
+      for (const s of extra) checkName("scope", s)
       return body(builder([...segments, ...extra], { ...tags, ...scope }))
     },
     generations(n, init, body) {
-      if (!Number.isInteger(n) || n < 1) throw invalid(`generations(n): n must be a positive integer, got ${n}`)
+      if (!Number.isInteger(n) || n < 1 || n > PIPELINE_LIMITS.generations) {
+        throw invalid(`generations(n): n must be a positive integer at most ${PIPELINE_LIMITS.generations}, got ${n}`)
+      }
       let state = init
       for (let g = 1; g <= n; g++) {
         const inner = builder([...segments, `g${g}`], { ...tags, generation: g })
@@ -125,6 +140,7 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
       return state
     },
     seeds(seeds, body) {
+      for (const seed of seeds) checkName("seed", `seed=${seed}`)
       return seeds.map((seed) => body(builder([...segments, `seed=${seed}`], { ...tags, seed }), seed))
     },
     ref(path, output, type) {

@@ -98,7 +98,7 @@ export const gatherReport = (pipeline: Pipeline) =>
       const record = records.get(node.id)!
       for (const [output, o] of Object.entries(record.outputs)) {
         artifacts.push({ stage: node.path, output, artifact: o.artifact, hash: o.hash, bytes: o.bytes })
-        if (o.artifact === "curves") theory.push(...(yield* blob(Curves, o.hash)))
+        if (o.artifact === "curves") for (const curve of yield* blob(Curves, o.hash)) theory.push(curve)
       }
     }
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))

@@ -7,6 +7,7 @@ import { Graphviz } from "@hpcc-js/wasm-graphviz"
 import * as vega from "vega"
 import { compile, type TopLevelSpec } from "vega-lite"
 import type { ArmReport, ArtifactRow, DagEdge, DagNode, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
+import { maxOf, minOf } from "./extent.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Text
@@ -105,8 +106,8 @@ const CONFIG = {
 }
 
 const generationAxis = (gens: ReadonlyArray<number>) => {
-  const lo = Math.min(...gens)
-  const hi = Math.max(...gens)
+  const lo = minOf(gens)
+  const hi = maxOf(gens)
   return {
     field: "generation",
     type: "quantitative" as const,
@@ -124,8 +125,8 @@ const generationAxis = (gens: ReadonlyArray<number>) => {
 const logTicks = (values: ReadonlyArray<number>): number[] => {
   const positive = values.filter((v) => v > 0 && Number.isFinite(v))
   if (positive.length === 0) return []
-  const lo = Math.floor(Math.log10(Math.min(...positive)))
-  const hi = Math.ceil(Math.log10(Math.max(...positive)))
+  const lo = Math.floor(Math.log10(minOf(positive)))
+  const hi = Math.ceil(Math.log10(maxOf(positive)))
   const decades = Math.max(1, hi - lo)
   const steps = decades <= 2 ? [1, 2, 5] : decades <= 3 ? [1, 3] : [1]
   const ticks: number[] = []

@@ -1,8 +1,9 @@
 /** Plain-text tables: the per-generation metrics table and a generic aligned table. */
+import { maxOf } from "./extent.ts"
 import { armOf, summarize } from "./summary.ts"
 
 export const alignTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const widths = header.map((h, i) => maxOf(rows.map((r) => (r[i] ?? "").length), h.length))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ").trimEnd()
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n")
@@ -48,7 +49,7 @@ export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
   }
   const out: string[] = []
   for (const [arm, byGen] of arms) {
-    const seeds = Math.max(...[...byGen.values()].map((r) => r.length))
+    const seeds = maxOf([...byGen.values()].map((r) => r.length))
     const columns = COLUMNS.filter(([k]) => [...byGen.values()].some((rs) => rs.some((r) => k in r.values)))
     const body = [...byGen.entries()].sort(([a], [b]) => a - b).map(([g, rs]) => [
       String(g),
