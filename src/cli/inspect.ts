@@ -2,6 +2,8 @@
  * What `ouro show`, `ouro ls` and `ouro status` read: names resolved to blobs or records, and each artifact
  * rendered by sniffing its self-describing bytes (Parquet, safetensors, JSON with an "artifact" field).
  */
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
 import { Effect, Option, Schema } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
 import { Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
@@ -11,7 +13,7 @@ import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { describeNgram } from "../lm/ngram.ts"
 import { alignTable } from "../report/table.ts"
-import { pipelineRef } from "../engine/refs.ts"
+import { pipelineRef, sourceRef } from "../engine/refs.ts"
 import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
 import type { StageRecord } from "../store/record.ts"
 
@@ -158,3 +160,32 @@ export const describeRecord = (r: StageRecord): string =>
     `  env     ${JSON.stringify(r.env)}`,
     `  ran     ${r.timings.startedAt} in ${r.timings.ms} ms`
   ].join("\n")
+
+/** Remembers the file a pipeline was run from (the `sources/<name>` ref). */
+export const rememberSource = (name: string, file: string) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const path = resolve(file)
+    const known = yield* store.getRef(sourceRef(name))
+    if (Option.isNone(known) || known.value !== path) yield* store.setRef(sourceRef(name), path)
+  })
+/** A pipeline file, the name of a pipeline run on this store, or (a prefix of) one of its run manifests' hashes. */
+export const pipelineFileOf = (target: string) =>
+  Effect.gen(function*() {
+    if (existsSync(target)) return target
+    const store = yield* ArtifactStore
+    const byName = yield* store.getRef(sourceRef(target))
+    if (Option.isSome(byName)) return byName.value
+    const found = yield* resolveName(target).pipe(Effect.option)
+    if (Option.isSome(found) && found.value._tag === "Blob") {
+      const manifest = yield* readManifest(store, found.value.hash).pipe(Effect.orElseSucceed(() => Option.none()))
+      if (Option.isSome(manifest)) {
+        const file = yield* store.getRef(sourceRef(manifest.value.pipeline))
+        if (Option.isSome(file)) return file.value
+      }
+    }
+    return yield* new NotFound({
+      what: target,
+      detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor one of its run manifests"
+    })
+  })

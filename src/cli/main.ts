@@ -2,18 +2,18 @@
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Console, Effect, Exit, Layer, Option, Runtime } from "effect"
+import { Cause, Console, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
-import { Progress, type ProgressEvent } from "../engine/Progress.ts"
-import { NotFound, type OuroError, StoreError } from "../errors/index.ts"
+import type { Progress } from "../engine/Progress.ts"
+import { type OuroError, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
 import { Metrics } from "../artifact/artifacts.ts"
@@ -27,8 +27,9 @@ import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
-import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
-import { loadPipeline } from "./load.ts"
+import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, showBlob } from "./inspect.ts"
+import { progressLayer } from "./progress.ts"
+import { loadPipeline } from "../pipeline/load.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -38,50 +39,6 @@ const storeFlag = Flag.String("store").pipe(
 const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE || ".ouroboros")
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
-
-/**
- * Progress on stderr, so stdout stays the result: one line per stage that ran, a stage's log lines, and its status
- * line (a progress bar) redrawn in place on a terminal, or printed at most every STATUS_EVERY_MS elsewhere.
- */
-const STATUS_EVERY_MS = 10_000
-const progressLayer = (quiet: boolean) => {
-  const tty = process.stderr.isTTY === true
-  let shown = false // a status line is on screen (terminal only)
-  const lastPlain = new Map<string, number>()
-  let lastDraw = 0
-  const write = (line: string) => {
-    process.stderr.write(`${shown ? "\r\x1b[K" : ""}${line}\n`)
-    shown = false
-  }
-  const status = (path: string, line: string) => {
-    const now = performance.now()
-    if (tty) {
-      if (now - lastDraw < 100) return
-      lastDraw = now
-      const text = `          ${path}: ${line}`.slice(0, Math.max(20, (process.stderr.columns ?? 100) - 1))
-      process.stderr.write(`\r\x1b[K${text}`)
-      shown = true
-    } else if (now - (lastPlain.get(path) ?? -Infinity) >= STATUS_EVERY_MS) {
-      lastPlain.set(path, now)
-      write(`          ${path}: ${line}`)
-    }
-  }
-  return Layer.succeed(Progress, {
-    emit: (e: ProgressEvent) => {
-      if (quiet) return Effect.void
-      switch (e._tag) {
-        case "Started":
-          return Effect.sync(() => write(`  run     ${e.path}`))
-        case "Finished":
-          return e.status === "ran" ? Effect.sync(() => write(`  done    ${e.path}  ${(e.ms / 1000).toFixed(2)} s`)) : Effect.void
-        case "Log":
-          return Effect.sync(() => write(`          ${e.path}: ${e.line}`))
-        case "Status":
-          return Effect.sync(() => status(e.path, e.line))
-      }
-    }
-  })
-}
 
 /** Turns every expected failure into one line on stderr and exit code 1. */
 const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
@@ -132,36 +89,6 @@ const jobsFlag = Flag.Int("jobs").pipe(
  */
 const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
   localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
-
-/** The file a pipeline was last run from, so `replay <name>` can find it. */
-const sourceRef = (name: string) => `sources/${name}`
-const rememberSource = (name: string, file: string) =>
-  Effect.gen(function*() {
-    const store = yield* ArtifactStore
-    const path = resolve(file)
-    const known = yield* store.getRef(sourceRef(name))
-    if (Option.isNone(known) || known.value !== path) yield* store.setRef(sourceRef(name), path)
-  })
-/** A pipeline file, the name of a pipeline run on this store, or (a prefix of) one of its run manifests' hashes. */
-const pipelineFileOf = (target: string) =>
-  Effect.gen(function*() {
-    if (existsSync(target)) return target
-    const store = yield* ArtifactStore
-    const byName = yield* store.getRef(sourceRef(target))
-    if (Option.isSome(byName)) return byName.value
-    const found = yield* resolveName(target).pipe(Effect.option)
-    if (Option.isSome(found) && found.value._tag === "Blob") {
-      const manifest = yield* readManifest(store, found.value.hash).pipe(Effect.orElseSucceed(() => Option.none()))
-      if (Option.isSome(manifest)) {
-        const file = yield* store.getRef(sourceRef(manifest.value.pipeline))
-        if (Option.isSome(file)) return file.value
-      }
-    }
-    return yield* new NotFound({
-      what: target,
-      detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor one of its run manifests"
-    })
-  })
 
 const run = Command.make("run", {
   pipeline: pipelineArg,

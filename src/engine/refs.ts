@@ -6,3 +6,6 @@ export const nodeRef = (pipeline: Pipeline, node: PipelineNode): string => `node
 
 /** The manifest (a blob) of the last completed run of a pipeline. */
 export const pipelineRef = (name: string): string => `pipelines/${name}`
+
+/** The file a pipeline was last run from, so `replay <name>` can find it. */
+export const sourceRef = (name: string): string => `sources/${name}`

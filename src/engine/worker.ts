@@ -1,7 +1,7 @@
 /** A stage worker thread: see workers.ts. Loads the pipeline once, then runs the nodes it is sent. */
 import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Effect, Exit, Layer } from "effect"
-import { loadPipeline } from "../cli/load.ts"
+import { loadPipeline } from "../pipeline/load.ts"
 import { layerLocal } from "../store/local.ts"
 import { Progress } from "./Progress.ts"
 import { layerInProcess, StageRunner } from "./StageRunner.ts"

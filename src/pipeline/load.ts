@@ -5,7 +5,7 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
 import { PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
-import { isPipeline, type Pipeline } from "../pipeline/pipeline.ts"
+import { isPipeline, type Pipeline } from "./pipeline.ts"
 
 /**
  * Pipeline files are ES module TypeScript wherever they live: the hooks in esm-hooks.mjs, chained in front of tsx's
