@@ -74,6 +74,14 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
     } satisfies GcPlan
   })
 
+/**
+ * A test hook: with OURO_TEST_PAUSE_GC_AFTER_CHECK set, gc stops itself (SIGSTOP) once it has checked for runs in
+ * flight and before it removes anything, so a test can start a run mid-sweep and then resume it (SIGCONT).
+ */
+const pauseForTest = () => {
+  if (process.env.OURO_TEST_PAUSE_GC_AFTER_CHECK) process.kill(process.pid, "SIGSTOP")
+}
+
 export const applyGc = (plan: GcPlan) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
@@ -84,6 +92,7 @@ export const applyGc = (plan: GcPlan) =>
         detail: `a run is in flight (pid ${active.map((r) => r.pid).join(", ")}); gc removes nothing while one is`
       })
     }
+    pauseForTest()
     // Records first: a record never points at a blob that is already gone.
     for (const key of plan.records) yield* store.removeRecord(key)
     for (const b of plan.blobs) yield* store.removeBlob(b.hash)
