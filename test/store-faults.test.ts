@@ -197,11 +197,13 @@ describe("3. a symlink in the store is never followed", () => {
     }
     const untouched = outsideState()
 
-    const report = await inStore(root, verify)
-    assert.deepEqual(report.corrupt.map((c) => [c.what, c.id]), [["blob", h]], formatVerifyReport(report))
     const readOnly = ouro(dir, "verify", "--store", root)
     assert.equal(readOnly.code, 1, readOnly.stdout)
     assert.match(readOnly.stdout, new RegExp(`corrupt blob ${h}: .*symbolic link`))
+    assert.ok(fs.lstatSync(blobPath(root, h)).isSymbolicLink(), "verify (read-only) left the link where it was")
+    // Verify on a writable store reports it too (and, meeting it, moves the link to quarantine).
+    const report = await inStore(root, verify)
+    assert.deepEqual(report.corrupt.map((c) => [c.what, c.id]), [["blob", h]], formatVerifyReport(report))
 
     const second = await inStore(root, execute(chain))
     assert.equal(second.manifest, first.manifest)
@@ -365,7 +367,7 @@ describe("9. reading commands work on a read-only store", () => {
       set -u
       mount --bind -o ro ${store} ${store} || exit 99
       touch ${store}/probe 2>/dev/null && { echo "not read-only"; exit 1; }
-      for cmd in "status" "verify" "ls" "show toy/score" "lineage toy/score" "plan ${pipeline}"; do
+      for cmd in "status" "verify" "ls" "show toy/toy-score" "lineage toy/toy-score" "plan ${pipeline}"; do
         $OURO $cmd --store ${store} >/dev/null 2>err.txt || { echo "$cmd failed: $(cat err.txt)"; exit 1; }
       done
       echo ok
