@@ -2,7 +2,8 @@
  * Garbage collection: mark what the kept runs and refs reach, sweep the rest. Roots are every ref: a pipeline's
  * last run manifest (and through it every stage record of that run), node refs (records), and any ref naming a
  * blob. A record keeps its input and output blobs. Nothing added within the grace period is removed (a run in
- * flight, or one that just reused a blob), and gc refuses to sweep while a run is registered on the store.
+ * flight, or one that just reused a blob), gc refuses to sweep while a run is registered on the store, and no run
+ * starts while it sweeps (see `sweepGc`).
  */
 import { statSync } from "node:fs"
 import { join } from "node:path"
@@ -74,9 +75,23 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
     } satisfies GcPlan
   })
 
-export const applyGc = (plan: GcPlan) =>
-  Effect.gen(function*() {
+/**
+ * A test hook: with OURO_TEST_PAUSE_GC_AFTER_CHECK set, gc stops itself (SIGSTOP) once it has checked for runs in
+ * flight and before it removes anything, so a test can start a run mid-sweep and then resume it (SIGCONT).
+ */
+const pauseForTest = () => {
+  if (process.env.OURO_TEST_PAUSE_GC_AFTER_CHECK) process.kill(process.pid, "SIGSTOP")
+}
+
+/**
+ * Plans and removes with the store held exclusively for the whole sweep: a run registered before gc took the
+ * store makes it refuse; a run starting during the sweep waits until it ends. So no run reuses what gc removes,
+ * and the plan cannot go stale between the look and the removal. Returns what it removed.
+ */
+export const sweepGc = (options: { readonly graceMs: number; readonly nowMs: number }) =>
+  Effect.scoped(Effect.gen(function*() {
     const store = yield* ArtifactStore
+    yield* store.exclusive
     const active = yield* store.activeRuns
     if (active.length > 0) {
       return yield* new StoreError({
@@ -84,10 +99,13 @@ export const applyGc = (plan: GcPlan) =>
         detail: `a run is in flight (pid ${active.map((r) => r.pid).join(", ")}); gc removes nothing while one is`
       })
     }
+    const plan = yield* planGc(options)
+    pauseForTest()
     // Records first: a record never points at a blob that is already gone.
     for (const key of plan.records) yield* store.removeRecord(key)
     for (const b of plan.blobs) yield* store.removeBlob(b.hash)
-  })
+    return plan
+  }))
 
 export const formatGc = (plan: GcPlan, applied: boolean): string =>
   `${applied ? "removed" : "would remove"} ${plan.blobs.length} blobs (${(plan.bytes / 1e6).toFixed(1)} MB) and ${plan.records.length} stage records; ` +

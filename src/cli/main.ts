@@ -10,7 +10,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { execute, type RunResult } from "../engine/execute.ts"
+import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
 import type { Progress } from "../engine/Progress.ts"
 import { type OuroError, StoreError } from "../errors/index.ts"
@@ -20,12 +20,13 @@ import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
+import { layerSilent } from "../engine/Progress.ts"
 import { localInProcess, localWorkers } from "../engine/layers.ts"
 import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
 import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.ts"
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
-import { applyGc, formatGc, planGc } from "../audit/gc.ts"
+import { formatGc, planGc, sweepGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, showBlob } from "./inspect.ts"
 import { progressLayer } from "./progress.ts"
@@ -51,9 +52,12 @@ const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
     )
   )
 
-/** Runs a command body against the store (stages, if any, in this thread). */
-const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
-  reportErrors(body.pipe(Effect.provide(localInProcess(storeRoot(flag)))))
+/** The store opened for reading only: a reading command creates, cleans and repairs nothing (and works on a read-only disk). */
+const readStore = (root: string) => localInProcess(root, layerSilent, { readOnly: true })
+
+/** Runs a command body against the store (stages, if any, in this thread); `read` opens it read-only. */
+const withStore = <A>(flag: Option.Option<string>, mode: "read" | "write", body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
+  reportErrors(body.pipe(Effect.provide(mode === "read" ? readStore(storeRoot(flag)) : localInProcess(storeRoot(flag)))))
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
 
@@ -101,12 +105,13 @@ const run = Command.make("run", {
     const pipeline = yield* loadPipeline(a.pipeline)
     const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
     const started = Date.now()
-    const { result, rows, report } = yield* Effect.gen(function*() {
+    // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
+    const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
       yield* rememberSource(pipeline.name, a.pipeline)
       const result = yield* execute(pipeline)
       const report = Option.isSome(a.report) ? yield* writeReport(pipeline, a.report.value) : undefined
       return { result, rows: yield* runMetrics(result), report }
-    }).pipe(Effect.provide(environment))
+    })).pipe(Effect.provide(environment))
     const count = (s: string) => result.nodes.filter((n) => n.status === s).length
     if (rows.length > 0) yield* Console.log(metricsTables(rows) + "\n")
     yield* Console.log(
@@ -117,13 +122,13 @@ const run = Command.make("run", {
   }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
 const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     yield* Console.log(renderPlan(yield* plan(pipeline)))
   }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
 
 const status = Command.make("status", { store: storeFlag }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
     const blobs = yield* store.listBlobs
     const records = yield* store.listRecordKeys
@@ -139,7 +144,7 @@ const show = Command.make("show", {
   store: storeFlag,
   head: Flag.Int("head").pipe(Flag.withDescription("Documents to print of a corpus"), Flag.withDefault(5))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
     const found = yield* resolveName(a.name)
     if (found._tag === "Record") {
@@ -156,7 +161,7 @@ const ls = Command.make("ls", {
   pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
   store: storeFlag
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const runs = (yield* lastRuns).filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
     if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
     for (const r of runs) {
@@ -168,7 +173,7 @@ const ls = Command.make("ls", {
   }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
 const verifyCommand = Command.make("verify", { store: storeFlag }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const report = yield* verify
     yield* Console.log(formatVerifyReport(report))
     if (!isClean(report)) process.exitCode = 1
@@ -182,7 +187,7 @@ const lineageCommand = Command.make("lineage", {
     Flag.withDefault("text")
   )
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const found = yield* resolveName(a.name)
     const l = yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
     yield* Console.log(
@@ -198,11 +203,11 @@ const replayCommand = Command.make("replay", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const root = storeRoot(a.store)
-    const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(localInProcess(root)))
+    const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(readStore(root)))
     const pipeline = yield* loadPipeline(file)
     const scratch = mkdtempSync(join(tmpdir(), "ouro-replay-"))
     const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
-    const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(localInProcess(root)))
+    const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root)))
     yield* Console.log(formatReplay(outcome))
     if (a.keep) yield* Console.log(`scratch store kept at ${join(scratch, ".ouroboros")}`)
     else rmSync(scratch, { recursive: true, force: true })
@@ -214,9 +219,9 @@ const gcCommand = Command.make("gc", {
   apply: Flag.Boolean("apply").pipe(Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"), Flag.withDefault(false)),
   grace: Flag.Int("grace-minutes").pipe(Flag.withDescription("Spare anything added less than this many minutes ago"), Flag.withDefault(10))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
-    const plan = yield* planGc({ graceMs: a.grace * 60_000, nowMs: Date.now() })
-    if (a.apply) yield* applyGc(plan)
+  withStore(a.store, a.apply ? "write" : "read", Effect.gen(function*() {
+    const options = { graceMs: a.grace * 60_000, nowMs: Date.now() }
+    const plan = a.apply ? yield* sweepGc(options) : yield* planGc(options)
     yield* Console.log(formatGc(plan, a.apply))
   }))).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
 
@@ -243,7 +248,7 @@ const reportCommand = Command.make("report", {
   store: storeFlag,
   output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Where to write the HTML page"), Flag.withDefault("report.html"))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withStore(a.store, "read", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
     yield* Console.log(`report written to ${yield* writeReport(pipeline, a.output)}`)
   }))).pipe(Command.withDescription("Write one self-contained HTML page: the collapse story of a computed pipeline in plots, samples, its DAG and artifacts"))

@@ -5,6 +5,7 @@
  * identical bytes leaves everything below it cached (early cutoff). Nodes with the same key run once.
  */
 import { Deferred, Effect, Option, Semaphore } from "effect"
+import { ArtifactCorrupt, type StoreError } from "../errors/index.ts"
 import { canonicalJson, type Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -41,19 +42,38 @@ export interface ExecuteOptions {
 /** Corrupt items met during a run are quarantined and the run retried this many times, recomputing them. */
 const CORRUPTION_RETRIES = 3
 
+/**
+ * Runs `body` (something that runs pipelines and reads what they made) again after a corrupt item it met is moved
+ * to quarantine, so that the stage that made it is recomputed: a blob that rots after its check, or one whose seal
+ * hid the rot until it was read, costs a recomputation, not every run failing on it.
+ */
+export const recomputingCorrupt = <A, E, R>(
+  body: Effect.Effect<A, E | ArtifactCorrupt, R>,
+  retries = CORRUPTION_RETRIES
+): Effect.Effect<A, E | ArtifactCorrupt | StoreError, R | ArtifactStore> =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const attempt = (left: number): Effect.Effect<A, E | ArtifactCorrupt | StoreError, R> =>
+      body.pipe(Effect.catch((e: E | ArtifactCorrupt) =>
+        e instanceof ArtifactCorrupt && left > 0
+          ? store.quarantine(e.hash).pipe(Effect.andThen(attempt(left - 1)))
+          : Effect.fail(e)
+      ))
+    return yield* attempt(retries)
+  })
+
 export const execute = (
   pipeline: Pipeline,
   options: ExecuteOptions = {}
 ): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
-    const attempt = (left: number): Effect.Effect<RunResult, RunError, ArtifactStore | Progress | StageRunner> =>
-      executeOnce(pipeline, options).pipe(
-        Effect.catchTag("ArtifactCorrupt", (e) =>
-          left === 0 ? Effect.fail(e) : store.quarantine(e.hash).pipe(Effect.andThen(attempt(left - 1)))
-        )
-      )
-    return yield* Effect.scoped(store.registerRun.pipe(Effect.andThen(attempt(CORRUPTION_RETRIES))))
+    const progress = yield* Progress
+    // gc and a run exclude each other: while gc sweeps, the run waits here, and says so.
+    const register = store.registerRun({
+      onWait: (gc) => progress.emit({ _tag: "Log", path: pipeline.name, line: `waiting for gc (pid ${gc.pid} on ${gc.host}) to finish its sweep` })
+    })
+    return yield* Effect.scoped(register.pipe(Effect.andThen(recomputingCorrupt(executeOnce(pipeline, options)))))
   })
 
 const executeOnce = (
@@ -112,7 +132,14 @@ const executeOnce = (
           ? { record: cached.value, ran: false }
           : yield* Effect.scoped(Effect.gen(function*() {
             // Another run on this store may be computing the same key: wait for its lease, then look again.
-            yield* store.lease(key)
+            yield* store.lease(key, {
+              onWait: (holder) =>
+                progress.emit({
+                  _tag: "Log",
+                  path: node.path,
+                  line: `waiting for stage ${key}: another run computes it (pid ${holder.pid} on ${holder.host})`
+                })
+            })
             const meanwhile = yield* usableRecord(store, key, "intact")
             if (Option.isSome(meanwhile)) return { record: meanwhile.value, ran: false }
             return { record: yield* Semaphore.withPermit(semaphore)(compute(node, key, inputs)), ran: true }

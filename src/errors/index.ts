@@ -56,6 +56,16 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
 }
 
+/** A directory given as the store is not one (nor empty, nor a store made before the marker): it is left alone. */
+export class NotAStore extends Data.TaggedError("NotAStore")<{
+  readonly path: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `${this.path} is not an ouroboros store (${this.detail}); refusing to use it`
+  }
+}
+
 /** A stage's own computation failed (bad data, not a bug in the engine). */
 export class StageFailed extends Data.TaggedError("StageFailed")<{
   readonly node: string
@@ -83,5 +93,6 @@ export type OuroError =
   | ArtifactMissing
   | ArtifactCorrupt
   | StoreError
+  | NotAStore
   | StageFailed
   | NotFound

@@ -22,12 +22,27 @@ export interface ActiveRun {
   readonly startedMs: number
 }
 
+/** Who holds a lease or the store (a process on a host). */
+export interface Holder {
+  readonly pid: number
+  readonly host: string
+  readonly startedMs: number
+}
+
+export interface WaitOptions {
+  /** Called when the caller starts waiting for `holder`, and again if the holder changes. */
+  readonly onWait?: (holder: Holder) => Effect.Effect<void>
+}
+
 export interface ArtifactStoreShape {
   /** Where the store lives, for messages. */
   readonly location: string
   /** Atomic and idempotent: the blob is visible whole or not at all. */
   readonly putBlob: (bytes: Uint8Array) => Effect.Effect<BlobInfo, StoreError>
-  /** Checks the hash of what it read; bad bytes are an ArtifactCorrupt error, never a value. */
+  /**
+   * Checks the hash of what it read; bad bytes are an ArtifactCorrupt error, never a value. A writable store also
+   * moves the bad blob to quarantine, whatever its seal says, so the stage that made it runs again.
+   */
   readonly getBlob: (hash: Sha256) => Effect.Effect<Uint8Array, ArtifactMissing | ArtifactCorrupt | StoreError>
   readonly hasBlob: (hash: Sha256) => Effect.Effect<boolean, StoreError>
   readonly listBlobs: Effect.Effect<ReadonlyArray<BlobInfo>, StoreError>
@@ -49,9 +64,14 @@ export interface ArtifactStoreShape {
    * Holds the lease on a stage key for the scope: a second process wanting the same key waits until the holder
    * finishes, dies or stops renewing it, so each stage is computed once however many runs share the store.
    */
-  readonly lease: (key: Sha256) => Effect.Effect<void, StoreError, Scope.Scope>
-  /** Marks a run in flight for the scope (for gc). */
-  readonly registerRun: Effect.Effect<void, StoreError, Scope.Scope>
+  readonly lease: (key: Sha256, options?: WaitOptions) => Effect.Effect<void, StoreError, Scope.Scope>
+  /** Marks a run in flight for the scope (for gc); waits first while gc holds the store (see `exclusive`). */
+  readonly registerRun: (options?: WaitOptions) => Effect.Effect<void, StoreError, Scope.Scope>
+  /**
+   * Holds the whole store for the scope (gc's sweep): no run registers while it is held. The holder then checks
+   * `activeRuns`: a run that registered first is seen there, a later one waits for the scope to end.
+   */
+  readonly exclusive: Effect.Effect<void, StoreError, Scope.Scope>
   readonly activeRuns: Effect.Effect<ReadonlyArray<ActiveRun>, StoreError>
   readonly removeBlob: (hash: Sha256) => Effect.Effect<void, StoreError>
   readonly removeRecord: (key: Sha256) => Effect.Effect<void, StoreError>
