@@ -34,6 +34,7 @@ import {
   type WaitOptions
 } from "./ArtifactStore.ts"
 import { StageRecord } from "./record.ts"
+import { isRefName } from "./refName.ts"
 
 export interface LocalStoreOptions {
   /** Read only: nothing is created, cleaned or repaired, and every write fails (what reading commands use). */
@@ -51,7 +52,6 @@ const TEMP_FILE = /^([0-9]+)-[0-9a-f]{16}\.tmp$/
 
 const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
 
-const REF_NAME = /^[A-Za-z0-9._=+-]+(?:\/[A-Za-z0-9._=+-]+)*$/
 
 const fail = (p: string, cause: unknown): StoreError =>
   new StoreError({ path: p, detail: cause instanceof Error ? cause.message : String(cause) })
@@ -244,7 +244,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     const blobPath = (hash: string) => path.join(dirs.blobs, hash.slice(0, 2), hash)
     const recordPath = (key: string) => path.join(dirs.records, key.slice(0, 2), `${key}.json`)
     const refPath = (name: string) => {
-      if (!REF_NAME.test(name) || name.split("/").some((s) => s === "." || s === "..")) {
+      if (!isRefName(name)) {
         throw new Error(`invalid ref name ${JSON.stringify(name)}`)
       }
       return path.join(dirs.refs, name)
