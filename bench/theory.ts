@@ -5,12 +5,8 @@
  */
 import { readFileSync } from "node:fs"
 import { bigramPrediction, simulateBigram } from "../src/theory/bigram.ts"
-import {
-  exactUnigramPrediction,
-  simulateUnigram,
-  summarizeRuns,
-  type RunSummary
-} from "../src/theory/wright-fisher.ts"
+import { summarizeRuns, type RunSummary } from "../src/theory/statistics.ts"
+import { exactUnigramPrediction, simulateUnigram } from "../src/theory/wright-fisher.ts"
 
 const arg = (i: number, dflt: number): number => (process.argv[2 + i] === undefined ? dflt : Number(process.argv[2 + i]))
 const N = arg(0, 20_000)

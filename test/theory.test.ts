@@ -12,10 +12,9 @@ import {
   pointMass,
   simulateUnigram,
   stepCountDistribution,
-  studentTQuantile,
-  summarizeRuns,
   type CountDistribution
 } from "../src/theory/wright-fisher.ts"
+import { studentTQuantile, summarizeRuns } from "../src/theory/statistics.ts"
 
 const close = (a: number, b: number, tol: number, what = ""): void =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} != ${b} (tol ${tol})`)

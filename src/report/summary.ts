@@ -1,5 +1,5 @@
 /** Aggregation over seeds (mean and 95% t-interval of the mean) and by arm, shared by the metrics table and the report. */
-import { studentTQuantile } from "../theory/wright-fisher.ts"
+import { studentTQuantile } from "../theory/statistics.ts"
 import type { SeedSummary } from "./data.ts"
 
 export const summarize = (values: ReadonlyArray<number>): SeedSummary => {

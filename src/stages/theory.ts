@@ -10,7 +10,8 @@ import { encodeDocuments } from "../lm/tokenizer.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import type { TheoryCurve } from "../artifact/artifacts.ts"
 import { bigramPrediction, simulateBigram } from "../theory/bigram.ts"
-import { exactUnigramPrediction, simulateUnigram, summarizeRuns } from "../theory/wright-fisher.ts"
+import { summarizeRuns } from "../theory/statistics.ts"
+import { exactUnigramPrediction, simulateUnigram } from "../theory/wright-fisher.ts"
 import { compute } from "./util.ts"
 
 const TheoryParams = Schema.Struct({

@@ -17,7 +17,8 @@
 
 import { uniformInt } from "pure-rand/distribution/uniformInt"
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator"
-import { groupCounts, marginalPath, seededGenerator } from "./wright-fisher.ts"
+import { seededGenerator } from "./random.ts"
+import { groupCounts, marginalPath } from "./wright-fisher.ts"
 
 /** Bigram counts of a sample of N transitions over token ids 0..V-1; pair (a, b) is keyed a·V + b. */
 export interface BigramCounts {

@@ -1,0 +1,35 @@
+;; One part of the wasm module that simd-kernels.ts assembles (the module and its memory are declared there).
+;; GELU (tanh form) and its gradient, elementwise over f32x4 lanes.
+
+;; tanh(√(2/π)·(v + 0.044715·v³)) per lane, with gelu.ts's rational tanh (Eigen's float tanh) in f32
+(func $geluTanh (param $v v128) (result v128) (local $c v128) (local $x2 v128)
+  (local.set $c (f32x4.mul (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654) (f32x4.add (local.get $v)
+    (f32x4.mul (f32x4.mul (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (local.get $v)) (local.get $v)) (local.get $v)))))
+  (local.set $c (f32x4.min (f32x4.max (local.get $c) (v128.const f32x4 -7.90531110763549805 -7.90531110763549805 -7.90531110763549805 -7.90531110763549805)) (v128.const f32x4 7.90531110763549805 7.90531110763549805 7.90531110763549805 7.90531110763549805)))
+  (local.set $x2 (f32x4.mul (local.get $c) (local.get $c)))
+  (f32x4.div (f32x4.mul (local.get $c) (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (v128.const f32x4 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16) (local.get $x2)) (v128.const f32x4 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13)) (local.get $x2)) (v128.const f32x4 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11)) (local.get $x2)) (v128.const f32x4 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08)) (local.get $x2)) (v128.const f32x4 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05)) (local.get $x2)) (v128.const f32x4 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04)) (local.get $x2)) (v128.const f32x4 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03)))
+    (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (f32x4.add (f32x4.mul (v128.const f32x4 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06) (local.get $x2)) (v128.const f32x4 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04)) (local.get $x2)) (v128.const f32x4 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03)) (local.get $x2)) (v128.const f32x4 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03))))
+;; y = GELU(x) = 0.5·x·(1 + tanh(...)) over n floats (n % 4 == 0)
+(func (export "gelu") (param $x i32) (param $y i32) (param $n i32) (local $o i32) (local $v v128)
+  (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+  (block $d (loop $l
+    (br_if $d (i32.ge_u (local.get $o) (local.get $n)))
+    (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+    (v128.store (i32.add (local.get $y) (local.get $o)) (f32x4.mul (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $v))
+      (f32x4.add (v128.const f32x4 1 1 1 1) (call $geluTanh (local.get $v)))))
+    (local.set $o (i32.add (local.get $o) (i32.const 16)))
+    (br $l))))
+;; dx = dy · GELU'(x), GELU'(x) = 0.5·(1 + t) + 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²) (t recomputed)
+(func (export "geluGrad") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32) (local $o i32) (local $v v128) (local $t v128)
+  (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+  (block $d (loop $l
+    (br_if $d (i32.ge_u (local.get $o) (local.get $n)))
+    (local.set $v (v128.load (i32.add (local.get $x) (local.get $o))))
+    (local.set $t (call $geluTanh (local.get $v)))
+    (v128.store (i32.add (local.get $dx) (local.get $o)) (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $o)))
+      (f32x4.add (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $t)))
+        (f32x4.mul (f32x4.mul (f32x4.mul (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5) (local.get $v)) (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $t) (local.get $t))))
+          (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654))
+          (f32x4.add (v128.const f32x4 1 1 1 1) (f32x4.mul (f32x4.mul (v128.const f32x4 0.134145 0.134145 0.134145 0.134145) (local.get $v)) (local.get $v)))))))
+    (local.set $o (i32.add (local.get $o) (i32.const 16)))
+    (br $l))))
