@@ -2,13 +2,13 @@
 import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
-import { defineStage, type StageContext } from "../pipeline/stage.ts"
+import { defineStage, type RunContext } from "../pipeline/stage.ts"
 import { compute, wordCount } from "./util.ts"
 
 const io = { inputs: { corpus: Corpus }, outputs: { corpus: Corpus } }
 
-const keep = (ctx: StageContext, kind: string, corpus: CorpusTable, pred: (d: CorpusDocument) => boolean) =>
-  compute(ctx, kind, () => {
+const keep = (ctx: RunContext, corpus: CorpusTable, pred: (d: CorpusDocument) => boolean) =>
+  compute(ctx, () => {
     const { ids, texts } = corpusDocuments(corpus)
     const kept: CorpusDocument[] = []
     for (let i = 0; i < ids.length; i++) if (pred({ id: ids[i], text: texts[i] })) kept.push({ id: ids[i], text: texts[i] })
@@ -32,7 +32,7 @@ const dedup = defineStage({
   ...io,
   run: (_p, { corpus }, ctx) => {
     const seen = new Set<string>()
-    return keep(ctx, "filter/dedup", corpus, (d) => (seen.has(d.text) ? false : (seen.add(d.text), true)))
+    return keep(ctx, corpus, (d) => (seen.has(d.text) ? false : (seen.add(d.text), true)))
   }
 })
 
@@ -45,7 +45,7 @@ const length = defineStage({
   }),
   ...io,
   run: (p, { corpus }, ctx) =>
-    keep(ctx, "filter/length", corpus, (d) => {
+    keep(ctx, corpus, (d) => {
       const n = wordCount(d.text)
       return n >= p.minWords && n <= p.maxWords
     })
@@ -59,7 +59,7 @@ const repetition = defineStage({
     maxRate: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
   }),
   ...io,
-  run: (p, { corpus }, ctx) => keep(ctx, "filter/repetition", corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
+  run: (p, { corpus }, ctx) => keep(ctx, corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
 })
 
 export const Filter = {

@@ -31,7 +31,7 @@ const trainNgramStage = defineStage({
   inputs: { corpus: Corpus, tokenizer: Tokenizer },
   outputs: { model: Model },
   run: (p, { corpus, tokenizer }, ctx) =>
-    compute(ctx, "train/ngram", () => {
+    compute(ctx, () => {
       const data = encodeDocuments(tokenizer, corpusDocuments(corpus).texts)
       if (data.offsets.length < 2) throw new Error("the training corpus has no documents")
       return { model: { family: "ngram" as const, ngram: trainNgram(data, tokenizer.vocab.length, p) } }
@@ -68,8 +68,8 @@ const sampleText = defineStage({
   inputs: { model: Model, tokenizer: Tokenizer },
   outputs: { corpus: Corpus },
   run: (p, { model, tokenizer }, ctx) =>
-    compute(ctx, "sample/text", () => {
-      const docs = sampleNgram(ngramOf(model, "sample/text"), { ...p, totalTokens: p.tokens })
+    compute(ctx, () => {
+      const docs = sampleNgram(ngramOf(model, ctx.kind), { ...p, totalTokens: p.tokens })
       const width = String(p.documents - 1).length
       return {
         corpus: corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) })))
@@ -104,7 +104,7 @@ const evaluateLm = defineStage({
   inputs: { model: Model, tokenizer: Tokenizer, test: Corpus, sample: Corpus },
   outputs: { metrics: Metrics },
   run: (p, { model, tokenizer, test, sample }, ctx) =>
-    compute(ctx, "evaluate/lm", () => {
+    compute(ctx, () => {
       const real = encodeCorpus(tokenizer, test)
       const synthetic = encodeCorpus(tokenizer, sample)
       if (real.docs.length === 0) throw new Error("the test corpus has no documents: perplexity is undefined")
@@ -112,7 +112,7 @@ const evaluateLm = defineStage({
       return {
         metrics: {
           values: {
-            perplexity: perplexity(ngramOf(model, "evaluate/lm"), real.data),
+            perplexity: perplexity(ngramOf(model, ctx.kind), real.data),
             // An untrained model knows nothing: uniform over the vocabulary, perplexity = V.
             baseline_perplexity: tokenizer.vocab.length,
             ...sampleDiversity(synthetic.docs, vocabularyDocs(tokenizer), p),

@@ -43,7 +43,7 @@ const replace = defineStage({
   params: Schema.Struct({}),
   inputs,
   outputs,
-  run: (_p, { synthetic }, ctx) => compute(ctx, "mix/replace", () => ({ corpus: synthetic, pool: synthetic }))
+  run: (_p, { synthetic }, ctx) => compute(ctx, () => ({ corpus: synthetic, pool: synthetic }))
 })
 
 const accumulate = defineStage({
@@ -53,7 +53,7 @@ const accumulate = defineStage({
   inputs,
   outputs,
   run: (_p, { previous, synthetic }, ctx) =>
-    compute(ctx, "mix/accumulate", () => {
+    compute(ctx, () => {
       const pool = corpusFromDocuments([...docsOf(previous), ...docsOf(synthetic)])
       return { corpus: pool, pool }
     })
@@ -70,7 +70,7 @@ const accumulateSubsample = defineStage({
   inputs,
   outputs,
   run: (p, { previous, synthetic }, ctx) =>
-    compute(ctx, "mix/accumulate-subsample", () => {
+    compute(ctx, () => {
       const all = [...docsOf(previous), ...docsOf(synthetic)]
       const order = seededPermutation(all.length, p.seed)
       const chosen = Array.from(order.subarray(0, Math.min(p.size, all.length))).sort((a, b) => a - b)
@@ -88,7 +88,7 @@ const realFraction = defineStage({
   inputs,
   outputs,
   run: (p, { real, synthetic }, ctx) =>
-    compute(ctx, "mix/real-fraction", () => {
+    compute(ctx, () => {
       const synth = docsOf(synthetic)
       const total = synth.reduce((n, d) => n + wordCount(d.text), 0)
       const realWords = Math.round(p.fraction * total)

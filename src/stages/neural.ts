@@ -97,7 +97,7 @@ const trainStages = <P extends typeof TransformerParams.Type | typeof LstmParams
       env: backendEnv,
       inputs,
       outputs: { model: Model },
-      run: (p, resolved, ctx) => computeAsync(ctx, `train/${family}`, async () => ({ model: await (await run()).train(family, p, resolved, ctx) }))
+      run: (p, resolved, ctx) => computeAsync(ctx, async () => ({ model: await (await run()).train(family, p, resolved, ctx) }))
     })
   return { scratch: define(TRAIN_INPUTS), previous: define(CONTINUE_INPUTS) }
 }
@@ -187,7 +187,7 @@ const sampleNeural = defineStage({
   env: backendEnv,
   inputs: { model: Model, tokenizer: Tokenizer },
   outputs: { corpus: Corpus },
-  run: (p, inputs, ctx) => computeAsync(ctx, "sample/neural", async () => ({ corpus: await (await run()).sample(p, inputs, ctx) }))
+  run: (p, inputs, ctx) => computeAsync(ctx, async () => ({ corpus: await (await run()).sample(p, inputs, ctx) }))
 })
 
 export const SampleNeural = {
@@ -224,7 +224,7 @@ const evaluatePerplexity = defineStage({
   env: backendEnv,
   inputs: { model: Model, tokenizer: Tokenizer, test: Corpus },
   outputs: { metrics: Metrics },
-  run: (p, inputs, ctx) => computeAsync(ctx, "evaluate/perplexity", async () => ({ metrics: await (await run()).perplexity(p, inputs, ctx) }))
+  run: (p, inputs, ctx) => computeAsync(ctx, async () => ({ metrics: await (await run()).perplexity(p, inputs, ctx) }))
 })
 
 const evaluateNeural = defineStage({
@@ -234,7 +234,7 @@ const evaluateNeural = defineStage({
   env: backendEnv,
   inputs: { model: Model, baseline: Metrics, tokenizer: Tokenizer, test: Corpus, sample: Corpus },
   outputs: { metrics: Metrics },
-  run: (p, inputs, ctx) => computeAsync(ctx, "evaluate/neural", async () => ({ metrics: await (await run()).evaluate(p, inputs, ctx) }))
+  run: (p, inputs, ctx) => computeAsync(ctx, async () => ({ metrics: await (await run()).evaluate(p, inputs, ctx) }))
 })
 
 const PERPLEXITY_DEFAULTS: PerplexityEvalParams = { stride: 32, maxTokens: 50_000, batch: 32 }

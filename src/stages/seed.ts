@@ -49,7 +49,7 @@ const seedCorpus = defineStage({
   outputs: { train: Corpus, test: Corpus },
   external: fingerprint,
   run: (p, _inputs, ctx) =>
-    computeAsync(ctx, "seed/corpus", async () => {
+    computeAsync(ctx, async () => {
       const all = await load(p)
       const docs = p.maxDocuments > 0 ? all.slice(0, p.maxDocuments) : all
       if (docs.length < 2) throw new Error(`source ${p.source} has ${docs.length} document(s); a train/test split needs 2`)

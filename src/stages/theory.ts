@@ -51,7 +51,7 @@ const unigram = defineStage({
   inputs: { corpus: Corpus, tokenizer: Tokenizer },
   outputs: { curves: Curves },
   run: (p, { corpus, tokenizer }, ctx) =>
-    compute(ctx, "theory/unigram", () => {
+    compute(ctx, () => {
       const counts = new Map<number, number>()
       for (const t of firstTokens(corpus, tokenizer, p.tokens)) counts.set(t, (counts.get(t) ?? 0) + 1)
       const c = [...counts.values()]
@@ -74,7 +74,7 @@ const bigram = defineStage({
   inputs: { corpus: Corpus, tokenizer: Tokenizer },
   outputs: { curves: Curves },
   run: (p, { corpus, tokenizer }, ctx) =>
-    compute(ctx, "theory/bigram", () => {
+    compute(ctx, () => {
       const tokens = firstTokens(corpus, tokenizer, p.tokens)
       const predicted = bigramPrediction(tokens, p.generations, "pooled")
       const runs = seedsOf(p).map((seed) => simulateBigram(tokens, p.generations, seed))

@@ -21,7 +21,7 @@ const fit = defineStage({
   inputs: { corpus: Corpus },
   outputs: { tokenizer: Tokenizer },
   run: (p, { corpus }, ctx) =>
-    compute(ctx, "tokenize/fit", () => ({
+    compute(ctx, () => ({
       tokenizer: fitTokenizer(corpusDocuments(corpus).texts, {
         kind: p.kind,
         lowercase: p.lowercase,
