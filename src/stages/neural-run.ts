@@ -1,6 +1,6 @@
 /**
- * What the neural stages do when they run (stages/neural.ts holds their Schemas). Imported on demand: it loads
- * TF.js and the model families.
+ * What the neural stages do when they run (neural.ts wires them, neural-params.ts holds their Schemas). Imported on
+ * demand: it loads TF.js and the model families.
  */
 import { Effect } from "effect"
 import { type Corpus as CorpusTable, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
@@ -16,7 +16,7 @@ import { trainNet } from "../lm/train.ts"
 import { sampleDiversity } from "../metrics/index.ts"
 import type { RunContext, StageContext } from "../pipeline/stage.ts"
 import { encodeCorpus, vocabularyDocs } from "./util.ts"
-import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural.ts"
+import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural-params.ts"
 
 /** Documents' tokens back to back, each followed by <eos> (so a model learns where documents end and begin). */
 export const tokenStream = (tokenizer: TokenizerSpec, corpus: CorpusTable): Int32Array => {
