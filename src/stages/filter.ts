@@ -3,6 +3,7 @@ import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { defineStage, type RunContext } from "../pipeline/stage.ts"
+import { NonNegativeInt, orDefault, ownKeys, PositiveInt, Unit } from "./params.ts"
 import { compute, wordCount } from "./util.ts"
 
 const io = { inputs: { corpus: Corpus }, outputs: { corpus: Corpus } }
@@ -36,13 +37,15 @@ const dedup = defineStage({
   }
 })
 
+const LengthParams = Schema.Struct({
+  minWords: orDefault(NonNegativeInt, 0),
+  maxWords: orDefault(PositiveInt, Number.MAX_SAFE_INTEGER)
+})
+
 const length = defineStage({
   kind: "filter/length",
   version: 1,
-  params: Schema.Struct({
-    minWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-    maxWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-  }),
+  params: LengthParams,
   ...io,
   run: (p, { corpus }, ctx) =>
     keep(ctx, corpus, (d) => {
@@ -51,13 +54,15 @@ const length = defineStage({
     })
 })
 
+const RepetitionParams = Schema.Struct({
+  n: orDefault(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })), 4),
+  maxRate: Unit()
+})
+
 const repetition = defineStage({
   kind: "filter/repetition",
   version: 1,
-  params: Schema.Struct({
-    n: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })),
-    maxRate: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
-  }),
+  params: RepetitionParams,
   ...io,
   run: (p, { corpus }, ctx) => keep(ctx, corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
 })
@@ -66,8 +71,7 @@ export const Filter = {
   /** Drops documents whose text repeats an earlier document's exactly. */
   dedup: () => dedup({}),
   /** Keeps documents of minWords..maxWords whitespace-separated words. */
-  length: (o: { readonly minWords?: number; readonly maxWords?: number }) =>
-    length({ minWords: 0, maxWords: Number.MAX_SAFE_INTEGER, ...o }),
+  length: (o: typeof LengthParams.Encoded) => length(ownKeys(o)),
   /** Drops documents whose word n-gram repetition rate exceeds maxRate. */
-  repetition: (o: { readonly n?: number; readonly maxRate: number }) => repetition({ n: 4, ...o })
+  repetition: (o: typeof RepetitionParams.Encoded) => repetition(ownKeys(o))
 }

@@ -11,6 +11,7 @@ import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { defineStage, type Stage } from "../pipeline/stage.ts"
+import { orDefaultIfUndefined, PositiveInt, Unit } from "./params.ts"
 import { compute, firstWords, seededPermutation, wordCount } from "./util.ts"
 
 const inputs = { real: Corpus, previous: Corpus, synthetic: Corpus }
@@ -64,8 +65,8 @@ const accumulateSubsample = defineStage({
   version: 1,
   params: Schema.Struct({
     /** Documents in each generation's training corpus. */
-    size: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-    seed: Schema.Int
+    size: PositiveInt,
+    seed: orDefaultIfUndefined(Schema.Int, 0)
   }),
   inputs,
   outputs,
@@ -82,8 +83,8 @@ const realFraction = defineStage({
   kind: "mix/real-fraction",
   version: 1,
   params: Schema.Struct({
-    fraction: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
-    seed: Schema.Int
+    fraction: Unit(),
+    seed: orDefaultIfUndefined(Schema.Int, 0)
   }),
   inputs,
   outputs,
@@ -107,6 +108,6 @@ const realFraction = defineStage({
 export const Mix = {
   replace: (): MixStage => replace({}),
   accumulate: (): MixStage => accumulate({}),
-  accumulateSubsample: (size: number, seed = 0): MixStage => accumulateSubsample({ size, seed }),
-  realFraction: (fraction: number, seed = 0): MixStage => realFraction({ fraction, seed })
+  accumulateSubsample: (size: number, seed?: number): MixStage => accumulateSubsample({ size, seed }),
+  realFraction: (fraction: number, seed?: number): MixStage => realFraction({ fraction, seed })
 }

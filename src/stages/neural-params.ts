@@ -16,7 +16,6 @@ import {
   Unit
 } from "./params.ts"
 
-/** Defaults: 2 layers, dModel 64, 4 heads, context 64. */
 const TransformerShape = Schema.Struct({
   layers: orDefault(PositiveInt, 2),
   dModel: orDefault(PositiveInt, 64),
@@ -27,7 +26,6 @@ const TransformerShape = Schema.Struct({
   m.dModel % m.heads === 0 ? undefined : { path: ["heads"], issue: `heads (${m.heads}) must divide dModel (${m.dModel})` }
 ))
 
-/** Defaults: 1 layer, embed 64, hidden 128, context 64. */
 const LstmShape = Schema.Struct({
   layers: orDefault(PositiveInt, 1),
   embed: orDefault(PositiveInt, 64),
@@ -36,7 +34,7 @@ const LstmShape = Schema.Struct({
   context: orDefault(PositiveInt, 64)
 })
 
-/** AdamW; defaults: lr 3e-3 with 20 warmup steps and a cosine decay to a tenth of it. */
+/** AdamW with a warmup and a learning-rate schedule. */
 const Optimizer = Schema.Struct({
   lr: orDefault(Positive, 3e-3),
   beta1: orDefault(Unit({ exclusiveMaximum: true }), 0.9),
@@ -92,7 +90,6 @@ export const LstmParams = trainLength(Schema.Struct({ ...trainFields(1), model: 
 export type TransformerTrainParams = typeof TransformerParams.Type
 export type LstmTrainParams = typeof LstmParams.Type
 
-/** Defaults: pure sampling (temperature 1, no top-k/top-p, no penalty), one beam, 32 rows. */
 const { seed, ...sampling } = samplingFields(Positive)
 export const SampleParams = Schema.Struct({
   ...sampling,

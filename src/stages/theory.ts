@@ -90,6 +90,6 @@ const bigram = defineStage({
 })
 
 export const Theory = {
-  unigram: (o: { readonly tokens: number; readonly generations: number; readonly seeds: number }) => unigram(o),
-  bigram: (o: { readonly tokens: number; readonly generations: number; readonly seeds: number }) => bigram(o)
+  unigram: (o: typeof TheoryParams.Encoded) => unigram(o),
+  bigram: (o: typeof TheoryParams.Encoded) => bigram(o)
 }
