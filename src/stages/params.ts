@@ -10,8 +10,8 @@ export const orDefault = <S extends Schema.Top>(schema: S, value: NoInfer<S["Enc
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
 
 /**
- * The field may be left out or given as undefined: for positional arguments (`Mix.realFraction(0.1)`) and the
- * nested objects of Train.transformer / Train.lstm (`model`, `optimizer`, `validation`).
+ * The field may be left out or given as undefined: where undefined has always meant the default, as for positional
+ * arguments (`Mix.realFraction(0.1)`) and Train.transformer's / Train.lstm's `model`, `optimizer`, `validation`, `from`.
  */
 export const orDefaultIfUndefined = <S extends Schema.Top>(schema: S, value: NoInfer<S["Encoded"]>) =>
   Schema.withDecodingDefault<S>(Effect.succeed(value))(schema)
