@@ -1,7 +1,8 @@
 /**
  * A stage is data plus one Effect. `defineStage` turns a definition into a constructor of configured stages;
  * params are decoded by the stage's Schema when the constructor is called, and the error (with its field path)
- * is raised by the pipeline builder, which knows the node's name.
+ * is raised by the pipeline builder, which knows the node's name. A field the Schema gives a decoding default may be
+ * left out of the raw params; the key hashes the params encoded again, with it filled in.
  */
 import { Effect, Result, Schema } from "effect"
 import type { StageFailed } from "../errors/index.ts"
@@ -14,6 +15,11 @@ export interface StageContext {
   readonly log: (line: string) => Effect.Effect<void>
   /** A transient progress line (step, loss, rate, ETA), redrawn in place on a terminal; never part of any result. */
   readonly status: (line: string) => void
+}
+
+/** What a definition's `run` sees: the engine's context and the stage's own kind (for messages and errors). */
+export interface RunContext extends StageContext {
+  readonly kind: string
 }
 
 /** What a stage reads from outside the store could not be read; the engine names the node. */
@@ -40,7 +46,7 @@ export interface StageDefinition<P, I extends ArtifactTypes, O extends ArtifactT
    * inputs named "external:<name>", so an edited file reruns its stage.
    */
   readonly external?: (params: P) => Effect.Effect<Readonly<Record<string, string>>, ExternalUnreadable>
-  readonly run: (params: P, inputs: Values<I>, ctx: StageContext) => Effect.Effect<Values<O>, StageFailed>
+  readonly run: (params: P, inputs: Values<I>, ctx: RunContext) => Effect.Effect<Values<O>, StageFailed>
 }
 
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
@@ -85,7 +91,7 @@ export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>
       env,
       params: { _tag: "Valid", encoded: encoded.success as Json },
       external: () => (definition.external === undefined ? Effect.succeed({}) : definition.external(value)),
-      run: (inputs, ctx) => definition.run(value, inputs, ctx)
+      run: (inputs, ctx) => definition.run(value, inputs, { ...ctx, kind: definition.kind })
     }
   }
 }

@@ -2,13 +2,14 @@
 import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
-import { defineStage, type StageContext } from "../pipeline/stage.ts"
+import { defineStage, type RunContext } from "../pipeline/stage.ts"
+import { NonNegativeInt, orDefault, ownKeys, PositiveInt, Unit } from "./params.ts"
 import { compute, wordCount } from "./util.ts"
 
 const io = { inputs: { corpus: Corpus }, outputs: { corpus: Corpus } }
 
-const keep = (ctx: StageContext, kind: string, corpus: CorpusTable, pred: (d: CorpusDocument) => boolean) =>
-  compute(ctx, kind, () => {
+const keep = (ctx: RunContext, corpus: CorpusTable, pred: (d: CorpusDocument) => boolean) =>
+  compute(ctx, () => {
     const { ids, texts } = corpusDocuments(corpus)
     const kept: CorpusDocument[] = []
     for (let i = 0; i < ids.length; i++) if (pred({ id: ids[i], text: texts[i] })) kept.push({ id: ids[i], text: texts[i] })
@@ -32,42 +33,45 @@ const dedup = defineStage({
   ...io,
   run: (_p, { corpus }, ctx) => {
     const seen = new Set<string>()
-    return keep(ctx, "filter/dedup", corpus, (d) => (seen.has(d.text) ? false : (seen.add(d.text), true)))
+    return keep(ctx, corpus, (d) => (seen.has(d.text) ? false : (seen.add(d.text), true)))
   }
+})
+
+const LengthParams = Schema.Struct({
+  minWords: orDefault(NonNegativeInt, 0),
+  maxWords: orDefault(PositiveInt, Number.MAX_SAFE_INTEGER)
 })
 
 const length = defineStage({
   kind: "filter/length",
   version: 1,
-  params: Schema.Struct({
-    minWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
-    maxWords: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
-  }),
+  params: LengthParams,
   ...io,
   run: (p, { corpus }, ctx) =>
-    keep(ctx, "filter/length", corpus, (d) => {
+    keep(ctx, corpus, (d) => {
       const n = wordCount(d.text)
       return n >= p.minWords && n <= p.maxWords
     })
 })
 
+const RepetitionParams = Schema.Struct({
+  n: orDefault(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })), 4),
+  maxRate: Unit()
+})
+
 const repetition = defineStage({
   kind: "filter/repetition",
   version: 1,
-  params: Schema.Struct({
-    n: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 8 })),
-    maxRate: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 }))
-  }),
+  params: RepetitionParams,
   ...io,
-  run: (p, { corpus }, ctx) => keep(ctx, "filter/repetition", corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
+  run: (p, { corpus }, ctx) => keep(ctx, corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
 })
 
 export const Filter = {
   /** Drops documents whose text repeats an earlier document's exactly. */
   dedup: () => dedup({}),
   /** Keeps documents of minWords..maxWords whitespace-separated words. */
-  length: (o: { readonly minWords?: number; readonly maxWords?: number }) =>
-    length({ minWords: 0, maxWords: Number.MAX_SAFE_INTEGER, ...o }),
+  length: (o: typeof LengthParams.Encoded) => length(ownKeys(o)),
   /** Drops documents whose word n-gram repetition rate exceeds maxRate. */
-  repetition: (o: { readonly n?: number; readonly maxRate: number }) => repetition({ n: 4, ...o })
+  repetition: (o: typeof RepetitionParams.Encoded) => repetition(ownKeys(o))
 }

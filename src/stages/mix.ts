@@ -11,6 +11,7 @@ import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { defineStage, type Stage } from "../pipeline/stage.ts"
+import { orDefaultIfUndefined, PositiveInt, Unit } from "./params.ts"
 import { compute, firstWords, seededPermutation, wordCount } from "./util.ts"
 
 const inputs = { real: Corpus, previous: Corpus, synthetic: Corpus }
@@ -43,7 +44,7 @@ const replace = defineStage({
   params: Schema.Struct({}),
   inputs,
   outputs,
-  run: (_p, { synthetic }, ctx) => compute(ctx, "mix/replace", () => ({ corpus: synthetic, pool: synthetic }))
+  run: (_p, { synthetic }, ctx) => compute(ctx, () => ({ corpus: synthetic, pool: synthetic }))
 })
 
 const accumulate = defineStage({
@@ -53,7 +54,7 @@ const accumulate = defineStage({
   inputs,
   outputs,
   run: (_p, { previous, synthetic }, ctx) =>
-    compute(ctx, "mix/accumulate", () => {
+    compute(ctx, () => {
       const pool = corpusFromDocuments([...docsOf(previous), ...docsOf(synthetic)])
       return { corpus: pool, pool }
     })
@@ -64,13 +65,13 @@ const accumulateSubsample = defineStage({
   version: 1,
   params: Schema.Struct({
     /** Documents in each generation's training corpus. */
-    size: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-    seed: Schema.Int
+    size: PositiveInt,
+    seed: orDefaultIfUndefined(Schema.Int, 0)
   }),
   inputs,
   outputs,
   run: (p, { previous, synthetic }, ctx) =>
-    compute(ctx, "mix/accumulate-subsample", () => {
+    compute(ctx, () => {
       const all = [...docsOf(previous), ...docsOf(synthetic)]
       const order = seededPermutation(all.length, p.seed)
       const chosen = Array.from(order.subarray(0, Math.min(p.size, all.length))).sort((a, b) => a - b)
@@ -82,13 +83,13 @@ const realFraction = defineStage({
   kind: "mix/real-fraction",
   version: 1,
   params: Schema.Struct({
-    fraction: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })),
-    seed: Schema.Int
+    fraction: Unit(),
+    seed: orDefaultIfUndefined(Schema.Int, 0)
   }),
   inputs,
   outputs,
   run: (p, { real, synthetic }, ctx) =>
-    compute(ctx, "mix/real-fraction", () => {
+    compute(ctx, () => {
       const synth = docsOf(synthetic)
       const total = synth.reduce((n, d) => n + wordCount(d.text), 0)
       const realWords = Math.round(p.fraction * total)
@@ -107,6 +108,6 @@ const realFraction = defineStage({
 export const Mix = {
   replace: (): MixStage => replace({}),
   accumulate: (): MixStage => accumulate({}),
-  accumulateSubsample: (size: number, seed = 0): MixStage => accumulateSubsample({ size, seed }),
-  realFraction: (fraction: number, seed = 0): MixStage => realFraction({ fraction, seed })
+  accumulateSubsample: (size: number, seed?: number): MixStage => accumulateSubsample({ size, seed }),
+  realFraction: (fraction: number, seed?: number): MixStage => realFraction({ fraction, seed })
 }

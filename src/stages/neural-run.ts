@@ -1,6 +1,6 @@
 /**
- * What the neural stages do when they run (stages/neural.ts holds their Schemas). Imported on demand: it loads
- * TF.js and the model families.
+ * What the neural stages do when they run (neural.ts wires them, neural-params.ts holds their Schemas). Imported on
+ * demand: it loads TF.js and the model families.
  */
 import { Effect } from "effect"
 import { type Corpus as CorpusTable, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
@@ -14,9 +14,9 @@ import type { Family } from "../lm/neural.ts"
 import { decode, encodeDocuments, EOS_ID, fitTokenizer, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { trainNet } from "../lm/train.ts"
 import { sampleDiversity } from "../metrics/index.ts"
-import type { StageContext } from "../pipeline/stage.ts"
+import type { RunContext, StageContext } from "../pipeline/stage.ts"
 import { encodeCorpus, vocabularyDocs } from "./util.ts"
-import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural.ts"
+import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural-params.ts"
 
 /** Documents' tokens back to back, each followed by <eos> (so a model learns where documents end and begin). */
 export const tokenStream = (tokenizer: TokenizerSpec, corpus: CorpusTable): Int32Array => {
@@ -64,7 +64,7 @@ export const train = async (
   familyName: "transformer" | "lstm",
   p: TrainParams,
   inputs: { readonly corpus: CorpusTable; readonly tokenizer: TokenizerSpec; readonly previous?: LanguageModel },
-  ctx: StageContext
+  ctx: RunContext
 ): Promise<LanguageModel> => {
   const info = await usePlannedBackend()
   const vocab = inputs.tokenizer.vocab.length
@@ -72,7 +72,7 @@ export const train = async (
     return trainFamily(transformer, { vocab, ...p.model }, p, inputs, ctx, info.name)
   }
   if (familyName === "lstm" && "hidden" in p.model) return trainFamily(lstm, { vocab, ...p.model }, p, inputs, ctx, info.name)
-  throw new Error(`train/${familyName}: params of another family`)
+  throw new Error(`${ctx.kind}: params of another family`)
 }
 
 const trainFamily = async <C extends { readonly vocab: number }>(
@@ -80,13 +80,13 @@ const trainFamily = async <C extends { readonly vocab: number }>(
   config: C,
   p: TrainParams,
   inputs: { readonly corpus: CorpusTable; readonly tokenizer: TokenizerSpec; readonly previous?: LanguageModel },
-  ctx: StageContext,
+  ctx: RunContext,
   backend: "tensorflow" | "wasm" | "cpu"
 ): Promise<LanguageModel> => {
   family.validate(config)
   let params = family.initParams(config, p.seed)
   if (inputs.previous !== undefined) {
-    const prev = neuralNet(inputs.previous, `train/${family.name} from: "previous"`)
+    const prev = neuralNet(inputs.previous, `${ctx.kind} from: "previous"`)
     if (prev.family !== family.name || JSON.stringify(prev.config) !== JSON.stringify(config)) {
       throw new Error(`the previous model is a ${prev.family} ${JSON.stringify(prev.config)}, not a ${family.name} ${JSON.stringify(config)}`)
     }
@@ -129,10 +129,10 @@ const trainFamily = async <C extends { readonly vocab: number }>(
 export const sample = async (
   p: NeuralSampleParams,
   inputs: { readonly model: LanguageModel; readonly tokenizer: TokenizerSpec },
-  ctx: StageContext
+  ctx: RunContext
 ): Promise<CorpusTable> => {
   await usePlannedBackend()
-  const net = neuralNet(inputs.model, "sample/neural")
+  const net = neuralNet(inputs.model, ctx.kind)
   if (net.vocab !== inputs.tokenizer.vocab.length) {
     throw new Error(`the model's vocabulary (${net.vocab}) is not the tokenizer's (${inputs.tokenizer.vocab.length})`)
   }
@@ -158,10 +158,10 @@ const testNll = (net: Net, p: PerplexityEvalParams, tokenizer: TokenizerSpec, te
 export const perplexity = async (
   p: PerplexityEvalParams,
   inputs: { readonly model: LanguageModel; readonly tokenizer: TokenizerSpec; readonly test: CorpusTable },
-  ctx: StageContext
+  ctx: RunContext
 ): Promise<MetricsValue> => {
   await usePlannedBackend()
-  const { nll, tokens } = testNll(neuralNet(inputs.model, "evaluate/perplexity"), p, inputs.tokenizer, inputs.test, ctx)
+  const { nll, tokens } = testNll(neuralNet(inputs.model, ctx.kind), p, inputs.tokenizer, inputs.test, ctx)
   return { values: { perplexity: Math.exp(nll), nll, test_tokens: tokens } }
 }
 
@@ -180,12 +180,12 @@ export const evaluate = async (
     readonly test: CorpusTable
     readonly sample: CorpusTable
   },
-  ctx: StageContext
+  ctx: RunContext
 ): Promise<MetricsValue> => {
   await usePlannedBackend()
   const baseline = inputs.baseline.values["perplexity"]
   if (baseline === undefined) throw new Error("the baseline metrics have no perplexity (give it Evaluate.perplexity's output)")
-  const { nll, tokens } = testNll(neuralNet(inputs.model, "evaluate/neural"), p, inputs.tokenizer, inputs.test, ctx)
+  const { nll, tokens } = testNll(neuralNet(inputs.model, ctx.kind), p, inputs.tokenizer, inputs.test, ctx)
   const words = wordDocs(inputs.test, inputs.sample)
   const docs = words.sample.filter((d) => d.length > 0)
   if (docs.length === 0) throw new Error("the sample corpus has no words: diversity metrics are undefined")

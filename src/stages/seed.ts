@@ -11,18 +11,19 @@ import { splitByHash } from "../artifact/split.ts"
 import { packageVersion } from "../format/versions.ts"
 import { sha256 } from "../hash/index.ts"
 import { defineStage, type ExternalUnreadable } from "../pipeline/stage.ts"
+import { NonNegativeInt, orDefault, ownKeys, Unit } from "./params.ts"
 import { loadParquetFile, loadSotu, loadTextFile, type SourceDocument } from "./sources.ts"
 import { computeAsync } from "./util.ts"
 
 const SeedParams = Schema.Struct({
   /** "sotu", or a path to a .txt or .parquet file. */
-  source: Schema.String.check(Schema.isNonEmpty()),
+  source: orDefault(Schema.String.check(Schema.isNonEmpty()), "sotu"),
   /** How a .txt file is cut into documents. */
-  split: Schema.Literals(["paragraph", "line", "file"]),
-  testFraction: Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1, exclusiveMinimum: true, exclusiveMaximum: true })),
-  seed: Schema.Int,
+  split: orDefault(Schema.Literals(["paragraph", "line", "file"]), "paragraph"),
+  testFraction: orDefault(Unit({ exclusiveMinimum: true, exclusiveMaximum: true }), 0.1),
+  seed: orDefault(Schema.Int, 1),
   /** Keep only the first N documents (by id order) before splitting; 0 keeps all. */
-  maxDocuments: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+  maxDocuments: orDefault(NonNegativeInt, 0)
 })
 type SeedParams = typeof SeedParams.Type
 
@@ -49,7 +50,7 @@ const seedCorpus = defineStage({
   outputs: { train: Corpus, test: Corpus },
   external: fingerprint,
   run: (p, _inputs, ctx) =>
-    computeAsync(ctx, "seed/corpus", async () => {
+    computeAsync(ctx, async () => {
       const all = await load(p)
       const docs = p.maxDocuments > 0 ? all.slice(0, p.maxDocuments) : all
       if (docs.length < 2) throw new Error(`source ${p.source} has ${docs.length} document(s); a train/test split needs 2`)
@@ -61,15 +62,6 @@ const seedCorpus = defineStage({
     })
 })
 
-export interface SeedOptions {
-  readonly source?: string
-  readonly split?: "paragraph" | "line" | "file"
-  readonly testFraction?: number
-  readonly seed?: number
-  readonly maxDocuments?: number
-}
-
 export const Seed = {
-  corpus: (o: SeedOptions = {}) =>
-    seedCorpus({ source: "sotu", split: "paragraph", testFraction: 0.1, seed: 1, maxDocuments: 0, ...o })
+  corpus: (o?: typeof SeedParams.Encoded) => seedCorpus(ownKeys(o))
 }

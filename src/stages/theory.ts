@@ -52,7 +52,7 @@ const unigram = defineStage({
   inputs: { corpus: Corpus, tokenizer: Tokenizer },
   outputs: { curves: Curves },
   run: (p, { corpus, tokenizer }, ctx) =>
-    compute(ctx, "theory/unigram", () => {
+    compute(ctx, () => {
       const counts = new Map<number, number>()
       for (const t of firstTokens(corpus, tokenizer, p.tokens)) counts.set(t, (counts.get(t) ?? 0) + 1)
       const c = [...counts.values()]
@@ -75,7 +75,7 @@ const bigram = defineStage({
   inputs: { corpus: Corpus, tokenizer: Tokenizer },
   outputs: { curves: Curves },
   run: (p, { corpus, tokenizer }, ctx) =>
-    compute(ctx, "theory/bigram", () => {
+    compute(ctx, () => {
       const tokens = firstTokens(corpus, tokenizer, p.tokens)
       const predicted = bigramPrediction(tokens, p.generations, "pooled")
       const runs = seedsOf(p).map((seed) => simulateBigram(tokens, p.generations, seed))
@@ -91,6 +91,6 @@ const bigram = defineStage({
 })
 
 export const Theory = {
-  unigram: (o: { readonly tokens: number; readonly generations: number; readonly seeds: number }) => unigram(o),
-  bigram: (o: { readonly tokens: number; readonly generations: number; readonly seeds: number }) => bigram(o)
+  unigram: (o: typeof TheoryParams.Encoded) => unigram(o),
+  bigram: (o: typeof TheoryParams.Encoded) => bigram(o)
 }

@@ -4,24 +4,29 @@ import { Corpus, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments } from "../artifact/corpus.ts"
 import { fitTokenizer } from "../lm/tokenizer.ts"
 import { defineStage } from "../pipeline/stage.ts"
+import { orDefault, ownKeys, PositiveInt } from "./params.ts"
 import { compute } from "./util.ts"
 
-const TokenizeParams = Schema.Struct({
-  kind: Schema.Literals(["word", "char"]),
-  lowercase: Schema.Boolean,
-  minCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-  /** Largest vocabulary, the two special tokens included (so at least 3); 0 for no limit. */
-  maxVocab: Schema.Union([Schema.Literal(0), Schema.Int.check(Schema.isGreaterThanOrEqualTo(3))])
-})
+/** The params of one stage, tokenize/fit; Tokenize.words and Tokenize.chars differ in their defaults. */
+const tokenizeParams = (defaults: { readonly kind: "word" | "char"; readonly lowercase: boolean; readonly minCount: number }) =>
+  Schema.Struct({
+    kind: orDefault(Schema.Literals(["word", "char"]), defaults.kind),
+    lowercase: orDefault(Schema.Boolean, defaults.lowercase),
+    minCount: orDefault(PositiveInt, defaults.minCount),
+    /** Largest vocabulary, the two special tokens included (so at least 3); 0 for no limit. */
+    maxVocab: orDefault(Schema.Union([Schema.Literal(0), Schema.Int.check(Schema.isGreaterThanOrEqualTo(3))]), 0)
+  })
+const WordParams = tokenizeParams({ kind: "word", lowercase: true, minCount: 2 })
+const CharParams = tokenizeParams({ kind: "char", lowercase: false, minCount: 1 })
 
-const fit = defineStage({
+const fit = (params: typeof WordParams) => defineStage({
   kind: "tokenize/fit",
   version: 1,
-  params: TokenizeParams,
+  params,
   inputs: { corpus: Corpus },
   outputs: { tokenizer: Tokenizer },
   run: (p, { corpus }, ctx) =>
-    compute(ctx, "tokenize/fit", () => ({
+    compute(ctx, () => ({
       tokenizer: fitTokenizer(corpusDocuments(corpus).texts, {
         kind: p.kind,
         lowercase: p.lowercase,
@@ -31,13 +36,13 @@ const fit = defineStage({
     }))
 })
 
-export interface TokenizeOptions {
-  readonly lowercase?: boolean
-  readonly minCount?: number
-  readonly maxVocab?: number
-}
+const fitWords = fit(WordParams)
+const fitChars = fit(CharParams)
+
+/** The constructors' options: the kind is the constructor's. */
+type TokenizeOptions = Omit<typeof WordParams.Encoded, "kind">
 
 export const Tokenize = {
-  words: (o: TokenizeOptions = {}) => fit({ kind: "word", lowercase: true, minCount: 2, maxVocab: 0, ...o }),
-  chars: (o: TokenizeOptions = {}) => fit({ kind: "char", lowercase: false, minCount: 1, maxVocab: 0, ...o })
+  words: (o?: TokenizeOptions) => fitWords(ownKeys(o)),
+  chars: (o?: TokenizeOptions) => fitChars(ownKeys(o))
 }

@@ -5,21 +5,17 @@ import { uniformInt } from "pure-rand/distribution/uniformInt"
 import { type Corpus, corpusDocuments } from "../artifact/corpus.ts"
 import { StageFailed } from "../errors/index.ts"
 import { encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
-import type { StageContext } from "../pipeline/stage.ts"
+import type { RunContext } from "../pipeline/stage.ts"
 
-/** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node. */
-export const compute = <A>(ctx: StageContext, kind: string, f: () => A): Effect.Effect<A, StageFailed> =>
-  Effect.try({
-    try: f,
-    catch: (e) => new StageFailed({ node: ctx.node, kind, detail: e instanceof Error ? e.message : String(e) })
-  })
+const failed = (ctx: RunContext) => (e: unknown) =>
+  new StageFailed({ node: ctx.node, kind: ctx.kind, detail: e instanceof Error ? e.message : String(e) })
+
+/** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node and the stage's kind. */
+export const compute = <A>(ctx: RunContext, f: () => A): Effect.Effect<A, StageFailed> => Effect.try({ try: f, catch: failed(ctx) })
 
 /** Same, for asynchronous work. */
-export const computeAsync = <A>(ctx: StageContext, kind: string, f: () => Promise<A>): Effect.Effect<A, StageFailed> =>
-  Effect.tryPromise({
-    try: f,
-    catch: (e) => new StageFailed({ node: ctx.node, kind, detail: e instanceof Error ? e.message : String(e) })
-  })
+export const computeAsync = <A>(ctx: RunContext, f: () => Promise<A>): Effect.Effect<A, StageFailed> =>
+  Effect.tryPromise({ try: f, catch: failed(ctx) })
 
 /** A seeded permutation of 0..n-1 (Fisher-Yates on xoroshiro128+). */
 export const seededPermutation = (n: number, seed: number): Int32Array => {
