@@ -1,7 +1,8 @@
 /**
  * `verify`: an audit of the whole store. Every blob is re-hashed, every stage record decoded, and every reference
  * (a record's inputs and outputs, the engine's node and pipeline refs) checked to point at something that exists.
- * Problems are collected, not raised: one bad blob must not hide the next. Only an unreadable store fails.
+ * Problems are collected, not raised: one bad blob or stray entry must not hide the next. Only an unreadable store
+ * fails.
  */
 import { Effect, Option } from "effect"
 import type { StoreError } from "../errors/index.ts"
@@ -10,7 +11,8 @@ import { ArtifactStore } from "../store/ArtifactStore.ts"
 import type { StageRecord } from "../store/record.ts"
 
 export interface VerifyProblemCorrupt {
-  readonly what: "blob" | "record"
+  /** `entry`: something in the store's folders that is no blob or record (its id is its path in the store). */
+  readonly what: "blob" | "record" | "entry"
   readonly id: string
   readonly detail: string
 }
@@ -55,6 +57,9 @@ export const verify: Effect.Effect<VerifyReport, StoreError, ArtifactStore> = Ef
     )
     if (outcome._tag === "bad") corrupt.push({ what: "blob", id: blob.hash, detail: outcome.detail })
   }
+
+  // Entries the listings skipped (a stray file, a symbolic link to nothing): each one reported, none stopping the rest.
+  for (const stray of yield* store.listStrays) corrupt.push({ what: "entry", id: stray.path, detail: stray.detail })
 
   const keys = yield* store.listRecordKeys
   const keySet = new Set(keys)

@@ -200,6 +200,8 @@ const status = Command.make("status", { store: storeFlag }, (a) =>
     const records = yield* store.listRecordKeys
     const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
     yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
+    const strays = (yield* store.listStrays).length
+    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     const runs = yield* lastRuns
     if (runs.length === 0) yield* Console.log("no pipeline has run yet")
     for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)

@@ -19,7 +19,7 @@ import { hostname } from "node:os"
 import { Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StoreError } from "../errors/index.ts"
 import { isSha256, sha256 } from "../hash/index.ts"
-import { type ActiveRun, ArtifactStore, type ArtifactStoreShape, type BlobInfo, type BlobState } from "./ArtifactStore.ts"
+import { type ActiveRun, ArtifactStore, type ArtifactStoreShape, type BlobInfo, type BlobState, type StrayEntry } from "./ArtifactStore.ts"
 import { StageRecord } from "./record.ts"
 
 const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
@@ -159,20 +159,57 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         return bytes
       })
 
-    const listBlobs = Effect.try({
-      try: () => {
-        const out: BlobInfo[] = []
-        for (const shard of fs.readdirSync(dirs.blobs).sort()) {
-          for (const name of fs.readdirSync(path.join(dirs.blobs, shard)).sort()) {
-            if (!isSha256(name)) continue
-            const st = fs.statSync(path.join(dirs.blobs, shard, name))
-            out.push({ hash: name, bytes: st.size, addedMs: st.ctimeMs })
+    /**
+     * Walks blobs/ or records/ (two-letter shards of entries): `entry` names what a well-placed entry is, or says
+     * undefined; every other entry, and one that cannot be read, is a stray. Only an unreadable folder itself fails.
+     */
+    const scanShards = <A>(dir: string, entry: (shard: string, name: string, st: fs.Stats) => A | undefined, what: string) => {
+      const found: A[] = []
+      const strays: StrayEntry[] = []
+      const stray = (p: string, detail: string) => strays.push({ path: path.relative(root, p), detail })
+      const stat = (p: string): fs.Stats | string => {
+        try {
+          return fs.statSync(p)
+        } catch (e) {
+          return isNotFound(e) && readIfExists(() => fs.lstatSync(p))?.isSymbolicLink() === true
+            ? "a symbolic link to nothing"
+            : `cannot be read: ${e instanceof Error ? e.message : String(e)}`
+        }
+      }
+      for (const shard of fs.readdirSync(dir).sort()) {
+        const shardPath = path.join(dir, shard)
+        const st = stat(shardPath)
+        if (typeof st === "string") stray(shardPath, st)
+        else if (!/^[0-9a-f]{2}$/.test(shard) || !st.isDirectory()) stray(shardPath, `not a shard folder of ${what}`)
+        else {
+          let names: string[]
+          try {
+            names = fs.readdirSync(shardPath).sort()
+          } catch (e) {
+            stray(shardPath, `cannot be read: ${e instanceof Error ? e.message : String(e)}`)
+            continue
+          }
+          for (const name of names) {
+            const p = path.join(shardPath, name)
+            const est = stat(p)
+            const value = typeof est === "string" ? undefined : entry(shard, name, est)
+            if (value !== undefined) found.push(value)
+            else stray(p, typeof est === "string" ? est : `not one of the ${what} (misnamed or misplaced)`)
           }
         }
-        return out
-      },
-      catch: (e) => fail(dirs.blobs, e)
-    })
+      }
+      return { found, strays }
+    }
+    const scanBlobs = () =>
+      scanShards(dirs.blobs, (shard, name, st): BlobInfo | undefined =>
+        isSha256(name) && name.startsWith(shard) ? { hash: name, bytes: st.size, addedMs: st.ctimeMs } : undefined, "blobs")
+    const scanRecords = () =>
+      scanShards(dirs.records, (shard, name, st) => {
+        const key = name.slice(0, -5)
+        return name.endsWith(".json") && isSha256(key) && key.startsWith(shard) && st.isFile() ? key : undefined
+      }, "stage records")
+
+    const listBlobs = Effect.try({ try: () => scanBlobs().found, catch: (e) => fail(dirs.blobs, e) })
 
     const putRecord = (record: StageRecord) =>
       Effect.try({
@@ -198,17 +235,11 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
         return Option.some(decoded.value)
       })
 
-    const listRecordKeys = Effect.try({
-      try: () => {
-        const out: string[] = []
-        for (const shard of fs.readdirSync(dirs.records).sort()) {
-          for (const name of fs.readdirSync(path.join(dirs.records, shard)).sort()) {
-            if (name.endsWith(".json")) out.push(name.slice(0, -5))
-          }
-        }
-        return out
-      },
-      catch: (e) => fail(dirs.records, e)
+    const listRecordKeys = Effect.try({ try: () => scanRecords().found, catch: (e) => fail(dirs.records, e) })
+
+    const listStrays = Effect.try({
+      try: () => [...scanBlobs().strays, ...scanRecords().strays],
+      catch: (e) => fail(root, e)
     })
 
     const setRef = (name: string, value: string) =>
@@ -357,6 +388,7 @@ export const makeLocalStore = (root: string): Effect.Effect<ArtifactStoreShape, 
       putRecord,
       getRecord,
       listRecordKeys,
+      listStrays,
       setRef,
       getRef,
       listRefs
