@@ -57,7 +57,7 @@ const listings = Effect.gen(function*() {
 })
 
 describe("5: a stage output that encodes but does not decode", () => {
-  it.todo("fails the stage naming the output, and nothing is stored", async () => {
+  it("fails the stage naming the output, and nothing is stored", async () => {
     const p = Pipeline.make("bad", (b) => {
       b.add(BadMetrics({}), {})
     })
