@@ -170,14 +170,14 @@ describe("the ouro command on faults (12, 14, 10)", () => {
     rmSync(tmp, { recursive: true, force: true })
   })
 
-  it.todo("12: a failed replay leaves no scratch store behind", async () => {
+  it("12: a failed replay leaves no scratch store behind", async () => {
     const r = await ouroWith(project, { ...env, OURO_TEST_FAIL: "1" }, ["replay", pipeline, "--jobs", "1"])
     assert.equal(r.code, 1, r.stderr)
     assert.match(r.stderr, /^ouro: stage toy-flaky \(toy\/flaky\) failed: failing as asked$/m)
     assert.deepEqual(leftovers(), [])
   })
 
-  it.todo("12: replay interrupted by SIGINT mid-stage leaves no scratch store behind", async () => {
+  it("12: replay interrupted by SIGINT mid-stage leaves no scratch store behind", async () => {
     const earlier = new Set(leftovers())
     const inFlight = () =>
       leftovers().some((s) => {
@@ -195,7 +195,7 @@ describe("the ouro command on faults (12, 14, 10)", () => {
     assert.deepEqual(leftovers().filter((s) => !earlier.has(s)), [])
   })
 
-  it.todo("12: report -o <directory> says so in one line and leaves no temp file", async () => {
+  it("12: report -o <directory> says so in one line and leaves no temp file", async () => {
     const out = join(project, "out")
     mkdirSync(out)
     const r = await ouroWith(project, env, ["report", pipeline, "-o", out])

@@ -8,7 +8,7 @@ import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Exit, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
@@ -28,6 +28,7 @@ import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
+import { requireWritableFile, unwritable } from "./existing.ts"
 import { loadPipeline } from "./load.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
 
@@ -170,6 +171,7 @@ const run = Command.make("run", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
+    if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
     const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
     const started = Date.now()
     const { result, rows, report } = yield* Effect.gen(function*() {
@@ -263,6 +265,25 @@ const lineageCommand = Command.make("lineage", {
     )
   }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
 
+/**
+ * A fresh directory under the system's temp folder for the scope. It is removed when the scope closes, however it
+ * closes: done, failed, or interrupted (Ctrl-C interrupts the main fiber, so this finalizer runs). With `keep` it
+ * stays, and the last line says where (on stderr if the scope did not succeed).
+ */
+const scratchDirectory = (prefix: string, keep: boolean) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => mkdtempSync(join(tmpdir(), prefix)),
+      catch: (e) => new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${e instanceof Error ? e.message : String(e)}` })
+    }),
+    (dir, exit) =>
+      Effect.sync(() => {
+        if (!keep) rmSync(dir, { recursive: true, force: true })
+        else if (Exit.isSuccess(exit)) process.stdout.write(`scratch store kept at ${join(dir, ".ouroboros")}\n`)
+        else process.stderr.write(`scratch store kept at ${join(dir, ".ouroboros")} (the replay did not finish)\n`)
+      })
+  )
+
 const replayCommand = Command.make("replay", {
   target: Argument.String("pipeline-or-run").pipe(Argument.withDescription("A pipeline file, the name of a pipeline that has run on this store, or a run manifest hash")),
   store: storeFlag,
@@ -273,13 +294,13 @@ const replayCommand = Command.make("replay", {
     const root = storeRoot(a.store)
     const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(localInProcess(root)))
     const pipeline = yield* loadPipeline(file)
-    const scratch = mkdtempSync(join(tmpdir(), "ouro-replay-"))
-    const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
-    const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(localInProcess(root)))
-    yield* Console.log(formatReplay(outcome))
-    if (a.keep) yield* Console.log(`scratch store kept at ${join(scratch, ".ouroboros")}`)
-    else rmSync(scratch, { recursive: true, force: true })
-    if (outcome._tag === "Diverged") process.exitCode = 1
+    yield* Effect.scoped(Effect.gen(function*() {
+      const scratch = yield* scratchDirectory("ouro-replay-", a.keep)
+      const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
+      const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(localInProcess(root)))
+      yield* Console.log(formatReplay(outcome))
+      if (outcome._tag === "Diverged") process.exitCode = 1
+    }))
   }))).pipe(Command.withDescription("Recompute a pipeline from scratch in a scratch store and compare every output with the recorded hashes"))
 
 const gcCommand = Command.make("gc", {
@@ -296,6 +317,7 @@ const gcCommand = Command.make("gc", {
 /** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
 const writeReport = (pipeline: Pipeline, output: string) =>
   Effect.gen(function*() {
+    yield* requireWritableFile("report", output)
     const data = yield* gatherReport(pipeline)
     // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
     const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
@@ -303,10 +325,16 @@ const writeReport = (pipeline: Pipeline, output: string) =>
     yield* Effect.try({
       try: () => {
         const tmp = `${path}.${process.pid}.tmp`
-        writeFileSync(tmp, html)
-        renameSync(tmp, path)
+        try {
+          writeFileSync(tmp, html)
+          renameSync(tmp, path)
+        } catch (e) {
+          // Whatever failed (the write, or the rename onto a directory made meanwhile), no temp file is left.
+          rmSync(tmp, { force: true })
+          throw e
+        }
       },
-      catch: (e) => new StoreError({ path, detail: `cannot write the report: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => unwritable("report", output, e)
     })
     return path
   })

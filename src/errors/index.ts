@@ -56,6 +56,18 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
 }
 
+/** A file the user asked for (a report) cannot be written where they said. */
+export class OutputUnwritable extends Data.TaggedError("OutputUnwritable")<{
+  /** What was to be written: "report". */
+  readonly what: string
+  readonly path: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot write ${this.what} to ${this.path}: ${this.detail}`
+  }
+}
+
 /** A stage's own computation failed (bad data, not a bug in the engine). */
 export class StageFailed extends Data.TaggedError("StageFailed")<{
   readonly node: string
@@ -83,5 +95,6 @@ export type OuroError =
   | ArtifactMissing
   | ArtifactCorrupt
   | StoreError
+  | OutputUnwritable
   | StageFailed
   | NotFound

@@ -1,0 +1,31 @@
+/** What commands check before they do any work: that a file they are to write can be written where they were told. */
+import { statSync } from "node:fs"
+import { Effect } from "effect"
+import { OutputUnwritable } from "../errors/index.ts"
+
+const isDirectory = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
+export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {
+  const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : ""
+  const detail = code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST"
+    ? "is a directory"
+    : code === "ENOENT"
+    ? "no such directory"
+    : code === "EACCES" || code === "EPERM" || code === "EROFS"
+    ? "permission denied"
+    : e instanceof Error
+    ? e.message
+    : String(e)
+  return new OutputUnwritable({ what, path, detail })
+}
+
+/** Fails, before any work is done, when `path` names a directory (a file cannot replace it). */
+export const requireWritableFile = (what: string, path: string): Effect.Effect<void, OutputUnwritable> =>
+  Effect.suspend(() => (isDirectory(path) ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" })) : Effect.void))
