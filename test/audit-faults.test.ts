@@ -204,7 +204,7 @@ describe("the ouro command on faults (12, 14, 10)", () => {
     assert.deepEqual(readdirSync(project).filter((n) => n.endsWith(".tmp")), [])
   })
 
-  it.todo("14: verify and status on a mistyped --store say there is no store, exit 1, create nothing", async () => {
+  it("14: verify and status on a mistyped --store say there is no store, exit 1, create nothing", async () => {
     for (const cmd of ["verify", "status"]) {
       const missing = join(project, `no-such-store-${cmd}`)
       const r = await ouroWith(project, env, [cmd, "--store", missing])
@@ -214,7 +214,7 @@ describe("the ouro command on faults (12, 14, 10)", () => {
     }
   })
 
-  it.todo("14: show --head -1 is refused as a usage error", async () => {
+  it("14: show --head -1 is refused as a usage error", async () => {
     const r = await ouroWith(project, env, ["show", "flaky/toy-flaky", "--head", "-1"])
     assert.equal(r.code, 1)
     assert.match(r.stderr, /--head.*-1.*(not negative|0 or more)/)

@@ -1,7 +1,12 @@
-/** What commands check before they do any work: that a file they are to write can be written where they were told. */
+/**
+ * What commands that only read check before they open anything: that the store they were pointed at exists (opening
+ * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
+ * clean), and that a file they are to write can be written there.
+ */
 import { statSync } from "node:fs"
+import { join } from "node:path"
 import { Effect } from "effect"
-import { OutputUnwritable } from "../errors/index.ts"
+import { OutputUnwritable, StoreNotFound } from "../errors/index.ts"
 
 const isDirectory = (p: string): boolean => {
   try {
@@ -10,6 +15,14 @@ const isDirectory = (p: string): boolean => {
     return false
   }
 }
+
+/** A store is a directory holding at least one of a store's folders. */
+export const requireStore = (root: string): Effect.Effect<void, StoreNotFound> =>
+  Effect.suspend(() =>
+    isDirectory(root) && ["blobs", "records", "refs"].some((d) => isDirectory(join(root, d)))
+      ? Effect.void
+      : Effect.fail(new StoreNotFound({ path: root }))
+  )
 
 /** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
 export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {

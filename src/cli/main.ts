@@ -28,7 +28,7 @@ import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { applyGc, formatGc, planGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, readManifest, resolveName, showBlob } from "./inspect.ts"
-import { requireWritableFile, unwritable } from "./existing.ts"
+import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
 import { loadPipeline } from "./load.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
 
@@ -98,6 +98,11 @@ const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
 /** Runs a command body against the store (stages, if any, in this thread). */
 const withStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
   reportErrors(body.pipe(Effect.provide(localInProcess(storeRoot(flag)))))
+
+/** Like withStore, for commands that only read: a store that does not exist is an error, and nothing is created. */
+const withExistingStore = <A>(flag: Option.Option<string>, body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
+  // Checked before the store's layer is built: building it creates the store's folders.
+  reportErrors(requireStore(storeRoot(flag)).pipe(Effect.andThen(body.pipe(Effect.provide(localInProcess(storeRoot(flag)))))))
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
 
@@ -196,7 +201,7 @@ const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFl
   }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
 
 const status = Command.make("status", { store: storeFlag }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const store = yield* ArtifactStore
     const blobs = yield* store.listBlobs
     const records = yield* store.listRecordKeys
@@ -212,9 +217,13 @@ const status = Command.make("status", { store: storeFlag }, (a) =>
 const show = Command.make("show", {
   name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref such as a pipeline name or pipeline/stage path")),
   store: storeFlag,
-  head: Flag.Int("head").pipe(Flag.withDescription("Documents to print of a corpus"), Flag.withDefault(5))
+  head: Flag.Int("head").pipe(
+    Flag.filter((n) => n >= 0, (n) => `--head takes a number of documents, 0 or more (got ${n})`),
+    Flag.withDescription("Documents to print of a corpus (0 or more)"),
+    Flag.withDefault(5)
+  )
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const store = yield* ArtifactStore
     const found = yield* resolveName(a.name)
     if (found._tag === "Record") {
@@ -231,7 +240,7 @@ const ls = Command.make("ls", {
   pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
   store: storeFlag
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const runs = (yield* lastRuns).filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
     if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
     for (const r of runs) {
@@ -243,7 +252,7 @@ const ls = Command.make("ls", {
   }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
 const verifyCommand = Command.make("verify", { store: storeFlag }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const report = yield* verify
     yield* Console.log(formatVerifyReport(report))
     if (!isClean(report)) process.exitCode = 1
@@ -257,7 +266,7 @@ const lineageCommand = Command.make("lineage", {
     Flag.withDefault("text")
   )
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const found = yield* resolveName(a.name)
     const l = yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
     yield* Console.log(
@@ -292,6 +301,7 @@ const replayCommand = Command.make("replay", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const root = storeRoot(a.store)
+    yield* requireStore(root)
     const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(localInProcess(root)))
     const pipeline = yield* loadPipeline(file)
     yield* Effect.scoped(Effect.gen(function*() {
@@ -308,7 +318,7 @@ const gcCommand = Command.make("gc", {
   apply: Flag.Boolean("apply").pipe(Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"), Flag.withDefault(false)),
   grace: Flag.Int("grace-minutes").pipe(Flag.withDescription("Spare anything added less than this many minutes ago"), Flag.withDefault(10))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const plan = yield* planGc({ graceMs: a.grace * 60_000, nowMs: Date.now() })
     if (a.apply) yield* applyGc(plan)
     yield* Console.log(formatGc(plan, a.apply))
@@ -344,7 +354,7 @@ const reportCommand = Command.make("report", {
   store: storeFlag,
   output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Where to write the HTML page"), Flag.withDefault("report.html"))
 }, (a) =>
-  withStore(a.store, Effect.gen(function*() {
+  withExistingStore(a.store, Effect.gen(function*() {
     const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
     yield* Console.log(`report written to ${yield* writeReport(pipeline, a.output)}`)
   }))).pipe(Command.withDescription("Write one self-contained HTML page: the collapse story of a computed pipeline in plots, samples, its DAG and artifacts"))

@@ -56,6 +56,15 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
 }
 
+/** A command that reads a store was pointed at a directory that holds none (a mistyped --store). */
+export class StoreNotFound extends Data.TaggedError("StoreNotFound")<{
+  readonly path: string
+}> {
+  override get message(): string {
+    return `no store at ${this.path}`
+  }
+}
+
 /** A file the user asked for (a report) cannot be written where they said. */
 export class OutputUnwritable extends Data.TaggedError("OutputUnwritable")<{
   /** What was to be written: "report". */
@@ -95,6 +104,7 @@ export type OuroError =
   | ArtifactMissing
   | ArtifactCorrupt
   | StoreError
+  | StoreNotFound
   | OutputUnwritable
   | StageFailed
   | NotFound
