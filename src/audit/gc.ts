@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { Effect, Option, Schema } from "effect"
 import { StoreError } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
-import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { ArtifactStore, type StrayEntry } from "../store/ArtifactStore.ts"
 
 export interface GcPlan {
   readonly blobs: ReadonlyArray<{ readonly hash: Sha256; readonly bytes: number }>
@@ -19,6 +19,8 @@ export interface GcPlan {
   readonly kept: { readonly blobs: number; readonly records: number }
   /** Unreachable, but too recent to remove. */
   readonly spared: number
+  /** Entries that are no blob or record (see ArtifactStore.listStrays), or whose age cannot be read: left alone. */
+  readonly skipped: ReadonlyArray<StrayEntry>
 }
 
 const Manifest = Schema.Struct({ artifact: Schema.Literal("run"), nodes: Schema.Array(Schema.Struct({ key: Schema.String })) })
@@ -56,14 +58,20 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
       if (recent(b.addedMs)) spared++
       else blobs.push({ hash: b.hash, bytes: b.bytes })
     }
+    const skipped: StrayEntry[] = [...(yield* store.listStrays)]
     const records: Sha256[] = []
     for (const key of yield* store.listRecordKeys) {
       if (keepRecords.has(key)) continue
-      const changed = Effect.try({
-        try: () => statSync(join(store.location, "records", key.slice(0, 2), `${key}.json`)).ctimeMs,
-        catch: (e) => new StoreError({ path: key, detail: String(e) })
-      })
-      if (recent(yield* changed)) spared++
+      const file = join("records", key.slice(0, 2), `${key}.json`)
+      let changed: number
+      try {
+        changed = statSync(join(store.location, file)).ctimeMs
+      } catch (e) {
+        // Gone or unreadable since it was listed: not ours to remove blind.
+        skipped.push({ path: file, detail: `cannot be read: ${e instanceof Error ? e.message : String(e)}` })
+        continue
+      }
+      if (recent(changed)) spared++
       else records.push(key)
     }
     return {
@@ -71,7 +79,8 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
       records,
       bytes: blobs.reduce((n, b) => n + b.bytes, 0),
       kept: { blobs: keepBlobs.size, records: keepRecords.size },
-      spared
+      spared,
+      skipped
     } satisfies GcPlan
   })
 
@@ -111,4 +120,5 @@ export const formatGc = (plan: GcPlan, applied: boolean): string =>
   `${applied ? "removed" : "would remove"} ${plan.blobs.length} blobs (${(plan.bytes / 1e6).toFixed(1)} MB) and ${plan.records.length} stage records; ` +
   `kept ${plan.kept.blobs} blobs and ${plan.kept.records} records reachable from refs` +
   (plan.spared > 0 ? `; spared ${plan.spared} unreachable items younger than the grace period` : "") +
+  plan.skipped.map((s) => `\nskipped ${s.path}: ${s.detail} (neither a blob nor a record; run ouro verify)`).join("") +
   (applied ? "" : "\n(dry run: pass --apply to remove them)")

@@ -31,6 +31,7 @@ import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, showBlob } from "./inspect.ts"
 import { progressLayer } from "./progress.ts"
 import { loadPipeline } from "../pipeline/load.ts"
+import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -55,9 +56,20 @@ const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
 /** The store opened for reading only: a reading command creates, cleans and repairs nothing (and works on a read-only disk). */
 const readStore = (root: string) => localInProcess(root, layerSilent, { readOnly: true })
 
-/** Runs a command body against the store (stages, if any, in this thread); `read` opens it read-only. */
-const withStore = <A>(flag: Option.Option<string>, mode: "read" | "write", body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>) =>
-  reportErrors(body.pipe(Effect.provide(mode === "read" ? readStore(storeRoot(flag)) : localInProcess(storeRoot(flag)))))
+/**
+ * Runs a command body against the store (stages, if any, in this thread). "read": the store must exist and is
+ * opened read-only; "update": it must exist (gc --apply); "write": it is made if need be (run, plan).
+ */
+const withStore = <A>(
+  flag: Option.Option<string>,
+  mode: "read" | "update" | "write",
+  body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>
+) => {
+  const root = storeRoot(flag)
+  const opened = body.pipe(Effect.provide(mode === "read" ? readStore(root) : localInProcess(root)))
+  // Checked before the store's layer is built: a mistyped --store must not become a new, empty store called clean.
+  return reportErrors(mode === "write" ? opened : requireStore(root).pipe(Effect.andThen(opened)))
+}
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
 
@@ -103,6 +115,7 @@ const run = Command.make("run", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
+    if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
     const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
@@ -134,6 +147,8 @@ const status = Command.make("status", { store: storeFlag }, (a) =>
     const records = yield* store.listRecordKeys
     const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
     yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
+    const strays = (yield* store.listStrays).length
+    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     const runs = yield* lastRuns
     if (runs.length === 0) yield* Console.log("no pipeline has run yet")
     for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
@@ -142,7 +157,11 @@ const status = Command.make("status", { store: storeFlag }, (a) =>
 const show = Command.make("show", {
   name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref such as a pipeline name or pipeline/stage path")),
   store: storeFlag,
-  head: Flag.Int("head").pipe(Flag.withDescription("Documents to print of a corpus"), Flag.withDefault(5))
+  head: Flag.Int("head").pipe(
+    Flag.filter((n) => n >= 0, (n) => `--head takes a number of documents, 0 or more (got ${n})`),
+    Flag.withDescription("Documents to print of a corpus (0 or more)"),
+    Flag.withDefault(5)
+  )
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
@@ -195,6 +214,25 @@ const lineageCommand = Command.make("lineage", {
     )
   }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
 
+/**
+ * A fresh directory under the system's temp folder for the scope. It is removed when the scope closes, however it
+ * closes: done, failed, or interrupted (Ctrl-C interrupts the main fiber, so this finalizer runs). With `keep` it
+ * stays, and the last line says where (on stderr if the scope did not succeed).
+ */
+const scratchDirectory = (prefix: string, keep: boolean) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => mkdtempSync(join(tmpdir(), prefix)),
+      catch: (e) => new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${e instanceof Error ? e.message : String(e)}` })
+    }),
+    (dir, exit) =>
+      Effect.sync(() => {
+        if (!keep) rmSync(dir, { recursive: true, force: true })
+        else if (Exit.isSuccess(exit)) process.stdout.write(`scratch store kept at ${join(dir, ".ouroboros")}\n`)
+        else process.stderr.write(`scratch store kept at ${join(dir, ".ouroboros")} (the replay did not finish)\n`)
+      })
+  )
+
 const replayCommand = Command.make("replay", {
   target: Argument.String("pipeline-or-run").pipe(Argument.withDescription("A pipeline file, the name of a pipeline that has run on this store, or a run manifest hash")),
   store: storeFlag,
@@ -203,15 +241,16 @@ const replayCommand = Command.make("replay", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const root = storeRoot(a.store)
+    yield* requireStore(root)
     const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(readStore(root)))
     const pipeline = yield* loadPipeline(file)
-    const scratch = mkdtempSync(join(tmpdir(), "ouro-replay-"))
-    const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
-    const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root)))
-    yield* Console.log(formatReplay(outcome))
-    if (a.keep) yield* Console.log(`scratch store kept at ${join(scratch, ".ouroboros")}`)
-    else rmSync(scratch, { recursive: true, force: true })
-    if (outcome._tag === "Diverged") process.exitCode = 1
+    yield* Effect.scoped(Effect.gen(function*() {
+      const scratch = yield* scratchDirectory("ouro-replay-", a.keep)
+      const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
+      const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root)))
+      yield* Console.log(formatReplay(outcome))
+      if (outcome._tag === "Diverged") process.exitCode = 1
+    }))
   }))).pipe(Command.withDescription("Recompute a pipeline from scratch in a scratch store and compare every output with the recorded hashes"))
 
 const gcCommand = Command.make("gc", {
@@ -219,7 +258,7 @@ const gcCommand = Command.make("gc", {
   apply: Flag.Boolean("apply").pipe(Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"), Flag.withDefault(false)),
   grace: Flag.Int("grace-minutes").pipe(Flag.withDescription("Spare anything added less than this many minutes ago"), Flag.withDefault(10))
 }, (a) =>
-  withStore(a.store, a.apply ? "write" : "read", Effect.gen(function*() {
+  withStore(a.store, a.apply ? "update" : "read", Effect.gen(function*() {
     const options = { graceMs: a.grace * 60_000, nowMs: Date.now() }
     const plan = a.apply ? yield* sweepGc(options) : yield* planGc(options)
     yield* Console.log(formatGc(plan, a.apply))
@@ -228,6 +267,7 @@ const gcCommand = Command.make("gc", {
 /** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
 const writeReport = (pipeline: Pipeline, output: string) =>
   Effect.gen(function*() {
+    yield* requireWritableFile("report", output)
     const data = yield* gatherReport(pipeline)
     // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
     const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
@@ -235,10 +275,16 @@ const writeReport = (pipeline: Pipeline, output: string) =>
     yield* Effect.try({
       try: () => {
         const tmp = `${path}.${process.pid}.tmp`
-        writeFileSync(tmp, html)
-        renameSync(tmp, path)
+        try {
+          writeFileSync(tmp, html)
+          renameSync(tmp, path)
+        } catch (e) {
+          // Whatever failed (the write, or the rename onto a directory made meanwhile), no temp file is left.
+          rmSync(tmp, { force: true })
+          throw e
+        }
       },
-      catch: (e) => new StoreError({ path, detail: `cannot write the report: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => unwritable("report", output, e)
     })
     return path
   })

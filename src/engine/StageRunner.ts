@@ -77,13 +77,15 @@ export const makeInProcess = Effect.gen(function*() {
       )
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {
-        const bytes = yield* Effect.try({
-          try: () => type.encode(produced[name]),
-          catch: (e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}: ${e instanceof Error ? e.message : String(e)}` })
-        })
+        const failed = (what: string) => (e: unknown) =>
+          new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}${what}: ${e instanceof Error ? e.message : String(e)}` })
+        const bytes = yield* Effect.try({ try: () => type.encode(produced[name]), catch: failed("") })
+        // Bytes that encode but do not decode would be stored for good and blamed on the store by every reader:
+        // each output is read back through its kind's codec first, and what readers get is what is cached.
+        const value = yield* Effect.try({ try: () => type.decode(bytes), catch: failed(` (${type.name}) does not decode`) })
         const blob = yield* store.putBlob(bytes)
         outputs[name] = { hash: blob.hash, artifact: type.name, bytes: blob.bytes }
-        decoded.set(`${type.name}:${blob.hash}`, produced[name])
+        decoded.set(`${type.name}:${blob.hash}`, value)
       }
       return outputs
     })

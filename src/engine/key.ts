@@ -13,6 +13,13 @@ export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256
 
 export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 => stageKey(keyMaterial(stage, inputs))
 
+/**
+ * The key a stored record's own contents hash to: its key material is what the planner hashed when it ran (see
+ * execute.ts), so an intact record's key is this. Throws if the contents have no canonical encoding.
+ */
+export const recordKey = (record: Pick<StageRecord, "kind" | "version" | "params" | "inputs" | "env">): Sha256 =>
+  stageKey({ kind: record.kind, version: record.version, params: record.params, inputs: record.inputs, env: record.env })
+
 /** A stage's external fingerprints, named as the inputs they become in its key. */
 export const externalInputs = (node: PipelineNode) =>
   node.stage.external().pipe(

@@ -66,6 +66,27 @@ export class NotAStore extends Data.TaggedError("NotAStore")<{
   }
 }
 
+/** A command that reads a store was pointed at a directory that holds none (a mistyped --store). */
+export class StoreNotFound extends Data.TaggedError("StoreNotFound")<{
+  readonly path: string
+}> {
+  override get message(): string {
+    return `no store at ${this.path}`
+  }
+}
+
+/** A file the user asked for (a report) cannot be written where they said. */
+export class OutputUnwritable extends Data.TaggedError("OutputUnwritable")<{
+  /** What was to be written: "report". */
+  readonly what: string
+  readonly path: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `cannot write ${this.what} to ${this.path}: ${this.detail}`
+  }
+}
+
 /** A stage's own computation failed (bad data, not a bug in the engine). */
 export class StageFailed extends Data.TaggedError("StageFailed")<{
   readonly node: string
@@ -94,5 +115,7 @@ export type OuroError =
   | ArtifactCorrupt
   | StoreError
   | NotAStore
+  | StoreNotFound
+  | OutputUnwritable
   | StageFailed
   | NotFound

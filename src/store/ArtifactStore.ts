@@ -14,6 +14,16 @@ export interface BlobInfo {
   readonly addedMs?: number
 }
 
+/**
+ * An entry in the store's folders that is no blob or record where one belongs (a stray file, a symbolic link to
+ * nothing, an unreadable folder): the listings skip it, so one bad entry does not stop an audit, and report it here.
+ */
+export interface StrayEntry {
+  /** Relative to the store's location. */
+  readonly path: string
+  readonly detail: string
+}
+
 /** What a cheap check of a stored blob found ("mismatch": intact, but not what the record says). */
 export type BlobState = "ok" | "missing" | "corrupt" | "mismatch"
 
@@ -49,6 +59,8 @@ export interface ArtifactStoreShape {
   readonly putRecord: (record: StageRecord) => Effect.Effect<void, StoreError>
   readonly getRecord: (key: Sha256) => Effect.Effect<Option.Option<StageRecord>, ArtifactCorrupt | StoreError>
   readonly listRecordKeys: Effect.Effect<ReadonlyArray<Sha256>, StoreError>
+  /** What listBlobs and listRecordKeys skipped: entries that are neither, each with what is wrong with it. */
+  readonly listStrays: Effect.Effect<ReadonlyArray<StrayEntry>, StoreError>
   readonly setRef: (name: string, value: string) => Effect.Effect<void, StoreError>
   readonly getRef: (name: string) => Effect.Effect<Option.Option<string>, StoreError>
   /** Refs whose name starts with `prefix`, sorted by name. */

@@ -31,6 +31,7 @@ import {
   type BlobInfo,
   type BlobState,
   type Holder,
+  type StrayEntry,
   type WaitOptions
 } from "./ArtifactStore.ts"
 import { StageRecord } from "./record.ts"
@@ -309,21 +310,60 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         return new Uint8Array(read.buffer, read.byteOffset, read.byteLength)
       })
 
-    const listBlobs = Effect.try({
-      try: () => {
-        const out: BlobInfo[] = []
-        for (const shard of readdirIfExists(dirs.blobs).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
-          for (const name of fs.readdirSync(path.join(dirs.blobs, shard)).sort()) {
-            if (!isSha256(name)) continue
-            // lstat: a link is listed as what it is (and getBlob calls it corrupt), never followed.
-            const st = fs.lstatSync(path.join(dirs.blobs, shard, name))
-            out.push({ hash: name, bytes: st.size, addedMs: st.ctimeMs })
+    /**
+     * Walks blobs/ or records/ (two-letter shards of entries) without following a link: `entry` names what a
+     * well-placed entry is, or says undefined; every other entry, and one that cannot be read, is a stray. A link
+     * where a blob should be is listed as a blob (getBlob and verify call it corrupt, and quarantine moves the link);
+     * a linked shard folder is a stray. A folder that is not there (a read-only store before any write) is empty.
+     */
+    const scanShards = <A>(dir: string, entry: (shard: string, name: string, st: fs.Stats) => A | undefined, what: string) => {
+      const found: A[] = []
+      const strays: StrayEntry[] = []
+      const stray = (p: string, detail: string) => strays.push({ path: path.relative(root, p), detail })
+      const stat = (p: string): fs.Stats | string => {
+        try {
+          return fs.lstatSync(p)
+        } catch (e) {
+          return `cannot be read: ${e instanceof Error ? e.message : String(e)}`
+        }
+      }
+      for (const shard of readdirIfExists(dir).map((d) => d.name).sort()) {
+        const shardPath = path.join(dir, shard)
+        const st = stat(shardPath)
+        if (typeof st === "string") stray(shardPath, st)
+        else if (!/^[0-9a-f]{2}$/.test(shard) || !st.isDirectory()) {
+          stray(shardPath, st.isSymbolicLink() ? `a symbolic link, not a shard folder of ${what}` : `not a shard folder of ${what}`)
+        } else {
+          let names: string[]
+          try {
+            names = fs.readdirSync(shardPath).sort()
+          } catch (e) {
+            stray(shardPath, `cannot be read: ${e instanceof Error ? e.message : String(e)}`)
+            continue
+          }
+          for (const name of names) {
+            const p = path.join(shardPath, name)
+            const est = stat(p)
+            const value = typeof est === "string" ? undefined : entry(shard, name, est)
+            if (value !== undefined) found.push(value)
+            else stray(p, typeof est === "string" ? est : `not one of the ${what} (misnamed or misplaced)`)
           }
         }
-        return out
-      },
-      catch: (e) => fail(dirs.blobs, e)
-    })
+      }
+      return { found, strays }
+    }
+    const scanBlobs = () =>
+      scanShards(dirs.blobs, (shard, name, st): BlobInfo | undefined =>
+        isSha256(name) && name.startsWith(shard) && (st.isFile() || st.isSymbolicLink())
+          ? { hash: name, bytes: st.size, addedMs: st.ctimeMs }
+          : undefined, "blobs")
+    const scanRecords = () =>
+      scanShards(dirs.records, (shard, name, st) => {
+        const key = name.slice(0, -5)
+        return name.endsWith(".json") && isSha256(key) && key.startsWith(shard) && st.isFile() ? key : undefined
+      }, "stage records")
+
+    const listBlobs = Effect.try({ try: () => scanBlobs().found, catch: (e) => fail(dirs.blobs, e) })
 
     const putRecord = (record: StageRecord) =>
       Effect.try({
@@ -353,17 +393,11 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         return Option.some(decoded.value)
       })
 
-    const listRecordKeys = Effect.try({
-      try: () => {
-        const out: string[] = []
-        for (const shard of readdirIfExists(dirs.records).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
-          for (const name of fs.readdirSync(path.join(dirs.records, shard)).sort()) {
-            if (name.endsWith(".json")) out.push(name.slice(0, -5))
-          }
-        }
-        return out
-      },
-      catch: (e) => fail(dirs.records, e)
+    const listRecordKeys = Effect.try({ try: () => scanRecords().found, catch: (e) => fail(dirs.records, e) })
+
+    const listStrays = Effect.try({
+      try: () => [...scanBlobs().strays, ...scanRecords().strays],
+      catch: (e) => fail(root, e)
     })
 
     const setRef = (name: string, value: string) =>
@@ -590,6 +624,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
       putRecord,
       getRecord,
       listRecordKeys,
+      listStrays,
       setRef,
       getRef,
       listRefs

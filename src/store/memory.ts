@@ -160,6 +160,8 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
       putRecord: (record) => Effect.sync(() => void state.records.set(record.key, encodeRecord(record))),
       getRecord,
       listRecordKeys: Effect.sync(() => [...state.records.keys()]),
+      // Maps hold only well-formed entries: nothing stray can get in.
+      listStrays: Effect.succeed([]),
       setRef: (name, value) => Effect.map(refName(name), (n) => void state.refs.set(n, value)),
       getRef: (name) => Effect.map(refName(name), (n) => Option.fromNullishOr(state.refs.get(n))),
       listRefs: (prefix) =>

@@ -1,0 +1,45 @@
+/**
+ * What commands that only read check before they open anything: that the store they were pointed at exists (opening
+ * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
+ * clean), and that a file they are to write can be written there.
+ */
+import { existsSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { OutputUnwritable, StoreNotFound } from "../errors/index.ts"
+import { STORE_MARKER } from "../store/local.ts"
+
+const isDirectory = (p: string): boolean => {
+  try {
+    return statSync(p).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+/** A store is a directory with the store marker, or (made before the marker) at least one of a store's folders. */
+export const requireStore = (root: string): Effect.Effect<void, StoreNotFound> =>
+  Effect.suspend(() =>
+    isDirectory(root) && (existsSync(join(root, STORE_MARKER)) || ["blobs", "records", "refs"].some((d) => isDirectory(join(root, d))))
+      ? Effect.void
+      : Effect.fail(new StoreNotFound({ path: root }))
+  )
+
+/** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
+export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {
+  const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : ""
+  const detail = code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST"
+    ? "is a directory"
+    : code === "ENOENT"
+    ? "no such directory"
+    : code === "EACCES" || code === "EPERM" || code === "EROFS"
+    ? "permission denied"
+    : e instanceof Error
+    ? e.message
+    : String(e)
+  return new OutputUnwritable({ what, path, detail })
+}
+
+/** Fails, before any work is done, when `path` names a directory (a file cannot replace it). */
+export const requireWritableFile = (what: string, path: string): Effect.Effect<void, OutputUnwritable> =>
+  Effect.suspend(() => (isDirectory(path) ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" })) : Effect.void))
