@@ -28,6 +28,7 @@ import {
   writeParquet,
   WriterPropertiesBuilder,
 } from "parquet-wasm"
+import { describe } from "../errors/index.ts"
 
 export type CorpusColumns = { id: Utf8; text: Utf8 }
 export type Corpus = Table<CorpusColumns>
@@ -245,7 +246,6 @@ const READ_BATCH_ROWS = 0x7fffffff
 const MAGIC = [0x50, 0x41, 0x52, 0x31] // "PAR1"
 const hasMagicAt = (b: Uint8Array, at: number) => MAGIC.every((m, i) => b[at + i] === m)
 
-const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 const isStringType = (t: DataType): boolean =>
   t.typeId === Type.Utf8 ||
@@ -272,7 +272,7 @@ export const decodeCorpus = (bytes: Uint8Array): Corpus => {
   try {
     schema = tableFromIPC(readSchema(bytes).intoIPCStream()).schema
   } catch (cause) {
-    throw new CorpusInvalid(`cannot read the Parquet footer: ${describeError(cause)}`, { cause })
+    throw new CorpusInvalid(`cannot read the Parquet footer: ${describe(cause)}`, { cause })
   }
   for (const name of COLUMNS) {
     const field = schema.fields.find((f) => f.name === name)
@@ -285,7 +285,7 @@ export const decodeCorpus = (bytes: Uint8Array): Corpus => {
   try {
     table = tableFromIPC(readParquet(bytes, { columns: [...COLUMNS], batchSize: READ_BATCH_ROWS }).intoIPCStream())
   } catch (cause) {
-    throw new CorpusInvalid(`cannot read the Parquet data: ${describeError(cause)}`, { cause })
+    throw new CorpusInvalid(`cannot read the Parquet data: ${describe(cause)}`, { cause })
   }
   const columns = COLUMNS.map((name) => {
     const v = table.getChild(name)

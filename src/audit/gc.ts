@@ -8,7 +8,7 @@
 import { statSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Option, Schema } from "effect"
-import { StoreError } from "../errors/index.ts"
+import { describe, StoreError } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { ArtifactStore, type StrayEntry } from "../store/ArtifactStore.ts"
 
@@ -68,7 +68,7 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
         changed = statSync(join(store.location, file)).ctimeMs
       } catch (e) {
         // Gone or unreadable since it was listed: not ours to remove blind.
-        skipped.push({ path: file, detail: `cannot be read: ${e instanceof Error ? e.message : String(e)}` })
+        skipped.push({ path: file, detail: `cannot be read: ${describe(e)}` })
         continue
       }
       if (recent(changed)) spared++

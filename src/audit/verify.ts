@@ -11,6 +11,7 @@ import { Effect, Option } from "effect"
 import { Corpus, Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
 import type { StoreError } from "../errors/index.ts"
+import { describe } from "../errors/index.ts"
 import { recordKey } from "../engine/key.ts"
 import { pipelineRef } from "../engine/refs.ts"
 import type { Sha256 } from "../hash/index.ts"
@@ -62,7 +63,6 @@ export interface VerifyOptions {
   readonly kinds?: ReadonlyArray<VerifiableKind>
 }
 
-const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyReport, StoreError, ArtifactStore> =>
   Effect.gen(function*() {
@@ -116,7 +116,7 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
         try {
           kinds.get(kind)!.decode(outcome.value)
         } catch (e) {
-          undecodable.set(`${kind}:${blob.hash}`, message(e))
+          undecodable.set(`${kind}:${blob.hash}`, describe(e))
         }
       }
     }
@@ -131,7 +131,7 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
       try {
         key = recordKey(record)
       } catch (e) {
-        key = `(none: ${message(e)})`
+        key = `(none: ${describe(e)})`
       }
       if (key !== record.key) wrong.push(`its contents hash to ${key}, not its key`)
       for (const [name, out] of Object.entries(record.outputs).sort(byName)) {

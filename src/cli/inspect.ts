@@ -9,7 +9,7 @@ import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
 import { Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
 import { readSafetensors } from "../format/safetensors.ts"
-import { ArtifactCorrupt, NotFound } from "../errors/index.ts"
+import { ArtifactCorrupt, describe, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { describeNgram } from "../lm/ngram.ts"
 import { alignTable } from "../report/table.ts"
@@ -146,7 +146,7 @@ export const showBlob = (hash: Sha256, options: { readonly head: number }) =>
     const bytes = yield* store.getBlob(hash)
     return yield* Effect.try({
       try: () => describeBlob(bytes, options),
-      catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: `not a readable artifact: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: `not a readable artifact: ${describe(e)}`, cause: e })
     })
   })
 

@@ -13,7 +13,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
 import type { Progress } from "../engine/Progress.ts"
-import { type OuroError, StoreError } from "../errors/index.ts"
+import { describe, type OuroError, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
 import { Metrics } from "../artifact/artifacts.ts"
@@ -57,18 +57,19 @@ const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
 const readStore = (root: string) => localInProcess(root, layerSilent, { readOnly: true })
 
 /**
- * Runs a command body against the store (stages, if any, in this thread). "read": the store must exist and is
- * opened read-only; "update": it must exist (gc --apply); "write": it is made if need be (run, plan).
+ * Runs a command body against the store (stages, if any, in this thread). "read": the store must exist, and is
+ * opened read-only; "peek": read-only, and a store not made yet is an empty one (plan); "update": it must exist
+ * (gc --apply); "write": it is made if need be.
  */
 const withStore = <A>(
   flag: Option.Option<string>,
-  mode: "read" | "update" | "write",
+  mode: "read" | "peek" | "update" | "write",
   body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>
 ) => {
   const root = storeRoot(flag)
-  const opened = body.pipe(Effect.provide(mode === "read" ? readStore(root) : localInProcess(root)))
+  const opened = body.pipe(Effect.provide(mode === "read" || mode === "peek" ? readStore(root) : localInProcess(root)))
   // Checked before the store's layer is built: a mistyped --store must not become a new, empty store called clean.
-  return reportErrors(mode === "write" ? opened : requireStore(root).pipe(Effect.andThen(opened)))
+  return reportErrors(mode === "read" || mode === "update" ? requireStore(root).pipe(Effect.andThen(opened)) : opened)
 }
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
@@ -135,7 +136,7 @@ const run = Command.make("run", {
   }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
 const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
+  withStore(a.store, "peek", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     yield* Console.log(renderPlan(yield* plan(pipeline)))
   }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
@@ -223,7 +224,7 @@ const scratchDirectory = (prefix: string, keep: boolean) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => mkdtempSync(join(tmpdir(), prefix)),
-      catch: (e) => new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${describe(e)}`, cause: e })
     }),
     (dir, exit) =>
       Effect.sync(() => {

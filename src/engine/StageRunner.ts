@@ -3,8 +3,8 @@
  * executor decides what runs; a runner decides where. In-process here; `workers.ts` runs stages on worker threads,
  * and a remote runner (durable activities on a cluster) can stand in later, since a stage is a pure function of its key.
  */
-import { Context, Effect, Layer } from "effect"
-import { type ArtifactCorrupt, type ArtifactMissing, StageFailed, type StoreError } from "../errors/index.ts"
+import { Context, Effect, Layer, Schema } from "effect"
+import { ArtifactCorrupt, ArtifactMissing, describe, StageFailed, StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -12,7 +12,9 @@ import { decodeArtifact } from "../store/read.ts"
 import type { OutputEntry } from "../store/record.ts"
 import { Progress } from "./Progress.ts"
 
-export type RunError = StoreError | ArtifactMissing | ArtifactCorrupt | StageFailed
+/** What a stage run can fail with; a Schema, so a worker thread sends it to the executor as it is. */
+export const RunError = Schema.Union([StoreError, ArtifactMissing, ArtifactCorrupt, StageFailed])
+export type RunError = typeof RunError.Type
 
 export interface StageRunnerShape {
   /** How many stages it can compute at once. */
@@ -73,12 +75,14 @@ export const makeInProcess = Effect.gen(function*() {
       ).pipe(
         // A stage's code that throws (a user's defineStage, or a bug in a built-in one) fails that stage, named, with
         // the thrown message: one line for the CLI, the same whichever runner or thread computed it.
-        Effect.catchDefect((defect) => Effect.fail(new StageFailed({ node: node.path, kind: node.stage.kind, detail: thrownMessage(defect) })))
+        Effect.catchDefect((defect) =>
+          Effect.fail(new StageFailed({ node: node.path, kind: node.stage.kind, detail: thrownMessage(defect), cause: defect }))
+        )
       )
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {
         const failed = (what: string) => (e: unknown) =>
-          new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}${what}: ${e instanceof Error ? e.message : String(e)}` })
+          new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}${what}: ${describe(e)}`, cause: e })
         const bytes = yield* Effect.try({ try: () => type.encode(produced[name]), catch: failed("") })
         // Bytes that encode but do not decode would be stored for good and blamed on the store by every reader:
         // each output is read back through its kind's codec first, and what readers get is what is cached.

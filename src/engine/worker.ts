@@ -1,13 +1,14 @@
 /** A stage worker thread: see workers.ts. Loads the pipeline once, then runs the nodes it is sent. */
 import { parentPort, workerData } from "node:worker_threads"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Schema } from "effect"
 import { loadPipeline } from "../pipeline/load.ts"
 import { layerLocal } from "../store/local.ts"
 import { Progress } from "./Progress.ts"
-import { layerInProcess, StageRunner } from "./StageRunner.ts"
+import { layerInProcess, RunError, StageRunner } from "./StageRunner.ts"
 import type { WorkerConfig, WorkerReply, WorkerTask } from "./workers.ts"
 
 const config = workerData as WorkerConfig
+const encodeRunError = Schema.encodeUnknownSync(RunError)
 const port = parentPort!
 
 // Progress goes to the main thread, which shows it as if the stage ran there.
@@ -26,7 +27,7 @@ const program = Effect.gen(function*() {
         Exit.isSuccess(exit)
           ? { id: task.id, ok: true, outputs: exit.value }
           : Cause.hasFails(exit.cause)
-          ? { id: task.id, ok: false, error: { ...Cause.squash(exit.cause) as object, _tag: (Cause.squash(exit.cause) as { _tag: string })._tag } }
+          ? { id: task.id, ok: false, error: encodeRunError(Cause.squash(exit.cause)) }
           : { id: task.id, ok: false, defect: Cause.pretty(exit.cause) }
       )
     )

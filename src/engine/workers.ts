@@ -5,12 +5,12 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { Cause, Effect, Exit, Layer } from "effect"
-import { ArtifactCorrupt, ArtifactMissing, StageFailed, StoreError } from "../errors/index.ts"
+import { Cause, Effect, Exit, Layer, Schema } from "effect"
+import { describe, StageFailed } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { OutputEntry } from "../store/record.ts"
 import { Progress, type ProgressEvent } from "./Progress.ts"
-import { type RunError, StageRunner } from "./StageRunner.ts"
+import { RunError, StageRunner } from "./StageRunner.ts"
 
 export interface WorkerTask {
   readonly id: number
@@ -20,7 +20,7 @@ export interface WorkerTask {
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly outputs: Readonly<Record<string, OutputEntry>> }
-  | { readonly id: number; readonly ok: false; readonly error: { readonly _tag: string } & Record<string, unknown> }
+  | { readonly id: number; readonly ok: false; readonly error: typeof RunError.Encoded }
   | { readonly id: number; readonly ok: false; readonly defect: string }
 
 export interface WorkerConfig {
@@ -28,20 +28,8 @@ export interface WorkerConfig {
   readonly storeRoot: string
 }
 
-/** Rebuilds a tagged error sent across the thread boundary (structured clone keeps fields, not classes). */
-const revive = (e: { readonly _tag: string } & Record<string, unknown>): RunError => {
-  const s = (k: string) => String(e[k] ?? "")
-  switch (e._tag) {
-    case "StageFailed":
-      return new StageFailed({ node: s("node"), kind: s("kind"), detail: s("detail") })
-    case "ArtifactCorrupt":
-      return new ArtifactCorrupt({ hash: s("hash"), path: s("path"), detail: s("detail") })
-    case "ArtifactMissing":
-      return new ArtifactMissing({ hash: s("hash"), ...(e.detail === undefined ? {} : { detail: s("detail") }) })
-    default:
-      return new StoreError({ path: s("path"), detail: `${e._tag}: ${s("detail") || s("message")}` })
-  }
-}
+/** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
+const decodeRunError = Schema.decodeUnknownSync(RunError)
 
 export const defaultWorkers = (): number => Math.max(1, availableParallelism())
 
@@ -115,13 +103,13 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
               Effect.tryPromise({
                 try: () => send(worker, { id: nextId++, path: node.path, inputs }),
                 // The thread died under the stage (out of memory, process.exit in a stage): the stage failed.
-                catch: (e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: e instanceof Error ? e.message : String(e) })
+                catch: (e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: describe(e), cause: e })
               }).pipe(
                 Effect.flatMap((reply) =>
                   reply.ok
                     ? Effect.succeed(reply.outputs)
                     : "error" in reply
-                    ? Effect.fail(revive(reply.error))
+                    ? Effect.fail(decodeRunError(reply.error))
                     : Effect.die(new Error(`stage ${node.path} crashed in a worker: ${reply.defect}`))
                 )
               ),

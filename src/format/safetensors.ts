@@ -4,6 +4,7 @@
  * tensors' little-endian bytes back to back. Deterministic: tensors sorted by name, "__metadata__" first with
  * sorted keys, no whitespace in the JSON.
  */
+import { describe } from "../errors/index.ts"
 
 export type SafetensorsDtype = "U8" | "I32" | "I64" | "F32" | "F64"
 
@@ -105,7 +106,7 @@ export const readSafetensors = (bytes: Uint8Array): Safetensors => {
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)))
   } catch (e) {
-    return fail(`header is not valid UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`)
+    return fail(`header is not valid UTF-8 JSON (${describe(e)})`)
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) fail("header is not a JSON object")
   const header = parsed as Record<string, unknown>

@@ -4,7 +4,7 @@ import { register } from "node:module"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
-import { PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
+import { describe, PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
 import { isPipeline, type Pipeline } from "./pipeline.ts"
 
 /**
@@ -45,7 +45,7 @@ export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoad
  * that does not compile (the pipeline file or one it imports). Anything else: its first line.
  */
 const loadFailure = (file: string, e: unknown): PipelineLoadError => {
-  const text = e instanceof Error ? e.message : String(e)
+  const text = describe(e)
   const lines = text.split("\n")
   const compile = lines.map((l) => /^(.+):(\d+):(\d+): ERROR: (.*)$/.exec(l.trim())).find((m) => m !== null)
   if (compile != null) {

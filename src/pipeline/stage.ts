@@ -6,6 +6,7 @@
  */
 import { Effect, Result, Schema } from "effect"
 import type { StageFailed } from "../errors/index.ts"
+import { describe } from "../errors/index.ts"
 import type { ArtifactTypes, Values } from "../artifact/type.ts"
 
 export interface StageContext {
@@ -76,7 +77,7 @@ export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>
     try {
       env = { ...(typeof definition.env === "function" ? definition.env() : definition.env), ...outputEnv }
     } catch (e) {
-      return invalid(definition, outputEnv, e instanceof Error ? e.message : String(e))
+      return invalid(definition, outputEnv, describe(e))
     }
     const decoded = decode(raw, { errors: "all", onExcessProperty: "error" })
     if (Result.isFailure(decoded)) return invalid(definition, env, oneLine(decoded.failure.message))

