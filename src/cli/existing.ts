@@ -3,11 +3,10 @@
  * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
  * clean), and that a file they are to write can be written there.
  */
-import { existsSync, statSync } from "node:fs"
-import { join } from "node:path"
+import { statSync } from "node:fs"
 import { Effect } from "effect"
-import { OutputUnwritable, StoreNotFound } from "../errors/index.ts"
-import { STORE_MARKER } from "../store/local.ts"
+import { type NotAStore, OutputUnwritable, type StoreError, StoreNotFound } from "../errors/index.ts"
+import { recognise } from "../store/local.ts"
 
 const isDirectory = (p: string): boolean => {
   try {
@@ -17,13 +16,12 @@ const isDirectory = (p: string): boolean => {
   }
 }
 
-/** A store is a directory with the store marker, or (made before the marker) at least one of a store's folders. */
-export const requireStore = (root: string): Effect.Effect<void, StoreNotFound> =>
-  Effect.suspend(() =>
-    isDirectory(root) && (existsSync(join(root, STORE_MARKER)) || ["blobs", "records", "refs"].some((d) => isDirectory(join(root, d))))
-      ? Effect.void
-      : Effect.fail(new StoreNotFound({ path: root }))
-  )
+/**
+ * The store a reading command was pointed at must be there: absent or empty is "no store at PATH" (nothing is
+ * created), and a directory that is not a store is refused as opening it would be.
+ */
+export const requireStore = (root: string): Effect.Effect<void, StoreNotFound | NotAStore | StoreError> =>
+  recognise(root).pipe(Effect.flatMap((found) => (found === "store" ? Effect.void : Effect.fail(new StoreNotFound({ path: root })))))
 
 /** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
 export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {

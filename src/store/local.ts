@@ -175,7 +175,7 @@ const DIRS = ["blobs", "records", "refs", "tmp", "leases", "active", "quarantine
 const LEGACY_DIRS = ["blobs", "records", "refs"] as const
 
 /** Is `root` a store (or empty, or absent, so that the first write makes one)? Reads only. */
-const recognise = (root: string): Effect.Effect<"absent" | "empty" | "store", StoreError | NotAStore> =>
+export const recognise = (root: string): Effect.Effect<"absent" | "empty" | "store", StoreError | NotAStore> =>
   Effect.gen(function*() {
     if (root === "") return yield* new NotAStore({ path: "''", detail: "an empty path names no directory" })
     const st = yield* Effect.try({ try: () => readIfExists(() => fs.statSync(root)), catch: (e) => fail(root, e) })
@@ -359,7 +359,11 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     }
     const scanBlobs = () =>
       scanShards(dirs.blobs, (shard, name, st): BlobInfo | undefined =>
-        isSha256(name) && name.startsWith(shard) && st.isFile() ? { hash: name, bytes: st.size, addedMs: st.ctimeMs } : undefined, "blobs")
+        // A link that leads somewhere is listed, as what its name says it is: getBlob and verify call it a corrupt
+        // blob (never reading through it), and a writable store moves the link itself to quarantine.
+        isSha256(name) && name.startsWith(shard) && (st.isFile() || (st.isSymbolicLink() && existsFollowing(path.join(dirs.blobs, shard, name))))
+          ? { hash: name, bytes: st.size, addedMs: st.ctimeMs }
+          : undefined, "blobs")
     const scanRecords = () =>
       scanShards(dirs.records, (shard, name, st) => {
         const key = name.slice(0, -5)
