@@ -101,6 +101,8 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
     const sizes = new Map(blobs.map((b) => [b.hash, b.bytes]))
     /** `kind:hash` → why those bytes do not decode as that kind (absent: they do, or were not tried). */
     const undecodable = new Map<string, string>()
+    /** Blobs reported corrupt: what a record says of one (its size, its kind) cannot be checked against it. */
+    const bad = new Set<string>()
     for (const blob of blobs) {
       const outcome = yield* store.getBlob(blob.hash).pipe(
         Effect.map((bytes): Outcome<Uint8Array> => ({ _tag: "ok", value: bytes })),
@@ -110,6 +112,7 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
       )
       if (outcome._tag === "bad") {
         blobProblems.push({ what: "blob", id: blob.hash, detail: outcome.detail })
+        bad.add(blob.hash)
         continue
       }
       for (const kind of declared.get(blob.hash) ?? []) {
@@ -139,6 +142,7 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
           missing.push({ referrer, hash: out.hash, role: `output ${name}` })
           continue
         }
+        if (bad.has(out.hash)) continue
         const size = sizes.get(out.hash)
         if (size !== out.bytes) wrong.push(`output ${name}: the record says ${out.bytes} bytes, blob ${out.hash} has ${size}`)
         const why = undecodable.get(`${out.artifact}:${out.hash}`)
