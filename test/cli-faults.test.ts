@@ -34,15 +34,17 @@ describe("signals stop a run promptly while a synchronous stage computes", () =>
 
   for (const jobs of ["1", "2"]) {
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-      it(`--jobs ${jobs}, ${signal} after "run": exit ${code} within 3 s, and the store verifies clean`, async () => {
+      // The stage spins for 2 minutes; "promptly" is within 10 s of the signal: far less than the stage has left,
+      // and loose enough for a loaded machine (the bounds are about an ignored signal, not about speed).
+      it(`--jobs ${jobs}, ${signal} after "run": exit ${code} within 10 s, and the store verifies clean`, { timeout: 240_000 }, async () => {
         const dir = tempDir("ouro-signal-")
         dirs.push(dir)
-        const pipeline = writeBusyPipeline(dir, 30_000)
+        const pipeline = writeBusyPipeline(dir, 120_000)
         const running = startOuro(dir, "run", pipeline, "--jobs", jobs)
         // Whatever happens, the child does not outlive the test.
-        const guard = setTimeout(() => running.child.kill("SIGKILL"), 15_000)
+        const guard = setTimeout(() => running.child.kill("SIGKILL"), 180_000)
         try {
-          await running.waitFor("run", 10_000)
+          await running.waitFor("run", 120_000)
           // Let the stage get going (on a worker, past its start-up) before the signal.
           await new Promise((r) => setTimeout(r, 1500))
           const sent = Date.now()
@@ -50,7 +52,7 @@ describe("signals stop a run promptly while a synchronous stage computes", () =>
           const exit = await running.exit
           assert.equal(exit.signal, null, `killed by ${exit.signal}; stderr:\n${exit.stderr}`)
           assert.equal(exit.code, code, exit.stderr)
-          assert.ok(exit.at - sent < 3000, `exit took ${exit.at - sent} ms after ${signal}`)
+          assert.ok(exit.at - sent < 10_000, `exit took ${exit.at - sent} ms after ${signal}`)
           assert.doesNotMatch(exit.stdout + exit.stderr, /^\s+at /m, "no stack trace")
         } finally {
           clearTimeout(guard)
