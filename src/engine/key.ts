@@ -27,6 +27,9 @@ export const externalInputs = (node: PipelineNode) =>
     Effect.mapError((e) => new StageFailed({ node: node.path, kind: node.stage.kind, detail: e.detail }))
   )
 
+/** The key input of a file a command stage reads: "external:file:<path>". */
+const FILE_INPUT = "external:file:"
+
 const short = (h: string) => h.slice(0, 12)
 const show = (v: unknown) => (v === undefined ? "absent" : canonicalJson(v))
 
@@ -57,7 +60,9 @@ export const explain = (
   for (const d of jsonDiff(material.params, previous.params)) reasons.push(`params field ${d}`)
   for (const [input, hash] of Object.entries(material.inputs)) {
     if (hash !== undefined && previous.inputs[input] !== hash) {
-      reasons.push(`input ${input} changed ${short(previous.inputs[input] ?? "none")} -> ${short(hash)}`)
+      // A file a command stage reads (its script, a config): named by its path.
+      if (input.startsWith(FILE_INPUT)) reasons.push(`file ${input.slice(FILE_INPUT.length)} ${previous.inputs[input] === undefined ? "added" : "changed"}`)
+      else reasons.push(`input ${input} changed ${short(previous.inputs[input] ?? "none")} -> ${short(hash)}`)
     }
   }
   for (const d of jsonDiff(material.env, previous.env)) reasons.push(`env ${d}`)

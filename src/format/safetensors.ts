@@ -151,8 +151,9 @@ export const readSafetensors = (bytes: Uint8Array): Safetensors => {
   if (expectedBegin !== dataLength) fail(`data section is ${dataLength} bytes but tensors cover ${expectedBegin}`)
   const tensors = new Map<string, Tensor>()
   for (const e of entries) {
-    // slice() copies into a fresh, aligned buffer (offsets inside the file need not be aligned)
-    const slice = bytes.slice(dataStart + e.begin, dataStart + e.end)
+    // slice() copies into a fresh, aligned buffer (offsets inside the file need not be aligned); Uint8Array's own
+    // slice, since a Node Buffer's slice() is a view of the whole file's buffer
+    const slice = Uint8Array.prototype.slice.call(bytes, dataStart + e.begin, dataStart + e.end)
     const raw = LITTLE_ENDIAN ? slice : swapped(slice, DTYPE_SIZE[e.dtype])
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: view(e.dtype, raw.buffer) })
   }

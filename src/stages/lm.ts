@@ -11,6 +11,7 @@ import { decode, encodeDocuments } from "../lm/tokenizer.ts"
 import { sampleDiversity } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
+import { EvaluateTorch, TrainTorch } from "./torch.ts"
 import { orDefault, ownKeys, Positive, samplingFields, selfBleuFields, Unit } from "./params.ts"
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
 
@@ -41,7 +42,8 @@ const trainNgramStage = defineStage({
 
 export const Train = {
   ngram: (o?: typeof TrainNgramParams.Encoded) => trainNgramStage(ownKeys(o)),
-  ...TrainNeural
+  ...TrainNeural,
+  ...TrainTorch
 }
 
 const SampleTextParams = Schema.Struct(
@@ -101,5 +103,6 @@ const evaluateLm = defineStage({
 export const Evaluate = {
   /** An n-gram model's perplexity on real text and its sample's diversity (Evaluate.neural for neural models). */
   lm: (o?: typeof EvaluateLmParams.Encoded) => evaluateLm(ownKeys(o)),
-  ...EvaluateNeural
+  ...EvaluateNeural,
+  ...EvaluateTorch
 }
