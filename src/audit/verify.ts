@@ -9,6 +9,8 @@
  */
 import { Effect, Option } from "effect"
 import { Corpus, Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
+import { Files } from "../artifact/files.ts"
+import { Log } from "../artifact/log.ts"
 import { Model } from "../artifact/model.ts"
 import type { StoreError } from "../errors/index.ts"
 import { describe } from "../errors/index.ts"
@@ -56,7 +58,7 @@ export interface VerifiableKind {
 }
 
 /** The artifact kinds of ouroboros' own stages. */
-export const builtinKinds: ReadonlyArray<VerifiableKind> = [Corpus, Tokenizer, Metrics, Curves, Model]
+export const builtinKinds: ReadonlyArray<VerifiableKind> = [Corpus, Tokenizer, Metrics, Curves, Model, Files, Log]
 
 export interface VerifyOptions {
   /** Kinds beyond the built-in ones (a user's stages'); outputs of a kind verify does not know are not decoded. */
