@@ -7,9 +7,9 @@
  *   node --import tsx bench/sample.ts [--length 256]
  */
 import { parseArgs } from "node:util"
-import { selectBackend } from "../src/lm/backend.ts"
-import { forward, initParams, type TransformerConfig } from "../src/lm/transformer.ts"
-import { transformerDecoder } from "../src/lm/transformer-decoder.ts"
+import { selectBackend } from "../src/lm/neural/backend.ts"
+import { forward, initParams, type TransformerConfig } from "../src/lm/neural/transformer.ts"
+import { transformerDecoder } from "../src/lm/neural/transformer-decoder.ts"
 
 const { values } = parseArgs({ options: { length: { type: "string", default: "256" } }, strict: true })
 const LENGTH = Number(values.length)

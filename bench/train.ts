@@ -10,7 +10,7 @@ import { readFileSync, realpathSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { parseArgs } from "node:util"
-import type { AdamWConfig } from "../src/lm/adamw.ts"
+import type { AdamWConfig } from "../src/lm/neural/adamw.ts"
 
 const ROOT = resolve(import.meta.dirname, "..")
 const CORPUS = "../shared/data/tinyshakespeare/input.txt"
@@ -46,11 +46,11 @@ const VARIANTS: ReadonlyArray<Variant> = [
 
 /** One variant, in this process: prints one JSON line. */
 const runVariant = async (v: Variant): Promise<void> => {
-  const { selectBackend } = await import("../src/lm/backend.ts")
-  const T = await import("../src/lm/transformer.ts")
-  const { optimizerState } = await import("../src/lm/adamw.ts")
-  const { sampleBatch, uniformStream } = await import("../src/lm/train.ts")
-  const { createParallelTrainer } = await import("../src/lm/parallel.ts")
+  const { selectBackend } = await import("../src/lm/neural/backend.ts")
+  const T = await import("../src/lm/neural/transformer.ts")
+  const { optimizerState } = await import("../src/lm/neural/adamw.ts")
+  const { sampleBatch, uniformStream } = await import("../src/lm/neural/train.ts")
+  const { createParallelTrainer } = await import("../src/lm/neural/parallel.ts")
   const backend = await selectBackend()
   const impl: Record<ImplName, typeof T.FAST> = {
     reference: T.REFERENCE,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import * as tf from "@tensorflow/tfjs-core"
-import { selectBackend } from "../src/lm/backend.ts"
+import { selectBackend } from "../src/lm/neural/backend.ts"
 
 describe("lm/backend", () => {
   it("falls back to wasm (SIMD) when tfjs-node is not installed, and names the computing packages", async () => {

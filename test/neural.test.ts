@@ -20,15 +20,15 @@ import {
   ArtifactStore, Corpus, Evaluate, execute, Metrics, Model, Pipeline, PipelineInvalid, type RunResult, Sample, Seed, Tokenize, Tokenizer,
   Train
 } from "../src/index.ts"
-import { selectBackend } from "../src/lm/backend.ts"
-import { decodeDocuments, type DecodeOptions } from "../src/lm/decode.ts"
-import { slidingNll } from "../src/lm/evaluate.ts"
-import { bind, lstm, type LstmConfig, type Net, netFromSafetensors, transformer } from "../src/lm/families.ts"
-import type { Decoder, Params } from "../src/lm/neural.ts"
+import { selectBackend } from "../src/lm/neural/backend.ts"
+import { decodeDocuments, type DecodeOptions } from "../src/lm/neural/decode.ts"
+import { slidingNll } from "../src/lm/neural/evaluate.ts"
+import { bind, lstm, type LstmConfig, type Net, netFromSafetensors, transformer } from "../src/lm/neural/families.ts"
+import type { Decoder, Params } from "../src/lm/neural/family.ts"
 import { encodeDocuments, EOS_ID } from "../src/lm/tokenizer.ts"
-import { sampleBatch, trainNet, uniformStream } from "../src/lm/train.ts"
-import { forward, type TransformerConfig } from "../src/lm/transformer.ts"
-import { seededDraws } from "../src/lm/weights.ts"
+import { sampleBatch, trainNet, uniformStream } from "../src/lm/neural/train.ts"
+import { forward, type TransformerConfig } from "../src/lm/neural/transformer.ts"
+import { seededDraws } from "../src/lm/neural/weights.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers

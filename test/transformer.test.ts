@@ -3,14 +3,14 @@ import { createHash } from "node:crypto"
 import { before, describe, it } from "node:test"
 import * as tf from "@tensorflow/tfjs-core"
 import { writeSafetensors } from "../src/format/safetensors.ts"
-import { selectBackend } from "../src/lm/backend.ts"
-import { createParallelTrainer } from "../src/lm/parallel.ts"
-import { type AdamWConfig, adamwStep, learningRate, optimizerState } from "../src/lm/adamw.ts"
-import { sampleBatch, uniformStream } from "../src/lm/train.ts"
+import { selectBackend } from "../src/lm/neural/backend.ts"
+import { createParallelTrainer } from "../src/lm/neural/parallel.ts"
+import { type AdamWConfig, adamwStep, learningRate, optimizerState } from "../src/lm/neural/adamw.ts"
+import { sampleBatch, uniformStream } from "../src/lm/neural/train.ts"
 import {
   attention, crossEntropy, dense, embedding, FAST, gelu, layerNorm, forward, fromSafetensors, initParams, lossAndGrads, paramShapes,
   REFERENCE, toSafetensors, type TransformerConfig
-} from "../src/lm/transformer.ts"
+} from "../src/lm/neural/transformer.ts"
 
 const TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat by the log. ".repeat(20)
 const CHARS = [...new Set(TEXT)].sort()

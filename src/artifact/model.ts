@@ -3,11 +3,11 @@
  * it is (n-gram, transformer, LSTM) is read from the metadata, so one artifact type serves every model family.
  *
  * A neural model stays as its bytes here: reading its tensors needs the family's module, which imports TF.js, and
- * commands that only plan or show should not pay for that. Stages bind it with lm/families.ts `netFromSafetensors`,
+ * commands that only plan or show should not pay for that. Stages bind it with lm/neural/families.ts `netFromSafetensors`,
  * which validates every tensor.
  */
 import { ngramFromSafetensors, ngramToSafetensors, type NgramModel } from "../lm/ngram.ts"
-import { NEURAL_ARTIFACTS } from "../lm/weights.ts"
+import { NEURAL_ARTIFACTS } from "../lm/neural/weights.ts"
 import { readSafetensors } from "../format/safetensors.ts"
 import type { ArtifactType } from "./type.ts"
 

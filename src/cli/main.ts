@@ -32,7 +32,7 @@ import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, 
 import { progressLayer } from "./progress.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
-import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
+import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
@@ -304,7 +304,7 @@ const reportCommand = Command.make("report", {
 const describeEnv = async (): Promise<string> => {
   const planned = plannedBackend()
   const env = backendEnv()
-  const { selectBackend } = await import("../lm/backend.ts")
+  const { selectBackend } = await import("../lm/neural/backend.ts")
   const info = await selectBackend({ prefer: planned })
   return [
     `TF.js backend for neural stages: ${info.name}`,

@@ -4,12 +4,12 @@
  * computing code (and TF.js) is imported when a stage runs (neural-run.ts), so planning and cached runs never load it.
  *
  * Every stage here computes with TF.js, so its key includes the planned backend and the computing packages'
- * versions (lm/backend-plan.ts): installing tfjs-node reruns them, as it changes their bits.
+ * versions (lm/neural/backend-plan.ts): installing tfjs-node reruns them, as it changes their bits.
  */
 import type { Schema } from "effect"
 import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
-import { backendEnv } from "../lm/backend-plan.ts"
+import { backendEnv } from "../lm/neural/backend-plan.ts"
 import { defineStage, type Stage } from "../pipeline/stage.ts"
 import { EvaluateParams, LstmParams, PerplexityParams, SampleParams, TransformerParams } from "./neural-params.ts"
 import { ownKeys } from "./params.ts"

@@ -5,8 +5,8 @@
  */
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
-import type { Decoder } from "./neural.ts"
-import { EOS_ID } from "./tokenizer.ts"
+import type { Decoder } from "./family.ts"
+import { EOS_ID } from "../tokenizer.ts"
 
 export interface DecodeOptions {
   /** Documents at most. */

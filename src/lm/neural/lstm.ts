@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
-import { checkedDecoder, type Decoder, type Family } from "./neural.ts"
+import { checkedDecoder, type Decoder, type Family } from "./family.ts"
 import { gradientsOf, residentAffine, tidyRead } from "./tensors.ts"
 import { crossEntropy, dense, embedding, FAST } from "./transformer.ts"
 import {

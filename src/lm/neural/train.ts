@@ -6,7 +6,7 @@
 import { adamwStep, type AdamWConfig, optimizerState } from "./adamw.ts"
 import type { BackendName } from "./backend-plan.ts"
 import { negLogProb } from "./evaluate.ts"
-import type { Family, Params, Stepper } from "./neural.ts"
+import type { Family, Params, Stepper } from "./family.ts"
 import { seededDraws } from "./weights.ts"
 
 export interface TrainOptions {

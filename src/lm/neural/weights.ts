@@ -5,7 +5,7 @@
  */
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
-import { expectTensor, readSafetensors, type Tensor, writeSafetensors } from "../format/safetensors.ts"
+import { expectTensor, readSafetensors, type Tensor, writeSafetensors } from "../../format/safetensors.ts"
 
 /** The safetensors `artifact` name of each neural family's model files (here, so the Model codec needs no TF.js). */
 export const NEURAL_ARTIFACTS = { transformer: "model/transformer", lstm: "model/lstm" } as const

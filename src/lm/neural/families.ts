@@ -2,7 +2,7 @@
  * The neural model families, and `Net`: one model (family, config, weights) bound together, which is what the
  * Model artifact holds and what sampling and evaluation use without caring which family it is.
  */
-import { type Decoder, type Family, type Params } from "./neural.ts"
+import { type Decoder, type Family, type Params } from "./family.ts"
 import { type LstmConfig, lstm } from "./lstm.ts"
 import {
   FAST, forward, fromSafetensors, initParams, lossAndGrads, MODEL_ARTIFACT, paramShapes, toSafetensors, type TransformerConfig,
@@ -10,7 +10,7 @@ import {
 } from "./transformer.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import { createParallelTrainer } from "./parallel.ts"
-import { readSafetensors } from "../format/safetensors.ts"
+import { readSafetensors } from "../../format/safetensors.ts"
 
 export const transformer: Family<TransformerConfig> = {
   name: "transformer",

@@ -10,7 +10,7 @@
  * cached attention are plain JS over Float32Arrays, with float64 sums; GELU is the training's wasm kernel.
  */
 import { geluForwardWasm } from "./simd-kernels.ts"
-import { checkedDecoder, type Decoder, type Params } from "./neural.ts"
+import { checkedDecoder, type Decoder, type Params } from "./family.ts"
 import { residentAffine } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
 

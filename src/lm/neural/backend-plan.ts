@@ -3,7 +3,7 @@
  * runs, and a pipeline that never trains a neural model should not pay for importing it.
  */
 import { createRequire } from "node:module"
-import { packageVersion } from "../format/versions.ts"
+import { packageVersion } from "../../format/versions.ts"
 
 export type BackendName = "tensorflow" | "wasm" | "cpu"
 
