@@ -38,7 +38,7 @@ describe("ouro CLI, end to end", () => {
     const edited = writeTinyPipeline(dir, { g2Temperature: 0.7 })
     const planned = ouro(dir, "plan", edited)
     assert.equal(planned.code, 0, planned.stderr)
-    const line = (path: string) => planned.stdout.split("\n").find((l) => l.includes(` ${path} `)) ?? ""
+    const line = (path: string) => planned.stdout.split("\n").find((l) => l.split(/\s+/)[1] === path) ?? ""
     assert.match(line("g2/sample-text"), /^run .*params field temperature 1 -> 0\.7/)
     assert.match(line("g2/evaluate-lm"), /^pending .*input sample will be recomputed by g2\/sample-text/)
     assert.match(line("g2/mix-replace"), /^pending .*input synthetic will be recomputed by g2\/sample-text/)

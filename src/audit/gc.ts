@@ -1,7 +1,7 @@
 /**
  * Garbage collection: mark what the kept runs and refs reach, sweep the rest. Roots are every ref: a pipeline's
- * last run manifest (and through it every stage record of that run), node refs (records), and any ref naming a
- * blob. A record keeps its input and output blobs. Nothing added within the grace period is removed (a run in
+ * last run manifest (and through it every stage record of that run), pinned runs' manifests (`pins/`, the same),
+ * node refs (records), and any ref naming a blob. The run list (`runs/`) is no root: its values are times. A record keeps its input and output blobs. Nothing added within the grace period is removed (a run in
  * flight, or one that just reused a blob), gc refuses to sweep while a run is registered on the store, and no run
  * starts while it sweeps (see `sweepGc`).
  */
@@ -113,6 +113,11 @@ export const sweepGc = (options: { readonly graceMs: number; readonly nowMs: num
     // Records first: a record never points at a blob that is already gone.
     for (const key of plan.records) yield* store.removeRecord(key)
     for (const b of plan.blobs) yield* store.removeBlob(b.hash)
+    // A collected run leaves the run list too (its entry names the manifest; its value is a time, no gc root).
+    const removed = new Set(plan.blobs.map((b) => b.hash))
+    for (const ref of yield* store.listRefs("runs/")) {
+      if (removed.has(ref.name.slice(ref.name.lastIndexOf("/") + 1))) yield* store.removeRef(ref.name)
+    }
     return plan
   }))
 

@@ -14,12 +14,14 @@ export interface LineageNode {
   readonly kind: string
   readonly version: number
   readonly params: StageRecord["params"]
-  /** The pipeline node path that first computed it. */
+  /** The pipeline node path: the one asked about's ancestor in a run's lineage, else the one that first computed it. */
   readonly node: string
   readonly outputs: Readonly<Record<string, OutputEntry>>
   /** Every input of the record, `external:` fingerprints included. */
   readonly inputs: Readonly<Record<string, Sha256>>
   readonly timings: StageRecord["timings"]
+  /** In a run's lineage: the record each traced input came from (its own upstream node), by input name. */
+  readonly sources?: Readonly<Record<string, Sha256>>
 }
 
 export interface LineageArtifact {
@@ -44,6 +46,8 @@ export interface Lineage {
   readonly artifacts: ReadonlyArray<LineageArtifact>
   /** Things a reader should know: unreadable records skipped, cycles cut. */
   readonly notes: ReadonlyArray<string>
+  /** Set when this is a node's own ancestry in a run (its inputs followed along the run's wiring). */
+  readonly of?: { readonly run: Sha256; readonly path: string }
 }
 
 const isExternal = (input: string) => input.startsWith("external:")
@@ -176,17 +180,27 @@ const walk = (records: ReadonlyMap<Sha256, StageRecord>, root: Sha256, rootKind:
  * The lineage of a blob (by full hash) or of a stage record (by full key). Reads every record once to index
  * which record produced which bytes; unreadable records are skipped and named in `notes`.
  */
+/** Every record of the store, and those that cannot be read. */
+const readRecords = Effect.gen(function*() {
+  const store = yield* ArtifactStore
+  const records = new Map<Sha256, StageRecord>()
+  const unreadable = new Map<Sha256, ArtifactCorrupt>()
+  for (const key of yield* store.listRecordKeys) {
+    const r = yield* store.getRecord(key).pipe(
+      Effect.catchTag("ArtifactCorrupt", (e) => Effect.sync(() => (unreadable.set(key, e), Option.none<StageRecord>())))
+    )
+    if (Option.isSome(r)) records.set(key, r.value)
+  }
+  return { records, unreadable }
+})
+
+const unreadableNote = (unreadable: ReadonlyMap<Sha256, unknown>) =>
+  unreadable.size > 0 ? [`${unreadable.size} unreadable stage record(s) skipped: ${[...unreadable.keys()].map(short).join(", ")}`] : []
+
 export const lineage = (target: string): Effect.Effect<Lineage, StoreError | ArtifactCorrupt | NotFound, ArtifactStore> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
-    const records = new Map<Sha256, StageRecord>()
-    const unreadable = new Map<Sha256, ArtifactCorrupt>()
-    for (const key of yield* store.listRecordKeys) {
-      const r = yield* store.getRecord(key).pipe(
-        Effect.catchTag("ArtifactCorrupt", (e) => Effect.sync(() => (unreadable.set(key, e), Option.none<StageRecord>())))
-      )
-      if (Option.isSome(r)) records.set(key, r.value)
-    }
+    const { records, unreadable } = yield* readRecords
     const bad = unreadable.get(target)
     if (bad !== undefined) return yield* bad
     let rootKind: Lineage["rootKind"]
@@ -200,11 +214,154 @@ export const lineage = (target: string): Effect.Effect<Lineage, StoreError | Art
     const core = walk(records, target, rootKind)
     const artifacts: LineageArtifact[] = []
     for (const a of core.artifacts) artifacts.push({ ...a, stored: yield* store.hasBlob(a.hash) })
-    const notes = [...core.notes]
-    if (unreadable.size > 0) {
-      notes.push(`${unreadable.size} unreadable stage record(s) skipped: ${[...unreadable.keys()].map(short).join(", ")}`)
+    return { ...core, artifacts, notes: [...core.notes, ...unreadableNote(unreadable)] } satisfies Lineage
+  })
+
+// ---------------------------------------------------------------------------------------------------------------
+// A node's own ancestry in a run
+
+/** A run as lineage needs it: its manifest's nodes in order (dependencies first), each with its key and outputs. */
+export interface RunNodes {
+  readonly hash: Sha256
+  readonly nodes: ReadonlyArray<{ readonly path: string; readonly key: Sha256; readonly outputs: Readonly<Record<string, Sha256>> }>
+}
+
+/** Which node of a run each traced input of a node came from: path → input name → the producing node's path. */
+export type Wiring = ReadonlyMap<string, Readonly<Record<string, string>>>
+
+/**
+ * The wiring of a run. `structure` (from the pipeline file, by path: input name → source path and output) is
+ * taken where it agrees with the run (the source's output there has the bytes the record read); elsewhere, and
+ * without it, an input comes from the latest node before its consumer in the run that produced those bytes.
+ */
+export const runWiring = (
+  run: RunNodes,
+  records: ReadonlyMap<Sha256, StageRecord>,
+  structure: ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>> | undefined
+): Wiring => {
+  const byPath = new Map(run.nodes.map((n) => [n.path, n]))
+  const wiring = new Map<string, Record<string, string>>()
+  run.nodes.forEach((n, i) => {
+    const record = records.get(n.key)
+    if (record === undefined) return
+    const wires: Record<string, string> = {}
+    for (const [name, hash] of tracedInputs(record.inputs)) {
+      const source = structure?.get(n.path)?.[name]
+      if (source !== undefined && byPath.get(source.path)?.outputs[source.output] === hash) {
+        wires[name] = source.path
+        continue
+      }
+      for (let j = i - 1; j >= 0; j--) {
+        if (Object.values(run.nodes[j].outputs).includes(hash)) {
+          wires[name] = run.nodes[j].path
+          break
+        }
+      }
     }
-    return { ...core, artifacts, notes } satisfies Lineage
+    wiring.set(n.path, wires)
+  })
+  return wiring
+}
+
+/** The walk along a run's wiring, pure and iterative; node and artifact order as in `walk`. */
+const walkRun = (records: ReadonlyMap<Sha256, StageRecord>, run: RunNodes, root: string, wiring: Wiring): Core => {
+  const byPath = new Map(run.nodes.map((n) => [n.path, n]))
+  const producers = new Map<Sha256, Sha256[]>()
+  for (const r of records.values()) {
+    for (const out of Object.values(r.outputs)) {
+      const list = producers.get(out.hash) ?? []
+      if (!list.includes(r.key)) list.push(r.key)
+      producers.set(out.hash, list)
+    }
+  }
+  const nodes: LineageNode[] = []
+  const artifacts = new Map<Sha256, Omit<LineageArtifact, "stored">>()
+  const notes: string[] = []
+  const state = new Map<string, "open" | "done">()
+  const doneKeys = new Set<Sha256>()
+  const typeOf = (key: Sha256 | undefined, hash: Sha256) =>
+    Object.values((key === undefined ? undefined : records.get(key))?.outputs ?? {}).find((o) => o.hash === hash)?.artifact ??
+      (producers.get(hash) ?? []).map((k) => Object.values(records.get(k)!.outputs).find((o) => o.hash === hash)?.artifact).find((a) => a !== undefined)
+  const addArtifact = (hash: Sha256, producer: Sha256 | undefined) => {
+    if (artifacts.has(hash)) return
+    artifacts.set(hash, {
+      hash,
+      artifact: typeOf(producer, hash),
+      producedBy: producer,
+      alsoProducedBy: (producers.get(hash) ?? []).filter((k) => k !== producer).sort(cmp)
+    })
+  }
+  const stack: Array<{ readonly path: string; expanded: boolean }> = [{ path: root, expanded: false }]
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]
+    const entry = byPath.get(top.path)
+    const record = entry === undefined ? undefined : records.get(entry.key)
+    if (!top.expanded) {
+      if (state.has(top.path)) {
+        stack.pop()
+        continue
+      }
+      state.set(top.path, "open")
+      top.expanded = true
+      const wires = wiring.get(top.path) ?? {}
+      for (const [name] of tracedInputs(record?.inputs ?? {}).reverse()) {
+        const source = wires[name]
+        if (source !== undefined && !state.has(source)) stack.push({ path: source, expanded: false })
+      }
+      continue
+    }
+    stack.pop()
+    state.set(top.path, "done")
+    if (record === undefined) {
+      notes.push(`${top.path}: its stage record ${entry === undefined ? "" : short(entry.key) + " "}is not in the store (or unreadable)`)
+      continue
+    }
+    if (doneKeys.has(record.key)) continue
+    doneKeys.add(record.key)
+    const wires = wiring.get(top.path) ?? {}
+    const sources: Record<string, Sha256> = {}
+    for (const [name] of tracedInputs(record.inputs)) {
+      const key = wires[name] === undefined ? undefined : byPath.get(wires[name])?.key
+      if (key !== undefined && records.has(key)) sources[name] = key
+    }
+    nodes.push({
+      key: record.key,
+      kind: record.kind,
+      version: record.version,
+      params: record.params,
+      node: top.path,
+      outputs: record.outputs,
+      inputs: record.inputs,
+      timings: record.timings,
+      sources
+    })
+    for (const [name, hash] of tracedInputs(record.inputs)) addArtifact(hash, sources[name])
+  }
+  const rootRecord = records.get(byPath.get(root)!.key)
+  if (rootRecord !== undefined) for (const [, out] of sortedEntries(rootRecord.outputs)) addArtifact(out.hash, rootRecord.key)
+  return { root: byPath.get(root)!.key, rootKind: "stage", nodes, artifacts: [...artifacts.values()], notes }
+}
+
+/**
+ * The lineage of one node of a run, by its path: its own inputs followed back along the run's wiring to the seeds,
+ * each stage shown at its path in this run. Bytes other records also produced (a stage shared by two arms, an
+ * identity-like mix) are named as twins, not followed.
+ */
+export const runNodeLineage = (
+  run: RunNodes,
+  path: string,
+  structure?: ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>>
+): Effect.Effect<Lineage, StoreError | NotFound, ArtifactStore> =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    if (!run.nodes.some((n) => n.path === path)) {
+      return yield* new NotFound({ what: path, detail: `no node by that path in run ${short(run.hash)}` })
+    }
+    const { records, unreadable } = yield* readRecords
+    const core = walkRun(records, run, path, runWiring(run, records, structure))
+    const artifacts: LineageArtifact[] = []
+    for (const a of core.artifacts) artifacts.push({ ...a, stored: yield* store.hasBlob(a.hash) })
+    return { ...core, artifacts, notes: [...core.notes, ...unreadableNote(unreadable)], of: { run: run.hash, path } } satisfies Lineage
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -221,11 +378,15 @@ const relations = (l: Lineage) => {
   const byHash = new Map(l.artifacts.map((a) => [a.hash, a]))
   const used: Usage[] = []
   const generated: Usage[] = []
+  // In a run's lineage, a stage some node's input came from generated those bytes there.
+  const sourced = new Set(l.nodes.flatMap((n) => Object.entries(n.sources ?? {}).map(([name, key]) => `${key} ${n.inputs[name]}`)))
   for (const n of l.nodes) {
     for (const [role, hash] of tracedInputs(n.inputs)) if (byHash.has(hash)) used.push({ activity: n.key, entity: hash, role })
     for (const [role, out] of sortedEntries(n.outputs)) {
       // Only the producer shown for these bytes generated them here; other records making the same bytes are noted.
-      if (byHash.get(out.hash)?.producedBy === n.key) generated.push({ activity: n.key, entity: out.hash, role })
+      if (byHash.get(out.hash)?.producedBy === n.key || sourced.has(`${n.key} ${out.hash}`)) {
+        generated.push({ activity: n.key, entity: out.hash, role })
+      }
     }
   }
   return { used, generated }
@@ -242,12 +403,16 @@ export const formatLineageText = (l: Lineage): string => {
   const lines: string[] = []
   const stageLabel = (n: LineageNode) => `${n.node} (${n.kind} v${n.version}, ${canonicalJson(n.params)})`
 
+  // Byte-identical twins (other records that made the same bytes) are named once, where the bytes first appear.
+  const named = new Set<Sha256>()
   const artifactLine = (hash: Sha256) => {
     const a = byHash.get(hash)
     const parts = [short(hash), a?.artifact ?? "(unknown type)"]
     if (a !== undefined && !a.stored) parts.push("[blob missing]")
-    if (a !== undefined && a.alsoProducedBy.length > 0) {
-      parts.push(`(same bytes also from ${a.alsoProducedBy.length} other record(s): ${a.alsoProducedBy.map(short).join(", ")}; shown: the earliest run)`)
+    if (a !== undefined && a.alsoProducedBy.length > 0 && !named.has(hash)) {
+      named.add(hash)
+      const shown = l.of === undefined ? "; shown: the earliest run" : ""
+      parts.push(`(same bytes also from ${a.alsoProducedBy.length} other record(s): ${a.alsoProducedBy.map(short).join(", ")}${shown})`)
     }
     return parts.join(" ")
   }
@@ -262,12 +427,12 @@ export const formatLineageText = (l: Lineage): string => {
     const externals = Object.entries(n.inputs).filter(([name]) => isExternal(name)).sort(([a], [b]) => cmp(a, b))
     lines.push(`${indent}← ${stageLabel(n)} ${short(n.key)}${inputs.length === 0 ? " [seed]" : ""}`)
     for (const [name, hash] of externals) lines.push(`${indent}    ${name} ${short(hash)}`)
-    for (const [name, hash] of inputs) printArtifact(hash, `${name}: `, `${indent}    `)
+    for (const [name, hash] of inputs) printArtifact(hash, `${name}: `, `${indent}    `, n.sources?.[name])
   }
 
-  const printArtifact = (hash: Sha256, label: string, indent: string) => {
+  const printArtifact = (hash: Sha256, label: string, indent: string, source?: Sha256) => {
     lines.push(`${indent}${label}${artifactLine(hash)}`)
-    const producer = byHash.get(hash)?.producedBy
+    const producer = source ?? byHash.get(hash)?.producedBy
     const n = producer === undefined ? undefined : byKey.get(producer)
     if (n === undefined) lines.push(`${indent}  (no stage record produced it)`)
     else printStage(n, `${indent}  `)
@@ -276,7 +441,7 @@ export const formatLineageText = (l: Lineage): string => {
   if (l.rootKind === "artifact") printArtifact(l.root, "", "")
   else {
     const n = byKey.get(l.root)!
-    lines.push(`stage ${stageLabel(n)} ${short(n.key)}`)
+    lines.push(`stage ${stageLabel(n)} ${short(n.key)}${l.of === undefined ? "" : ` in run ${short(l.of.run)}`}`)
     for (const [name, out] of sortedEntries(n.outputs)) lines.push(`  → ${name}: ${artifactLine(out.hash)}`)
     printStage(n, "")
   }

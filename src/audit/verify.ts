@@ -15,7 +15,7 @@ import { Model } from "../artifact/model.ts"
 import type { StoreError } from "../errors/index.ts"
 import { describe } from "../errors/index.ts"
 import { recordKey } from "../engine/key.ts"
-import { pipelineRef } from "../engine/refs.ts"
+import { pinRef, pipelineRef } from "../engine/refs.ts"
 import type { Sha256 } from "../hash/index.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import type { StageRecord } from "../store/record.ts"
@@ -31,7 +31,7 @@ export interface VerifyProblemMissing {
   /** `record <key>` or `ref <name>`. */
   readonly referrer: string
   readonly hash: string
-  /** `input <name>`, `output <name>`, `node ref` or `pipeline ref`. */
+  /** `input <name>`, `output <name>`, `node ref`, `pipeline ref` or `pin`. */
   readonly role: string
 }
 
@@ -165,11 +165,15 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
     for (const ref of runRefs) {
       if (!blobSet.has(ref.value)) missing.push({ referrer: `ref ${ref.name}`, hash: ref.value, role: "pipeline ref" })
     }
+    const pinRefs = yield* store.listRefs(pinRef(""))
+    for (const ref of pinRefs) {
+      if (!blobSet.has(ref.value)) missing.push({ referrer: `ref ${ref.name}`, hash: ref.value, role: "pin" })
+    }
 
     return {
       blobs: blobs.length,
       records: keys.length,
-      refs: nodeRefs.length + runRefs.length,
+      refs: nodeRefs.length + runRefs.length + pinRefs.length,
       corrupt: [...blobProblems, ...strays, ...recordProblems],
       missing
     } satisfies VerifyReport

@@ -4,22 +4,86 @@
  */
 import { existsSync } from "node:fs"
 import { resolve } from "node:path"
-import { Effect, Option, Schema } from "effect"
+import { Effect, Option } from "effect"
 import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
 import { Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { Model } from "../artifact/model.ts"
 import { readSafetensors } from "../format/safetensors.ts"
 import { ArtifactCorrupt, describe, NotFound } from "../errors/index.ts"
 import { isSha256, type Sha256 } from "../hash/index.ts"
+import { isRefName } from "../store/refName.ts"
 import { describeNgram } from "../lm/ngram.ts"
 import { alignTable } from "../report/table.ts"
 import { pipelineRef, sourceRef } from "../engine/refs.ts"
-import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
+import { decodeManifest, readManifest, type RunManifest } from "../engine/manifest.ts"
+import { ArtifactStore } from "../store/ArtifactStore.ts"
+import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
+
+/** A node of a completed run, by its path: where a record was addressed as `<pipeline or run>/<path>`. */
+export interface RunNode {
+  readonly run: Sha256
+  readonly manifest: RunManifest
+  readonly path: string
+}
 
 export type Resolved =
   | { readonly _tag: "Blob"; readonly hash: Sha256; readonly via: string }
-  | { readonly _tag: "Record"; readonly record: StageRecord; readonly via: string }
+  | { readonly _tag: "Record"; readonly record: StageRecord; readonly via: string; readonly at?: RunNode }
+
+/** A run manifest by its full hash or a unique prefix of it (6 characters or more); none if `name` is neither. */
+export const findRun = (name: string) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    if (!/^[0-9a-f]{6,64}$/.test(name)) return Option.none<{ readonly hash: Sha256; readonly manifest: RunManifest }>()
+    const blobs = isSha256(name) ? [name] : (yield* store.listBlobs).filter((b) => b.hash.startsWith(name)).map((b) => b.hash)
+    const runs: Array<{ readonly hash: Sha256; readonly manifest: RunManifest }> = []
+    for (const hash of blobs) {
+      const manifest = yield* readManifest(store, hash).pipe(Effect.orElseSucceed(() => Option.none<RunManifest>()))
+      if (Option.isSome(manifest)) runs.push({ hash, manifest: manifest.value })
+    }
+    if (runs.length > 1) return yield* new NotFound({ what: name, detail: `ambiguous prefix: matches ${runs.length} run manifests` })
+    return Option.fromNullishOr(runs[0])
+  })
+
+/** The run a pipeline name (its last run) or a run hash (prefix) names; none if it names neither. */
+export const runOf = (name: string) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const last = isRefName(pipelineRef(name)) ? yield* store.getRef(pipelineRef(name)) : Option.none<string>()
+    if (Option.isSome(last)) {
+      const manifest = yield* readManifest(store, last.value)
+      if (Option.isSome(manifest)) return Option.some({ hash: last.value, manifest: manifest.value })
+    }
+    return yield* findRun(name)
+  })
+
+/**
+ * `<pipeline>/<path>` (its last run) or `<run hash or prefix>/<path>`: the record that node of that run has,
+ * whichever node computed it (a stage shared by several arms has the same record at each of their paths).
+ */
+const resolveRunNode = (name: string) =>
+  Effect.gen(function*() {
+    const slash = name.indexOf("/")
+    if (slash <= 0) return Option.none<Resolved>()
+    const head = name.slice(0, slash)
+    const path = name.slice(slash + 1)
+    const run = yield* runOf(head)
+    if (Option.isNone(run)) return Option.none<Resolved>()
+    const { hash, manifest } = run.value
+    const node = manifest.nodes.find((n) => n.path === path)
+    if (node === undefined) {
+      // A pipeline's node refs may know a node its last completed run does not have (a run that stopped half way).
+      if (!hash.startsWith(head)) return Option.none<Resolved>()
+      return yield* new NotFound({ what: name, detail: `no node ${path} in run ${hash.slice(0, 12)} of pipeline ${manifest.pipeline}` })
+    }
+    const store = yield* ArtifactStore
+    const record = yield* store.getRecord(node.key)
+    if (Option.isNone(record)) {
+      return yield* new NotFound({ what: name, detail: `the record of ${path} in run ${hash.slice(0, 12)} (key ${node.key}) is not in the store` })
+    }
+    return Option.some<Resolved>({ _tag: "Record", record: record.value, via: name, at: { run: hash, manifest, path } })
+  })
 
 /** A full hash, a unique hash prefix (of a blob or a record key), or a ref name with or without its folder. */
 export const resolveName = (name: string) =>
@@ -31,6 +95,8 @@ export const resolveName = (name: string) =>
       const record = yield* asRecord(name)
       if (Option.isSome(record)) return { _tag: "Record", record: record.value, via: name } satisfies Resolved
     }
+    const atRun = yield* resolveRunNode(name)
+    if (Option.isSome(atRun)) return atRun.value
     for (const ref of [name, `nodes/${name}`, `pipelines/${name}`]) {
       const value = yield* store.getRef(ref).pipe(Effect.orElseSucceed(() => Option.none<string>()))
       if (Option.isNone(value)) continue
@@ -53,22 +119,22 @@ export const resolveName = (name: string) =>
     return yield* new NotFound({ what: name, detail: "no blob, stage record or ref by that name in the store" })
   })
 
-const RunManifest = Schema.Struct({
-  artifact: Schema.Literal("run"),
-  pipeline: Schema.String,
-  nodes: Schema.Array(Schema.Struct({
-    path: Schema.String,
-    kind: Schema.String,
-    tags: Schema.Record(Schema.String, Schema.Union([Schema.String, Schema.Number])),
-    key: Schema.String,
-    outputs: Schema.Record(Schema.String, Schema.String)
-  }))
-})
-export type RunManifest = typeof RunManifest.Type
-const decodeManifest = Schema.decodeUnknownOption(Schema.fromJsonString(RunManifest))
+export { readManifest, type RunManifest } from "../engine/manifest.ts"
 
-export const readManifest = (store: ArtifactStoreShape, hash: Sha256) =>
-  store.getBlob(hash).pipe(Effect.map((bytes) => decodeManifest(new TextDecoder().decode(bytes))))
+/** The metrics a run's stages computed, by their tags (for metricsTables). */
+export const manifestMetrics = (manifest: RunManifest) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const rows: Array<{ readonly tags: RunManifest["nodes"][number]["tags"]; readonly values: Readonly<Record<string, number>> }> = []
+    for (const n of manifest.nodes) {
+      const record = yield* store.getRecord(n.key)
+      if (Option.isNone(record)) continue
+      for (const out of Object.values(record.value.outputs)) {
+        if (out.artifact === "metrics") rows.push({ tags: n.tags, values: (yield* readArtifact(Metrics, out.hash)).values })
+      }
+    }
+    return rows
+  })
 
 /** The last run of each pipeline, by name. */
 export const lastRuns = Effect.gen(function*() {
@@ -112,7 +178,7 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
       ).join("\n\n")
     }
     if (json.artifact === "run") {
-      const m = decodeManifest(new TextDecoder().decode(bytes))
+      const m = decodeManifest(bytes)
       if (Option.isSome(m)) {
         return `run of pipeline ${m.value.pipeline}: ${m.value.nodes.length} stages\n` +
           alignTable(["stage", "kind", "key"], m.value.nodes.map((n) => [n.path, n.kind, n.key.slice(0, 12)]))
@@ -150,9 +216,12 @@ export const showBlob = (hash: Sha256, options: { readonly head: number }) =>
     })
   })
 
-export const describeRecord = (r: StageRecord): string =>
+export const describeRecord = (r: StageRecord, at?: RunNode): string =>
   [
-    `stage ${r.node} (${r.kind} v${r.version})`,
+    at === undefined
+      ? `stage ${r.node} (${r.kind} v${r.version})`
+      : `stage ${at.path} (${r.kind} v${r.version}) of run ${at.run.slice(0, 12)}` +
+        (at.path === r.node ? "" : `: the same stage as ${r.node}, which computed it`),
     `  key     ${r.key}`,
     `  params  ${JSON.stringify(r.params)}`,
     ...Object.entries(r.inputs).map(([k, v]) => `  input   ${k} = ${v}`),

@@ -2,7 +2,7 @@
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
  * exit code 1; only a bug in ouroboros itself prints a stack trace.
  */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
@@ -11,9 +11,10 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Exit, Option, Runtime } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.ts"
-import { plan, type PlanEntry } from "../engine/plan.ts"
+import { plan } from "../engine/plan.ts"
+import { renderPlan } from "./plan-text.ts"
 import type { Progress } from "../engine/Progress.ts"
-import { describe, type OuroError, StoreError } from "../errors/index.ts"
+import { describe, NotFound, type OuroError, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
 import { Metrics } from "../artifact/artifacts.ts"
@@ -24,11 +25,16 @@ import { layerSilent } from "../engine/Progress.ts"
 import { localInProcess, localWorkers } from "../engine/layers.ts"
 import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
-import { formatLineageText, lineage, toDot, toProvJson } from "../audit/lineage.ts"
+import { formatLineageText, lineage, runNodeLineage, toDot, toProvJson } from "../audit/lineage.ts"
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { formatGc, planGc, sweepGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
-import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, showBlob } from "./inspect.ts"
+import { describeRecord, findRun, lastRuns, manifestMetrics, pipelineFileOf, rememberSource, resolveName, runOf, showBlob } from "./inspect.ts"
+import { formatRuns, listRuns, reportOf, structureFromSource } from "./runs.ts"
+import { diffSides, pipelineSide, runSide } from "../audit/diff.ts"
+import { formatDiff } from "./diff-text.ts"
+import { pin, unpin } from "../audit/pins.ts"
+import type { ReportData } from "../report/data.ts"
 import { progressLayer } from "./progress.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
@@ -73,13 +79,6 @@ const withStore = <A>(
 }
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
-
-export const renderPlan = (entries: ReadonlyArray<PlanEntry>): string => {
-  const count = (s: string) => entries.filter((e) => e.status === s).length
-  const rows = entries.map((e) => [e.status, e.node.path, e.node.stage.kind, short(e.key), e.reasons.join("; ")])
-  return `${alignTable(["status", "stage", "kind", "key", "why"], rows)}\n\n` +
-    `${entries.length} stages: ${count("cached")} cached, ${count("run")} will run, ${count("pending")} pending (run unless their inputs come out unchanged)`
-}
 
 /** Metrics of a run, read back from the store, as per-generation tables. */
 export const runMetrics = (result: RunResult) =>
@@ -135,11 +134,15 @@ const run = Command.make("run", {
     if (report !== undefined) yield* Console.log(`report written to ${report}`)
   }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
-const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
+const planCommand = Command.make("plan", {
+  pipeline: pipelineArg,
+  store: storeFlag,
+  verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Each stage's kind and key, and every reason it runs"), Flag.withDefault(false))
+}, (a) =>
   withStore(a.store, "peek", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
-    yield* Console.log(renderPlan(yield* plan(pipeline)))
-  }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
+    yield* Console.log(renderPlan(yield* plan(pipeline), { verbose: a.verbose }))
+  }))).pipe(Command.withDescription("Show the summary, then for every stage whether it is cached or will run, and why (--verbose: every reason, kind and key)"))
 
 const status = Command.make("status", { store: storeFlag }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
@@ -165,15 +168,20 @@ const show = Command.make("show", {
   )
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
-    const store = yield* ArtifactStore
     const found = yield* resolveName(a.name)
     if (found._tag === "Record") {
-      yield* Console.log(describeRecord(found.record))
+      yield* Console.log(describeRecord(found.record, found.at))
       for (const [name, out] of Object.entries(found.record.outputs)) {
         yield* Console.log(`\n${name}: ${yield* showBlob(out.hash, { head: a.head })}`)
       }
     } else {
       yield* Console.log(`${found.hash}\n${yield* showBlob(found.hash, { head: a.head })}`)
+      // A run manifest: that run's own metrics too.
+      const run = yield* findRun(found.hash)
+      if (Option.isSome(run)) {
+        const rows = yield* manifestMetrics(run.value.manifest)
+        if (rows.length > 0) yield* Console.log(`\n${metricsTables(rows)}`)
+      }
     }
   }))).pipe(Command.withDescription("Show an artifact (head of a corpus, a model summary, a metrics table) or a stage record"))
 
@@ -209,7 +217,20 @@ const lineageCommand = Command.make("lineage", {
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const found = yield* resolveName(a.name)
-    const l = yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
+    if (found._tag === "Blob") {
+      const run = yield* findRun(found.hash)
+      if (Option.isSome(run)) {
+        const { pipeline, nodes } = run.value.manifest
+        return yield* new NotFound({
+          what: a.name,
+          detail: `is a run manifest (pipeline ${pipeline}, ${nodes.length} stages): ask for the lineage of one of its nodes, ` +
+            `e.g. ouro lineage ${found.hash.slice(0, 12)}/${nodes[nodes.length - 1]?.path ?? "<path>"}`
+        })
+      }
+    }
+    const l = found._tag === "Record" && found.at !== undefined
+      ? yield* runNodeLineage({ hash: found.at.run, nodes: found.at.manifest.nodes }, found.at.path, yield* structureFromSource(found.at.manifest.pipeline))
+      : yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
     yield* Console.log(
       a.format === "prov" ? JSON.stringify(toProvJson(l), null, 2) : a.format === "dot" ? toDot(l) : formatLineageText(l)
     )
@@ -266,10 +287,13 @@ const gcCommand = Command.make("gc", {
   }))).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
 
 /** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
-const writeReport = (pipeline: Pipeline, output: string) =>
+const writeReport = (pipeline: Pipeline, output: string) => writeReportData(gatherReport(pipeline), output)
+
+/** Gathers a report's data and writes its page (temp file, then rename) to `output`; returns its path. */
+const writeReportData = <E, R>(gather: Effect.Effect<ReportData, E, R>, output: string) =>
   Effect.gen(function*() {
     yield* requireWritableFile("report", output)
-    const data = yield* gatherReport(pipeline)
+    const data = yield* gather
     // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
     const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
     const path = resolve(output)
@@ -296,9 +320,65 @@ const reportCommand = Command.make("report", {
   output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Where to write the HTML page"), Flag.withDefault("report.html"))
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
-    const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
-    yield* Console.log(`report written to ${yield* writeReport(pipeline, a.output)}`)
-  }))).pipe(Command.withDescription("Write one self-contained HTML page: the collapse story of a computed pipeline in plots, samples, its DAG and artifacts"))
+    yield* requireWritableFile("report", a.output)
+    yield* Console.log(`report written to ${yield* writeReportData(reportOf(a.target), a.output)}`)
+  }))).pipe(Command.withDescription("Write one self-contained HTML page of a run (a pipeline file as it is now, a pipeline's last run, or a run by hash): plots, samples, its DAG and artifacts"))
+
+/** One side of a diff: a pipeline file as it would run now, else a completed run (a pipeline's last, or by hash). */
+const diffSide = (target: string) =>
+  Effect.gen(function*() {
+    if (existsSync(target)) return yield* pipelineSide(yield* loadPipeline(target), target)
+    const run = yield* runOf(target)
+    if (Option.isSome(run)) return yield* runSide(run.value)
+    return yield* new NotFound({ what: target, detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor a run manifest hash" })
+  })
+
+const runOrPipelineArg = (name: string) =>
+  Argument.String(name).pipe(Argument.withDescription("A run manifest hash (or unique prefix), the name of a pipeline that has run (its last run), or a pipeline file (as it would run now)"))
+
+const diffCommand = Command.make("diff", { a: runOrPipelineArg("a"), b: runOrPipelineArg("b"), store: storeFlag }, (a) =>
+  withStore(a.store, "read", Effect.gen(function*() {
+    yield* Console.log(formatDiff(diffSides(yield* diffSide(a.a), yield* diffSide(a.b))))
+  }))).pipe(Command.withDescription("Compare two runs (or a run and a pipeline file): the stages whose key differs and why, and the metrics side by side"))
+
+const runsCommand = Command.make("runs", {
+  pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline's runs"), Argument.optional),
+  store: storeFlag
+}, (a) =>
+  withStore(a.store, "read", Effect.gen(function*() {
+    yield* Console.log(formatRuns(yield* listRuns(a.pipeline)))
+  }))).pipe(Command.withDescription("List the completed runs still in the store: when, their manifest hash, which is the latest, and pins"))
+
+const runArg = Argument.String("run").pipe(Argument.withDescription("A run manifest hash (or unique prefix), or the name of a pipeline (its last run)"))
+
+/** The run a name denotes, or a NotFound that says so. */
+const requireRun = (name: string) =>
+  runOf(name).pipe(Effect.flatMap(Option.match({
+    onNone: () => Effect.fail(new NotFound({ what: name, detail: "no run by that hash, and no pipeline by that name, in the store" })),
+    onSome: Effect.succeed
+  })))
+
+const pinCommand = Command.make("pin", {
+  run: runArg,
+  name: Flag.String("name").pipe(Flag.withDescription("The pin's name (default: <pipeline>-<first 12 characters of the run hash>)"), Flag.optional),
+  store: storeFlag
+}, (a) =>
+  withStore(a.store, "update", Effect.gen(function*() {
+    const run = yield* requireRun(a.run)
+    const name = Option.getOrElse(a.name, () => `${run.manifest.pipeline}-${run.hash.slice(0, 12)}`)
+    yield* pin(run.hash, name)
+    yield* Console.log(`pinned run ${run.hash} as ${name}: gc keeps its records and artifacts`)
+  }))).pipe(Command.withDescription("Keep a run's records and artifacts through gc, under a name"))
+
+const unpinCommand = Command.make("unpin", {
+  target: Argument.String("run-or-name").pipe(Argument.withDescription("A pin's name, or a run (every pin of it)")),
+  store: storeFlag
+}, (a) =>
+  withStore(a.store, "update", Effect.gen(function*() {
+    const run = yield* runOf(a.target).pipe(Effect.orElseSucceed(() => Option.none()))
+    const removed = yield* unpin(a.target, Option.map(run, (r) => r.hash))
+    for (const p of removed) yield* Console.log(`unpinned ${p.name} (run ${p.run}): gc may now remove what only it kept`)
+  }))).pipe(Command.withDescription("Remove a pin: the run is kept by gc only while something else reaches it"))
 
 /** What `ouro env` prints: the planned backend, the one that starts, why, and what of it goes into keys. */
 const describeEnv = async (): Promise<string> => {
@@ -329,7 +409,10 @@ const envCommand = Command.make("env", {}, () =>
 
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
+  Command.withSubcommands([
+    run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand,
+    diffCommand, runsCommand, pinCommand, unpinCommand
+  ])
 )
 
 /** The signal that interrupted the run, if one did: the exit code is 128 + its number, as a shell reports it. */

@@ -6,14 +6,15 @@
  */
 import { Deferred, Effect, Option, Semaphore } from "effect"
 import { ArtifactCorrupt, type StoreError } from "../errors/index.ts"
-import { canonicalJson, type Sha256 } from "../hash/index.ts"
+import type { Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import type { OutputEntry, StageRecord } from "../store/record.ts"
 import { externalInputs, keyMaterial, keyOf } from "./key.ts"
 import { usableRecord } from "./plan.ts"
 import { Progress } from "./Progress.ts"
-import { nodeRef, pipelineRef } from "./refs.ts"
+import { encodeManifest } from "./manifest.ts"
+import { nodeRef, pipelineRef, runRef } from "./refs.ts"
 import { type RunError, StageRunner } from "./StageRunner.ts"
 
 export type { RunError }
@@ -111,6 +112,14 @@ const executeOnce = (
         return record
       })
 
+    // Refs are written only when they move: a cached rerun writes nothing but its manifest ref.
+    const moveNodeRef = (node: PipelineNode, key: Sha256) =>
+      Effect.gen(function*() {
+        const ref = nodeRef(pipeline, node)
+        const current = yield* store.getRef(ref)
+        if (Option.isNone(current) || current.value !== key) yield* store.setRef(ref, key)
+      })
+
     const runNode = (node: PipelineNode): Effect.Effect<NodeResult, RunError> =>
       Effect.gen(function*() {
         const inputs: Record<string, Sha256> = { ...(yield* externalInputs(node)) }
@@ -122,6 +131,8 @@ const executeOnce = (
         const twin = byKey.get(key)
         if (twin !== undefined) {
           const first = yield* Deferred.await(twin)
+          // Its own node ref too: "why does this run?" next time compares with what this path had, not nothing.
+          yield* moveNodeRef(node, key)
           return { node, key, status: "shared", outputs: first.outputs, ms: 0 } satisfies NodeResult
         }
         const mine = done.get(node.id)!
@@ -144,10 +155,7 @@ const executeOnce = (
             if (Option.isSome(meanwhile)) return { record: meanwhile.value, ran: false }
             return { record: yield* Semaphore.withPermit(semaphore)(compute(node, key, inputs)), ran: true }
           }))
-        // Refs are written only when they move: a cached rerun writes nothing but its manifest ref.
-        const ref = nodeRef(pipeline, node)
-        const current = yield* store.getRef(ref)
-        if (Option.isNone(current) || current.value !== key) yield* store.setRef(ref, key)
+        yield* moveNodeRef(node, key)
         const result: NodeResult = {
           node,
           key,
@@ -168,18 +176,20 @@ const executeOnce = (
         ),
       { concurrency: "unbounded" }
     )
-    const manifest = yield* store.putBlob(new TextEncoder().encode(canonicalJson({
-      artifact: "run",
-      pipeline: pipeline.name,
-      nodes: results.map((r) => ({
+    const manifest = yield* store.putBlob(encodeManifest(
+      pipeline.name,
+      results.map((r) => ({
         path: r.node.path,
         kind: r.node.stage.kind,
         tags: r.node.tags,
         key: r.key,
         outputs: Object.fromEntries(Object.entries(r.outputs).map(([k, v]) => [k, v.hash]))
       }))
-    })))
+    ))
     const last = yield* store.getRef(pipelineRef(pipeline.name))
     if (Option.isNone(last) || last.value !== manifest.hash) yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
+    // The run list (ouro runs): when this run first completed. A value that is no hash: the list is no gc root.
+    const listed = runRef(pipeline.name, manifest.hash)
+    if (Option.isNone(yield* store.getRef(listed))) yield* store.setRef(listed, new Date().toISOString())
     return { pipeline, nodes: results, manifest: manifest.hash }
   })

@@ -6,14 +6,15 @@ import { Effect, Option } from "effect"
 import { Corpus, Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments } from "../artifact/corpus.ts"
 import { plan } from "../engine/plan.ts"
-import { pipelineRef } from "../engine/refs.ts"
+import { manifestHash, type RunManifest } from "../engine/manifest.ts"
+import { runWiring } from "../audit/lineage.ts"
 import { NotFound } from "../errors/index.ts"
 import { encodeDocuments } from "../lm/tokenizer.ts"
-import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
+import type { Pipeline } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
-import type { ArmReport, ArtifactRow, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
+import type { ArmReport, ArtifactRow, DagEdge, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
 import { armOf, summarize } from "./summary.ts"
 
 
@@ -32,6 +33,15 @@ export const rankFrequency = (ids: Int32Array): Array<{ rank: number; frequency:
   return out
 }
 
+/** A node of the run a report is of, with its record. */
+interface ReportNode {
+  readonly path: string
+  readonly kind: string
+  readonly tags: Readonly<Record<string, string | number>>
+  readonly record: StageRecord
+}
+
+/** The report of the pipeline a file defines now: every stage must be computed; the page is of the run that makes. */
 export const gatherReport = (pipeline: Pipeline) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
@@ -43,18 +53,62 @@ export const gatherReport = (pipeline: Pipeline) =>
         detail: `${missing.length} stages are not computed yet (first: ${missing[0].node.path}); run the pipeline first`
       })
     }
-    const records = new Map<number, StageRecord>()
+    const nodes: ReportNode[] = []
     for (const e of entries) {
       const record = yield* store.getRecord(e.key!)
       if (Option.isNone(record)) return yield* new NotFound({ what: e.node.path, detail: `no record for key ${e.key}` })
-      records.set(e.node.id, record.value)
+      nodes.push({ path: e.node.path, kind: e.node.stage.kind, tags: e.node.tags, record: record.value })
     }
+    const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
+    const edges = pipeline.nodes.flatMap((n) => Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input })))
+    // The manifest a run of it writes (the same bytes, so the same hash): the page names the run it shows.
+    const manifest = manifestHash(pipeline.name, nodes.map((n) => ({
+      path: n.path,
+      kind: n.kind,
+      tags: n.tags,
+      key: n.record.key,
+      outputs: Object.fromEntries(Object.entries(n.record.outputs).map(([k, v]) => [k, v.hash]))
+    })))
+    return yield* gatherNodes(pipeline.name, manifest, nodes, edges)
+  })
+
+/**
+ * The report of one completed run, by its manifest: its own records, whatever the pipeline file says now. The
+ * DAG's edges come from `structure` (the pipeline file's wiring by path) where it agrees with the run, else from
+ * the bytes each stage read (see runWiring).
+ */
+export const gatherRunReport = (
+  run: { readonly hash: string; readonly manifest: RunManifest },
+  structure?: ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>>
+) =>
+  Effect.gen(function*() {
+    const store = yield* ArtifactStore
+    const records = new Map<string, StageRecord>()
+    const nodes: ReportNode[] = []
+    for (const n of run.manifest.nodes) {
+      const record = records.get(n.key) ?? Option.getOrUndefined(yield* store.getRecord(n.key))
+      if (record === undefined) {
+        return yield* new NotFound({
+          what: run.hash,
+          detail: `the record of ${n.path} in this run (key ${n.key.slice(0, 12)}) is no longer in the store (gc removes unpinned old runs: see ouro pin)`
+        })
+      }
+      records.set(n.key, record)
+      nodes.push({ path: n.path, kind: n.kind, tags: n.tags, record })
+    }
+    const wiring = runWiring({ hash: run.hash, nodes: run.manifest.nodes }, records, structure)
+    const edges = run.manifest.nodes.flatMap((n) => Object.entries(wiring.get(n.path) ?? {}).map(([input, from]) => ({ from, to: n.path, input })))
+    return yield* gatherNodes(run.manifest.pipeline, run.hash, nodes, edges)
+  })
+
+const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<ReportNode>, edges: ReadonlyArray<DagEdge>) =>
+  Effect.gen(function*() {
     const blob = readArtifact
 
     // Metrics per arm and generation, over seeds (sorted, so "the first seed" is well defined).
-    const byArm = new Map<string, Map<number, Array<{ seed: number; node: PipelineNode; record: StageRecord }>>>()
-    for (const node of pipeline.nodes) {
-      const record = records.get(node.id)!
+    const byArm = new Map<string, Map<number, Array<{ seed: number; node: ReportNode; record: StageRecord }>>>()
+    for (const node of nodes) {
+      const record = node.record
       if (!Object.values(record.outputs).some((o) => o.artifact === "metrics")) continue
       const arm = armOf(node.tags)
       const gen = Number(node.tags.generation ?? 0)
@@ -94,22 +148,20 @@ export const gatherReport = (pipeline: Pipeline) =>
 
     const theory: TheoryCurve[] = []
     const artifacts: ArtifactRow[] = []
-    for (const node of pipeline.nodes) {
-      const record = records.get(node.id)!
+    for (const node of nodes) {
+      const record = node.record
       for (const [output, o] of Object.entries(record.outputs)) {
         artifacts.push({ stage: node.path, output, artifact: o.artifact, hash: o.hash, bytes: o.bytes })
         if (o.artifact === "curves") for (const curve of yield* blob(Curves, o.hash)) theory.push(curve)
       }
     }
-    const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
-    const manifest = yield* store.getRef(pipelineRef(pipeline.name))
     return {
-      pipeline: pipeline.name,
-      manifest: Option.getOrElse(manifest, () => ""),
+      pipeline: name,
+      manifest,
       arms,
       dag: {
-        nodes: pipeline.nodes.map((n) => ({ path: n.path, kind: n.stage.kind, key: records.get(n.id)!.key })),
-        edges: pipeline.nodes.flatMap((n) => Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input })))
+        nodes: nodes.map((n) => ({ path: n.path, kind: n.kind, key: n.record.key })),
+        edges: [...edges]
       },
       artifacts,
       theory

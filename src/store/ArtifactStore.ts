@@ -63,6 +63,8 @@ export interface ArtifactStoreShape {
   readonly listStrays: Effect.Effect<ReadonlyArray<StrayEntry>, StoreError>
   readonly setRef: (name: string, value: string) => Effect.Effect<void, StoreError>
   readonly getRef: (name: string) => Effect.Effect<Option.Option<string>, StoreError>
+  /** Removes a ref (nothing if there is none by that name). */
+  readonly removeRef: (name: string) => Effect.Effect<void, StoreError>
   /** Refs whose name starts with `prefix`, sorted by name. */
   readonly listRefs: (prefix: string) => Effect.Effect<ReadonlyArray<{ readonly name: string; readonly value: string }>, StoreError>
   /**

@@ -418,6 +418,17 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         catch: (e) => fail(path.join(dirs.refs, name), e)
       })
 
+    const removeRef = (name: string) =>
+      Effect.try({
+        try: () => {
+          const p = refPath(name)
+          writable("remove a ref")
+          noLinkBetween(dirs.refs, p)
+          fs.rmSync(p, { force: true })
+        },
+        catch: (e) => fail(path.join(dirs.refs, name), e)
+      })
+
     /** A ref's value; none for a folder of refs ("pipelines" itself) or a link, which name no single value. */
     const readRef = (p: string): Option.Option<string> => {
       const read = readRegular(p)
@@ -634,6 +645,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
       listStrays,
       setRef,
       getRef,
+      removeRef,
       listRefs
     } satisfies ArtifactStoreShape
   })

@@ -164,6 +164,7 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
       listStrays: Effect.succeed([]),
       setRef: (name, value) => Effect.map(refName(name), (n) => void state.refs.set(n, value)),
       getRef: (name) => Effect.map(refName(name), (n) => Option.fromNullishOr(state.refs.get(n))),
+      removeRef: (name) => Effect.map(refName(name), (n) => void state.refs.delete(n)),
       listRefs: (prefix) =>
         Effect.sync(() =>
           [...state.refs]
