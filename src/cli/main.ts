@@ -105,7 +105,7 @@ const jobsFlag = Flag.Int("jobs").pipe(
  * SIGINT/SIGTERM handlers: on a worker, a signal interrupts the run here and terminates the worker at once.
  */
 const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
-  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
+  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer({ quiet }))
 
 const run = Command.make("run", {
   pipeline: pipelineArg,

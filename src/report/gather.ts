@@ -15,6 +15,7 @@ import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
 import type { ArmReport, ArtifactRow, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
 import { armOf, summarize } from "./summary.ts"
+import { seedCount } from "./table.ts"
 
 
 /** Relative token frequencies by rank, thinned to about log-spaced ranks so a long tail stays a small plot. */
@@ -72,10 +73,11 @@ export const gatherReport = (pipeline: Pipeline) =>
           const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
           for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
         }
-        const first = runs[0].record
+        // The first seed's metric stage that read a sample (a generation may have several metric stages).
+        const first = runs.find((r) => r.record.inputs.sample !== undefined && r.record.inputs.tokenizer !== undefined)?.record
         let frequencies: Array<{ rank: number; frequency: number }> = []
         let sampleText = ""
-        if (first.inputs.sample !== undefined && first.inputs.tokenizer !== undefined) {
+        if (first?.inputs.sample !== undefined && first.inputs.tokenizer !== undefined) {
           const sample = corpusDocuments(yield* blob(Corpus, first.inputs.sample)).texts
           const tokenizer = yield* blob(Tokenizer, first.inputs.tokenizer)
           frequencies = rankFrequency(encodeDocuments(tokenizer, sample).ids)
@@ -83,7 +85,7 @@ export const gatherReport = (pipeline: Pipeline) =>
         }
         generations.push({
           generation,
-          seeds: runs.length,
+          seeds: seedCount(runs.map((r) => r.node.tags)),
           metrics: Object.fromEntries([...values].map(([k, vs]) => [k, summarize(vs)])),
           rankFrequency: frequencies,
           sampleText
