@@ -110,7 +110,7 @@ describe("the daily loop: one run, read back", () => {
   it("12: ls of a pipeline that never ran names it and exits 1; a usage error exits 2", () => {
     const r = ouro(dir, "ls", "nopipeline")
     assert.equal(r.code, 1, r.stdout + r.stderr)
-    assert.equal(r.stderr, "ouro: no pipeline named nopipeline has run in this store (pipelines that have: loop)\n")
+    assert.equal(r.stderr, "ouro: nopipeline: no pipeline by that name has run in this store (pipelines that have: loop)\n")
     assert.equal(r.stdout, "")
     const usage = ouro(dir, "ls", "--bogus")
     assert.equal(usage.code, 2, usage.stdout + usage.stderr)

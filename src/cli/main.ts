@@ -1,6 +1,7 @@
 /**
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
- * exit code 1; only a bug in ouroboros itself prints a stack trace.
+ * exit code 1; a usage error (an unknown flag, a missing argument, a bad flag value) is the cli's message and exit
+ * code 2, as most commands do; only a bug in ouroboros itself prints a stack trace.
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
@@ -9,11 +10,11 @@ import { join, resolve } from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Exit, Option, Runtime } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, CliError, Command, Flag, GlobalFlag } from "effect/cli"
 import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.ts"
 import { plan, type PlanEntry } from "../engine/plan.ts"
 import type { Progress } from "../engine/Progress.ts"
-import { describe, type OuroError, StoreError } from "../errors/index.ts"
+import { describe, NotFound, type OuroError, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
 import { Metrics } from "../artifact/artifacts.ts"
@@ -39,6 +40,17 @@ const storeFlag = Flag.String("store").pipe(
   Flag.optional
 )
 const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE || ".ouroboros")
+
+/** `--quiet`, on every command: no progress lines on stderr. */
+const Quiet = GlobalFlag.Setting("quiet")({
+  flag: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr (also: --log-level none)"), Flag.withDefault(false))
+})
+
+/** Whether progress is silenced: `--quiet`, or `--log-level none`. */
+const quietNow = Effect.gen(function*() {
+  const level = yield* GlobalFlag.LogLevel
+  return (yield* Quiet) || Option.exists(level, (l) => l === "None")
+})
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
 
@@ -111,13 +123,12 @@ const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
   jobs: jobsFlag,
-  quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false)),
   report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional)
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
-    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
+    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
     const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
@@ -182,7 +193,15 @@ const ls = Command.make("ls", {
   store: storeFlag
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
-    const runs = (yield* lastRuns).filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+    const all = yield* lastRuns
+    const runs = all.filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+    if (Option.isSome(a.pipeline) && runs.length === 0) {
+      const known = all.map((r) => r.name).join(", ")
+      return yield* new NotFound({
+        what: a.pipeline.value,
+        detail: `no pipeline by that name has run in this store (${known === "" ? "none has" : `pipelines that have: ${known}`})`
+      })
+    }
     if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
     for (const r of runs) {
       const rows = r.manifest.nodes.flatMap((n) =>
@@ -329,8 +348,13 @@ const envCommand = Command.make("env", {}, () =>
 
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
-  Command.withSubcommands([run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand])
+  Command.withSubcommands([run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand]),
+  Command.withGlobalFlags([Quiet])
 )
+
+/** A usage error: the cli has printed it with the command's help; its exit code is 2. */
+const isUsageError = (e: unknown): e is CliError.ShowHelp =>
+  CliError.isCliError(e) && e._tag === "ShowHelp" && e.errors.length > 0
 
 /** The signal that interrupted the run, if one did: the exit code is 128 + its number, as a shell reports it. */
 let signalled: "SIGINT" | "SIGTERM" | undefined
@@ -338,6 +362,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => (s
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
 
 Command.run(ouro, { version: "0.1.0" }).pipe(
+  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = 2))),
   Effect.provide(NodeServices.layer),
   // Expected failures have printed their one line by now (reportErrors; the cli prints its own usage errors).
   // What is left is a defect, a bug in ouroboros: say so, with its stack, on stderr.
