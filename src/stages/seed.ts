@@ -27,7 +27,15 @@ const SeedParams = Schema.Struct({
   testFraction: orDefault(Unit({ exclusiveMinimum: true, exclusiveMaximum: true }), 0.1),
   seed: orDefault(Schema.Int, 1),
   /** Keep only the first N documents (by id order) before splitting; 0 keeps all. */
-  maxDocuments: orDefault(NonNegativeInt, 0)
+  maxDocuments: orDefault(NonNegativeInt, 0),
+  /**
+   * A .parquet source's text and id columns (default `text` and `id`; without an id column, ids come from row
+   * numbers). Left out of the encoded params when not given, so the keys of configurations without it stay as they were.
+   */
+  columns: Schema.optionalKey(Schema.Struct({
+    text: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty())),
+    id: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty()))
+  }))
 })
 type SeedParams = typeof SeedParams.Type
 
@@ -35,7 +43,9 @@ const load = (p: SeedParams, file: string): Promise<SourceDocument[]> =>
   p.source === "sotu"
     ? loadSotu()
     : p.source.endsWith(".parquet")
-    ? loadParquetFile(file)
+    ? loadParquetFile(file, p.columns)
+    : p.columns !== undefined
+    ? Promise.reject(new Error(`source ${p.source}: columns apply to a .parquet source only`))
     : loadTextFile(file, { split: p.split })
 
 const fingerprint = (p: SeedParams, file: string): Effect.Effect<Record<string, string>, ExternalUnreadable> =>
