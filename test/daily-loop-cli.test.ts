@@ -257,7 +257,7 @@ describe("the daily loop: bounded metrics", () => {
   it("14: the table clips a bounded metric's interval to [0, 1] and says so", () => {
     const rows = bounded.map((v, i) => ({ tags: { seed: i + 1, generation: 1 }, values: { rep_4: v, perplexity: 100 + v } }))
     const table = metricsTables(rows)
-    const cell = /\n1\s+\S+\s+(\S+)/.exec(table)![1]
+    const cell = /^1\s+\S+\s+(.+)$/m.exec(table)![1]
     const [lo, hi] = /\[(\S+), (\S+)\]/.exec(cell)!.slice(1).map(Number)
     assert.ok(lo >= 0 && hi <= 1, `rep-4 cell ${cell}`)
     assert.match(table, /clipped to \[0, 1\]/)

@@ -6,7 +6,7 @@
 import type { TopLevelSpec } from "vega-lite"
 import type { ArmReport, SeedSummary, TheoryCurve } from "./data.ts"
 import { maxOf, minOf } from "./extent.ts"
-import { metricInfo } from "./metric-info.ts"
+import { clipSummary, metricInfo } from "./metric-info.ts"
 
 /** One point of a line: a series' mean over seeds at a generation, with its 95% interval. */
 export interface SeriesRow {
@@ -26,8 +26,10 @@ export const seriesRows = (
 ): SeriesRow[] =>
   arm.generations.flatMap((g) =>
     keys.flatMap((k) => {
-      const s: SeedSummary | undefined = g.metrics[k]
-      if (s === undefined || ![s.mean, s.lo, s.hi].every(Number.isFinite)) return []
+      const raw: SeedSummary | undefined = g.metrics[k]
+      if (raw === undefined || ![raw.mean, raw.lo, raw.hi].every(Number.isFinite)) return []
+      // A fraction's band stops at 0 and 1 (a t-interval near them reaches past).
+      const s = clipSummary(k, raw)
       // A log axis cannot show values <= 0; drop such a point rather than break the plot.
       if (positive && (s.mean <= 0 || s.lo <= 0)) return []
       return [{ generation: g.generation, series: label(k), mean: s.mean, lo: s.lo, hi: s.hi }]

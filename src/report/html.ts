@@ -8,7 +8,7 @@ import { armChart, armsChart, FONT, rankFrequencyChart, seriesRows, theoryChart 
 import { dagPictures } from "./dag.ts"
 import type { ArmReport, ArtifactRow, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
 import { escapeHtml, fmt, fmtBytes, slug } from "./format.ts"
-import { metricInfo, metricKeys } from "./metric-info.ts"
+import { clippedNote, clipSummary, metricInfo, metricKeys } from "./metric-info.ts"
 import { renderDot, renderVega } from "./svg.ts"
 
 export { escapeHtml }
@@ -76,20 +76,30 @@ const dagFigure = (id: string, title: string, svg: string, caption: string): str
   `<figure class="plot dag" data-plot="${escapeHtml(id)}"><figcaption>${escapeHtml(title)}</figcaption>` +
   `<div class="dag-scroll">${svg}</div><p class="caption">${escapeHtml(caption)}</p></figure>`
 
-const summaryCell = (s: SeedSummary | undefined): string =>
-  s === undefined
-    ? "<td>–</td>"
-    : `<td title="${escapeHtml(s.values.map(fmt).join(", "))}">${fmt(s.mean)}${
-        s.lo === s.hi ? "" : ` <span class="meta">[${fmt(s.lo)}, ${fmt(s.hi)}]</span>`
-      }</td>`
+const summaryCell = (key: string, raw: SeedSummary | undefined): string => {
+  if (raw === undefined) return "<td>–</td>"
+  const s = clipSummary(key, raw)
+  return `<td title="${escapeHtml(s.values.map(fmt).join(", "))}">${fmt(s.mean)}${
+    s.lo === s.hi ? "" : ` <span class="meta">[${fmt(s.lo)}, ${fmt(s.hi)}]${s.clipped ? "*" : ""}</span>`
+  }</td>`
+}
+
+/** Whether a band of `keys` in the arm reaches past its metric's range, so is drawn clipped. */
+const clippedIn = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>): boolean =>
+  arms.some((a) => a.generations.some((g) => keys.some((k) => g.metrics[k] !== undefined && clipSummary(k, g.metrics[k]).clipped)))
+
+/** A plot's caption remark, with "band clipped to [0, 1]" added when a band of `keys` is. */
+const clipSub = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>, sub?: string): string | undefined =>
+  clippedIn(arms, keys) ? (sub === undefined ? `(${clippedNote(keys[0])})` : sub.replace(/\)$/, `; ${clippedNote(keys[0])})`)) : sub
 
 const metricsTable = (arm: ArmReport): string => {
   const keys = metricKeys(arm)
   const head = `<tr><th>generation</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
   const body = arm.generations
-    .map((g) => `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(g.metrics[k])).join("")}</tr>`)
+    .map((g) => `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(k, g.metrics[k])).join("")}</tr>`)
     .join("\n")
-  return `<details><summary>the numbers behind these plots: mean over seeds [95% interval]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
+  const clipped = clippedIn([arm], keys) ? "; * clipped to the metric's range, [0, 1]" : ""
+  return `<details><summary>the numbers behind these plots: mean over seeds [95% interval${clipped}]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
 }
 
 const samplesGrid = (arm: ArmReport): string =>
@@ -125,6 +135,7 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
     plots.push({
       id: `${id}:${arm.name}`,
       title,
+      sub: clipSub([arm], present),
       spec: armChart({
         rows: seriesRows(arm, present, false),
         styles: present.map((k) => ({ series: metricInfo(k).label, color: metricInfo(k).color })),
@@ -213,6 +224,7 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         await plot({
           id: "distinct-2:arms",
           title: "Distinct-2 of the synthetic sample, all arms",
+          sub: clipSub(data.arms, ["distinct_2"]),
           spec: armsChart(data.arms, "distinct_2", undefined, "distinct-2", false)
         })
       )

@@ -1,6 +1,6 @@
 /** Plain-text tables: the per-generation metrics table and a generic aligned table. */
 import { maxOf } from "./extent.ts"
-import { orderMetricKeys } from "./metric-info.ts"
+import { clipSummary, orderMetricKeys } from "./metric-info.ts"
 import { armOf, summarize } from "./summary.ts"
 
 export const alignTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -34,10 +34,14 @@ export const seedCount = (tags: ReadonlyArray<Readonly<Record<string, string | n
 const fmt = (x: number): string =>
   Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3)
 
-/** "mean±h" with h the half-width of the 95% t-interval of the mean over seeds. */
-const meanInterval = (xs: ReadonlyArray<number>): string => {
-  const s = summarize(xs)
-  return xs.length < 2 ? fmt(s.mean) : `${fmt(s.mean)}±${fmt(s.hi - s.mean)}`
+/**
+ * "mean±h" with h the half-width of the 95% t-interval of the mean over seeds; for a bounded metric (a fraction)
+ * whose interval reaches past its range, "mean [lo, hi]" with the interval clipped to it.
+ */
+const meanInterval = (key: string, xs: ReadonlyArray<number>): { readonly text: string; readonly clipped: boolean } => {
+  const s = clipSummary(key, summarize(xs))
+  if (xs.length < 2) return { text: fmt(s.mean), clipped: false }
+  return s.clipped ? { text: `${fmt(s.mean)} [${fmt(s.lo)}, ${fmt(s.hi)}]`, clipped: true } : { text: `${fmt(s.mean)}±${fmt(s.hi - s.mean)}`, clipped: false }
 }
 
 /**
@@ -59,14 +63,19 @@ export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
   for (const [arm, byGen] of arms) {
     const seeds = maxOf([...byGen.values()].map((rs) => seedCount(rs.map((r) => r.tags))))
     const columns = orderMetricKeys([...byGen.values()].flatMap((rs) => rs.flatMap((r) => Object.keys(r.values))))
+    let clipped = false
     const body = [...byGen.entries()].sort(([a], [b]) => a - b).map(([g, rs]) => [
       String(g),
       ...columns.map((k) => {
         const xs = rs.map((r) => r.values[k]).filter((v) => v !== undefined)
-        return xs.length === 0 ? "-" : meanInterval(xs) // e.g. the untrained baseline has a perplexity and no sample
+        if (xs.length === 0) return "-" // e.g. the untrained baseline has a perplexity and no sample
+        const cell = meanInterval(k, xs)
+        clipped ||= cell.clipped
+        return cell.text
       })
     ])
-    out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${alignTable(["gen", ...columns.map((k) => HEADERS[k] ?? k)], body)}`)
+    const note = clipped ? "\n[lo, hi]: an interval clipped to [0, 1], the metric's range" : ""
+    out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${alignTable(["gen", ...columns.map((k) => HEADERS[k] ?? k)], body)}${note}`)
   }
   return out.join("\n\n")
 }
