@@ -314,13 +314,18 @@ describe("the daily loop: the report's overview in a browser", () => {
             return { text: t.textContent ?? "", inside: b.left >= box.left - 0.5 && b.right <= box.right + 0.5 && b.top >= box.top && b.bottom <= box.bottom && b.width > 0 }
           })
           const symbols = [...fig.querySelectorAll(".role-legend-symbol path")].map((p) => p.getAttribute("stroke") ?? p.getAttribute("fill") ?? "")
-          const dashed = [...fig.querySelectorAll(".role-mark path[stroke-dasharray]")].map((p) => p.getAttribute("stroke") ?? "")
+          // A solid line is drawn with the dash [1, 0]: the dashed ones are the others.
+          const dashed = [...fig.querySelectorAll(".role-mark path[stroke-dasharray]")]
+            .filter((p) => !/^1[ ,]+0$/.test(p.getAttribute("stroke-dasharray") ?? ""))
+            .map((p) => p.getAttribute("stroke") ?? "")
           return { labels, symbols, dashed }
         })
-        assert.deepEqual(legend.labels.map((l) => l.text), names, `${id}: legend labels`)
+        const baseline = id === "perplexity:arms" ? ["untrained baseline"] : []
+        assert.deepEqual(legend.labels.map((l) => l.text), [...names, ...baseline], `${id}: legend labels`)
         for (const l of legend.labels) assert.ok(l.inside, `${id}: legend entry ${l.text} is cut off`)
-        assert.equal(new Set(legend.symbols).size, names.length, `${id}: colours ${legend.symbols.join(" ")}`)
-        for (const d of legend.dashed) assert.ok(!legend.symbols.includes(d), `${id}: the dashed baseline is drawn in an arm's colour ${d}`)
+        assert.equal(new Set(legend.symbols).size, names.length + baseline.length, `${id}: colours ${legend.symbols.join(" ")}`)
+        const armColours = legend.symbols.slice(0, names.length)
+        for (const d of legend.dashed) assert.ok(!armColours.includes(d), `${id}: the dashed baseline is drawn in an arm's colour ${d}`)
         if (id === "perplexity:arms") assert.ok(legend.dashed.length > 0, "the baseline is drawn")
       }
     } finally {

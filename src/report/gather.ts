@@ -13,7 +13,7 @@ import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
-import type { ArmReport, ArtifactRow, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
+import type { ArmReport, ArtifactRow, GenerationReport, ReferenceReport, ReportData, TheoryCurve } from "./data.ts"
 import { armOf, summarize } from "./summary.ts"
 import { seedCount } from "./table.ts"
 
@@ -54,17 +54,36 @@ export const gatherReport = (pipeline: Pipeline) =>
 
     // Metrics per arm and generation, over seeds (sorted, so "the first seed" is well defined).
     const byArm = new Map<string, Map<number, Array<{ seed: number; node: PipelineNode; record: StageRecord }>>>()
+    const withGenerations = new Set<string>()
     for (const node of pipeline.nodes) {
       const record = records.get(node.id)!
       if (!Object.values(record.outputs).some((o) => o.artifact === "metrics")) continue
       const arm = armOf(node.tags)
+      if (node.tags.generation !== undefined) withGenerations.add(arm)
       const gen = Number(node.tags.generation ?? 0)
       const gens = byArm.get(arm) ?? new Map()
       byArm.set(arm, gens)
       gens.set(gen, [...(gens.get(gen) ?? []), { seed: Number(node.tags.seed ?? 0), node, record }])
     }
     const arms: ArmReport[] = []
+    const references: ReferenceReport[] = []
     for (const [name, gens] of byArm) {
+      // A scope measured outside the generations (the untrained baseline), beside scopes with generations: a
+      // reference point, not an arm with one generation 0 and no sample.
+      if (withGenerations.size > 0 && !withGenerations.has(name)) {
+        const runs = [...gens.values()].flat()
+        const values = new Map<string, number[]>()
+        for (const run of runs) {
+          const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
+          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
+        }
+        references.push({
+          name,
+          seeds: seedCount(runs.map((r) => r.node.tags)),
+          metrics: Object.fromEntries([...values].map(([k, vs]) => [k, summarize(vs)]))
+        })
+        continue
+      }
       const generations: GenerationReport[] = []
       for (const [generation, runs] of [...gens.entries()].sort(([a], [b]) => a - b)) {
         runs.sort((a, b) => a.seed - b.seed)
@@ -109,6 +128,7 @@ export const gatherReport = (pipeline: Pipeline) =>
       pipeline: pipeline.name,
       manifest: Option.getOrElse(manifest, () => ""),
       arms,
+      references,
       dag: {
         nodes: pipeline.nodes.map((n) => ({ path: n.path, kind: n.stage.kind, key: records.get(n.id)!.key })),
         edges: pipeline.nodes.flatMap((n) => Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input })))

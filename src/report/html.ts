@@ -6,9 +6,9 @@
 import type { TopLevelSpec } from "vega-lite"
 import { armChart, armsChart, FONT, rankFrequencyChart, seriesRows, theoryChart } from "./charts.ts"
 import { dagPictures } from "./dag.ts"
-import type { ArmReport, ArtifactRow, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
+import type { ArmReport, ArtifactRow, ReferenceReport, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
 import { escapeHtml, fmt, fmtBytes, slug } from "./format.ts"
-import { clippedNote, clipSummary, metricInfo, metricKeys } from "./metric-info.ts"
+import { clippedNote, clipSummary, metricInfo, metricKeys, orderMetricKeys } from "./metric-info.ts"
 import { renderDot, renderVega } from "./svg.ts"
 
 export { escapeHtml }
@@ -100,6 +100,16 @@ const metricsTable = (arm: ArmReport): string => {
     .join("\n")
   const clipped = clippedIn([arm], keys) ? "; * clipped to the metric's range, [0, 1]" : ""
   return `<details><summary>the numbers behind these plots: mean over seeds [95% interval${clipped}]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
+}
+
+/** The reference measurements (scopes outside the generations) as one table: scope, then each metric. */
+const referencesTable = (refs: ReadonlyArray<ReferenceReport>): string => {
+  const keys = orderMetricKeys(refs.flatMap((r) => Object.keys(r.metrics)))
+  const head = `<tr><th class="l">scope</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
+  const body = refs
+    .map((r) => `<tr><td class="l">${escapeHtml(r.name)}</td><td>${r.seeds}</td>${keys.map((k) => summaryCell(k, r.metrics[k])).join("")}</tr>`)
+    .join("\n")
+  return `<div class="scroll"><table>${head}\n${body}</table></div>`
 }
 
 const samplesGrid = (arm: ArmReport): string =>
@@ -214,7 +224,7 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         await plot({
           id: "perplexity:arms",
           title: "Perplexity on real text, all arms",
-          sub: has("baseline_perplexity") ? "(log scale; dashed: the untrained model)" : "(log scale)",
+          sub: has("baseline_perplexity") ? "(log scale; dashed grey: the untrained model)" : "(log scale)",
           spec: armsChart(data.arms, "perplexity", has("baseline_perplexity") ? "baseline_perplexity" : undefined, "perplexity", true)
         })
       )
@@ -232,6 +242,15 @@ export const renderReport = async (data: ReportData): Promise<string> => {
     parts.push(`<section id="overview"><h2>Overview</h2><div class="plots wide">${overview.join("\n")}</div></section>`)
   }
 
+  const references = data.references ?? []
+  if (references.length > 0) {
+    nav.push(`<a href="#references">references</a>`)
+    parts.push(
+      `<section id="references"><h2>Reference measurements</h2><p class="meta">measured once, outside the generations ` +
+        `(such as the untrained model): mean over seeds [95% interval]</p>${referencesTable(references)}</section>`
+    )
+  }
+
   for (const arm of data.arms) {
     const id = `arm-${slug(arm.name.replace(/^arm=/, ""))}`
     nav.push(`<a href="#${escapeHtml(id)}">${escapeHtml(arm.name)}</a>`)
@@ -243,8 +262,10 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         `<p class="meta">${arm.generations.length} generations, ${escapeHtml(seeds)} seed(s) each; lines: mean over seeds, bands: 95% interval</p>` +
         `<div class="plots">${figures.join("\n")}</div>` +
         metricsTable(arm) +
-        `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` +
-        samplesGrid(arm) +
+        // An arm whose metric stages read no sample has no samples to show, nor an empty section for them.
+        (arm.generations.some((g) => g.sampleText !== "")
+          ? `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` + samplesGrid(arm)
+          : "") +
         `</section>`
     )
   }
