@@ -107,6 +107,37 @@ describe("the daily loop: one run, read back", () => {
     assert.match(html, /id="references"[\s\S]*arm=untrained[\s\S]*mean-chars/)
   })
 
+  it("3: --json on plan, ls, status, show and verify: exactly one JSON document on stdout, of the documented shape", () => {
+    const json = (...args: string[]) => {
+      const r = ouro(dir, ...args, "--json")
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`)
+      assert.equal(r.stdout.trimEnd().split("\n").length, 1, `${args.join(" ")}: one line`)
+      const doc = JSON.parse(r.stdout) as Record<string, unknown>
+      assert.equal(doc.format, 1)
+      assert.equal(doc.kind, args[0])
+      return doc
+    }
+    const plan = json("plan", file) as { pipeline: string; counts: Record<string, number>; stages: Array<Record<string, unknown>> }
+    assert.equal(plan.pipeline, "loop")
+    assert.deepEqual(plan.counts, { stages: plan.stages.length, cached: plan.stages.length, run: 0, pending: 0 })
+    assert.deepEqual(Object.keys(plan.stages[0]), ["path", "kind", "status", "key", "reasons"])
+    assert.match(String(plan.stages[0].key), /^[0-9a-f]{64}$/)
+    const ls = json("ls") as { pipelines: Array<{ name: string; run: string; artifacts: Array<Record<string, string>> }> }
+    assert.deepEqual(ls.pipelines.map((p) => p.name), ["loop"])
+    const train = ls.pipelines[0].artifacts.find((x) => x.stage === "arm=replace/g1/train-ngram")!
+    assert.deepEqual(Object.keys(train), ["stage", "output", "kind", "hash"])
+    const status = json("status") as Record<string, unknown>
+    assert.deepEqual(Object.keys(status), ["format", "kind", "store", "blobs", "bytes", "records", "strays", "pipelines"])
+    const show = json("show", "loop/arm=replace/g1/evaluate-lm") as { type: string; record: { key: string }; outputs: Record<string, { hash: string; text: string }> }
+    assert.equal(show.type, "record")
+    assert.match(show.outputs.metrics.text, /^metrics\n/)
+    const blob = json("show", show.outputs.metrics.hash) as Record<string, unknown>
+    assert.equal(blob.type, "blob")
+    const verify = json("verify") as { clean: boolean; checked: Record<string, number>; corrupt: unknown[]; missing: unknown[] }
+    assert.equal(verify.clean, true)
+    assert.deepEqual(verify.corrupt, [])
+  })
+
   it("12: ls of a pipeline that never ran names it and exits 1; a usage error exits 2", () => {
     const r = ouro(dir, "ls", "nopipeline")
     assert.equal(r.code, 1, r.stdout + r.stderr)

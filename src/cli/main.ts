@@ -31,6 +31,7 @@ import { formatGc, planGc, sweepGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
 import { describeRecord, lastRuns, pipelineFileOf, rememberSource, resolveName, showBlob } from "./inspect.ts"
 import { progressLayer } from "./progress.ts"
+import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson } from "./json.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/backend-plan.ts"
@@ -51,6 +52,9 @@ const quietNow = Effect.gen(function*() {
   const level = yield* GlobalFlag.LogLevel
   return (yield* Quiet) || Option.exists(level, (l) => l === "None")
 })
+
+/** `--json`: one JSON document on stdout for a script (shapes: json.ts, README). */
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document on stdout (for scripts; see README)"), Flag.withDefault(false))
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
 
@@ -146,22 +150,27 @@ const run = Command.make("run", {
     if (report !== undefined) yield* Console.log(`report written to ${report}`)
   }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
 
-const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag }, (a) =>
+const planCommand = Command.make("plan", { pipeline: pipelineArg, store: storeFlag, json: jsonFlag }, (a) =>
   withStore(a.store, "peek", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
-    yield* Console.log(renderPlan(yield* plan(pipeline)))
+    const entries = yield* plan(pipeline)
+    if (a.json) return yield* Console.log(planJson(pipeline.name, entries))
+    yield* Console.log(renderPlan(entries))
   }))).pipe(Command.withDescription("Show, for every stage, whether it is cached or will run, and why"))
 
-const status = Command.make("status", { store: storeFlag }, (a) =>
+const status = Command.make("status", { store: storeFlag, json: jsonFlag }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
     const blobs = yield* store.listBlobs
     const records = yield* store.listRecordKeys
     const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
-    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
     const strays = (yield* store.listStrays).length
-    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     const runs = yield* lastRuns
+    if (a.json) {
+      return yield* Console.log(statusJson({ store: store.location, blobs: blobs.length, bytes, records: records.length, strays, runs }))
+    }
+    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
+    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     if (runs.length === 0) yield* Console.log("no pipeline has run yet")
     for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
   }))).pipe(Command.withDescription("Summarise the store: blobs, records and the last run of each pipeline"))
@@ -173,11 +182,21 @@ const show = Command.make("show", {
     Flag.filter((n) => n >= 0, (n) => `--head takes a number of documents, 0 or more (got ${n})`),
     Flag.withDescription("Documents to print of a corpus (0 or more)"),
     Flag.withDefault(5)
-  )
+  ),
+  json: jsonFlag
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
     const found = yield* resolveName(a.name)
+    if (a.json) {
+      if (found._tag === "Record") {
+        const described: Record<string, string> = {}
+        for (const [name, out] of Object.entries(found.record.outputs)) described[name] = yield* showBlob(out.hash, { head: a.head })
+        return yield* Console.log(showRecordJson(found.via, found.record, described))
+      }
+      const text = yield* showBlob(found.hash, { head: a.head })
+      return yield* Console.log(showBlobJson(found.via, found.hash, (yield* store.getBlob(found.hash)).length, text))
+    }
     if (found._tag === "Record") {
       yield* Console.log(describeRecord(found.record))
       for (const [name, out] of Object.entries(found.record.outputs)) {
@@ -190,7 +209,8 @@ const show = Command.make("show", {
 
 const ls = Command.make("ls", {
   pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
-  store: storeFlag
+  store: storeFlag,
+  json: jsonFlag
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const all = yield* lastRuns
@@ -202,6 +222,7 @@ const ls = Command.make("ls", {
         detail: `no pipeline by that name has run in this store (${known === "" ? "none has" : `pipelines that have: ${known}`})`
       })
     }
+    if (a.json) return yield* Console.log(lsJson(runs))
     if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
     for (const r of runs) {
       const rows = r.manifest.nodes.flatMap((n) =>
@@ -211,10 +232,11 @@ const ls = Command.make("ls", {
     }
   }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
-const verifyCommand = Command.make("verify", { store: storeFlag }, (a) =>
+const verifyCommand = Command.make("verify", { store: storeFlag, json: jsonFlag }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const report = yield* verify
-    yield* Console.log(formatVerifyReport(report))
+    const store = yield* ArtifactStore
+    yield* Console.log(a.json ? verifyJson(store.location, report, isClean(report)) : formatVerifyReport(report))
     if (!isClean(report)) process.exitCode = 1
   }))).pipe(Command.withDescription("Re-hash every blob and check every record's and ref's references; exit 1 if anything is corrupt or missing"))
 
