@@ -312,6 +312,18 @@ describe("the daily loop: bounded metrics", () => {
   })
 })
 
+describe("the daily loop: the report's samples", () => {
+  it("7: a character model's <unk> (decoded as U+FFFD) is shown as a visible <unk> token, not '\uFFFD'", async () => {
+    const arm: ArmReport = {
+      name: "arm=replace",
+      generations: [{ generation: 1, seeds: 1, metrics: { perplexity: summarize([9]) }, rankFrequency: [], sampleText: "the \uFFFDnion is strong" }]
+    }
+    const html = await renderReport({ pipeline: "u", manifest: "0".repeat(64), arms: [arm], dag: { nodes: [], edges: [] }, artifacts: [], theory: [] })
+    assert.ok(!html.includes("\uFFFD"), "a U+FFFD reached the page")
+    assert.match(html, /the <span class="unk"[^>]*>&lt;unk&gt;<\/span>nion is strong/)
+  })
+})
+
 describe("the daily loop: the report's overview in a browser", () => {
   it("7: five arms with long names: every legend entry whole and visible, each arm its own colour, the baseline apart", { timeout: 120_000 }, async () => {
     const names = ["accumulate-subsample-2000", "accumulate-everything", "replace-with-filter-dedup", "real-fraction-0.1-and-more", "replace"].map((n) => `arm=${n}`)

@@ -51,6 +51,7 @@ details { margin: 10px 0; }
 summary { cursor: pointer; color: #2f5d8a; font-size: 13px; }
 .theory { display: grid; grid-template-columns: minmax(360px, 1fr) minmax(300px, 1fr); gap: 14px; align-items: start; margin-bottom: 18px; }
 .assumption { background: #fff8e6; border-left: 3px solid #eeca3b; padding: 6px 10px; font-size: 13px; margin-top: 8px; }
+.unk { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11px; color: #8a4b00; background: #fff1dd; border-radius: 3px; padding: 0 2px; }
 .yes { color: #2e7d32; } .no { color: #b03a38; }
 `
 
@@ -112,9 +113,16 @@ const referencesTable = (refs: ReadonlyArray<ReferenceReport>): string => {
   return `<div class="scroll"><table>${head}\n${body}</table></div>`
 }
 
+/**
+ * A sample's text for the page: a character-level tokenizer decodes <unk> as U+FFFD, which a browser draws as '�'
+ * (a broken byte, to a reader); it is shown as a visible <unk> token instead.
+ */
+const sampleHtml = (text: string): string =>
+  escapeHtml(text).replace(/\uFFFD/g, `<span class="unk" title="a token outside the vocabulary">&lt;unk&gt;</span>`)
+
 const samplesGrid = (arm: ArmReport): string =>
   `<div class="samples">${arm.generations
-    .map((g) => `<article class="sample"><h4>generation ${g.generation}</h4><p>${escapeHtml(g.sampleText)}</p></article>`)
+    .map((g) => `<article class="sample"><h4>generation ${g.generation}</h4><p>${sampleHtml(g.sampleText)}</p></article>`)
     .join("\n")}</div>`
 
 const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
