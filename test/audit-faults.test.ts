@@ -214,9 +214,9 @@ describe("the ouro command on faults (12, 14, 10)", () => {
     }
   })
 
-  it("14: show --head -1 is refused as a usage error", async () => {
+  it("14: show --head -1 is refused as a usage error (exit 2)", async () => {
     const r = await ouroWith(project, env, ["show", "flaky/toy-flaky", "--head", "-1"])
-    assert.equal(r.code, 1)
+    assert.equal(r.code, 2)
     assert.match(r.stderr, /--head.*-1.*(not negative|0 or more)/)
     assert.equal(r.stdout.includes("hello"), false)
   })

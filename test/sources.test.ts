@@ -136,7 +136,9 @@ describe("loadParquetFile", () => {
     await rejectsWith(loadParquetFile(notParquet), notParquet, /corpus: not a Parquet file/)
     const t = tableFromArrays({ title: ["x"], body: ["y"] })
     const wrong = write("wrong.parquet", writeParquet(WasmTable.fromIPCStream(tableToIPC(t, "stream"))))
-    await rejectsWith(loadParquetFile(wrong), wrong, /corpus: column "id" missing \(found: title, body\)/)
+    // Without an id column a file's ids are its row numbers (#11.15): the text column is what it must have.
+    await rejectsWith(loadParquetFile(wrong), wrong, /corpus: column "text" missing \(found: title, body\)/)
+    await rejectsWith(loadParquetFile(wrong, { text: "body", id: "key" }), wrong, /corpus: column "key" missing \(found: title, body\)/)
   })
 
   it("reports an empty corpus and a missing file", async () => {

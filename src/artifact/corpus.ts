@@ -62,7 +62,7 @@ const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): bo
 /** Builds one Utf8 column from offsets + one data buffer (10x faster than vectorFromArray). */
 const utf8Column = (
   strings: ReadonlyArray<string>,
-  column: ColumnName,
+  column: string,
   idOf: (i: number) => string,
 ): Data<Utf8> => {
   const n = strings.length
@@ -185,7 +185,7 @@ const fieldNames = (s: Schema): string => s.fields.map((f) => f.name).join(", ")
 const isUtf8Data = (d: Data<DataType>): d is Data<Utf8> => d.typeId === Type.Utf8
 
 /** One Utf8 chunk, offsets starting at 0: the canonical layout, so equal content gives equal IPC and Parquet bytes. */
-const canonicalUtf8 = (chunks: ReadonlyArray<Data<DataType>>, column: ColumnName): Data<Utf8> => {
+const canonicalUtf8 = (chunks: ReadonlyArray<Data<DataType>>, column: string): Data<Utf8> => {
   let length = 0
   let bytes = 0
   for (const d of chunks) {
@@ -259,10 +259,14 @@ const firstNull = (v: Vector): number => {
 }
 
 /**
- * Decodes Parquet bytes into a corpus. Columns other than `id` and `text` are ignored. String columns stored as
- * LargeUtf8, Utf8View or dictionary-encoded strings are accepted and converted to Utf8.
+ * String columns of Parquet bytes, by name, each as one canonical Utf8 chunk. A name in `optional` may be missing
+ * (it is then absent from the result); any other missing name, a column that is not a string, or a null is refused.
  */
-export const decodeCorpus = (bytes: Uint8Array): Corpus => {
+const readStringColumns = (
+  bytes: Uint8Array,
+  names: ReadonlyArray<string>,
+  optional: ReadonlyArray<string> = []
+): Map<string, Data<Utf8>> => {
   if (bytes.length < 12) throw new CorpusInvalid(`not a Parquet file (${bytes.length} bytes, too short)`)
   if (!hasMagicAt(bytes, 0)) throw new CorpusInvalid("not a Parquet file (no PAR1 magic at the start)")
   if (!hasMagicAt(bytes, bytes.length - 4)) {
@@ -274,30 +278,66 @@ export const decodeCorpus = (bytes: Uint8Array): Corpus => {
   } catch (cause) {
     throw new CorpusInvalid(`cannot read the Parquet footer: ${describe(cause)}`, { cause })
   }
-  for (const name of COLUMNS) {
+  const present: string[] = []
+  for (const name of names) {
     const field = schema.fields.find((f) => f.name === name)
-    if (field === undefined) throw new CorpusInvalid(`column "${name}" missing (found: ${fieldNames(schema)})`)
+    if (field === undefined) {
+      if (optional.includes(name)) continue
+      throw new CorpusInvalid(`column "${name}" missing (found: ${fieldNames(schema)})`)
+    }
     if (!isStringType(field.type)) {
       throw new CorpusInvalid(`column "${name}" has type ${String(field.type)}, expected Utf8 (string)`)
     }
+    present.push(name)
   }
   let table: Table
   try {
-    table = tableFromIPC(readParquet(bytes, { columns: [...COLUMNS], batchSize: READ_BATCH_ROWS }).intoIPCStream())
+    table = tableFromIPC(readParquet(bytes, { columns: present, batchSize: READ_BATCH_ROWS }).intoIPCStream())
   } catch (cause) {
     throw new CorpusInvalid(`cannot read the Parquet data: ${describe(cause)}`, { cause })
   }
-  const columns = COLUMNS.map((name) => {
+  const out = new Map<string, Data<Utf8>>()
+  for (const name of present) {
     const v = table.getChild(name)
     if (v === null) throw new CorpusInvalid(`column "${name}" missing (found: ${fieldNames(table.schema)})`)
     if (v.nullCount > 0) {
       throw new CorpusInvalid(`column "${name}" has ${v.nullCount} null value(s) (first at row ${firstNull(v)})`)
     }
-    if (v.data.every(isUtf8Data)) return canonicalUtf8(v.data, name)
+    if (v.data.every(isUtf8Data)) {
+      out.set(name, canonicalUtf8(v.data, name))
+      continue
+    }
     // Other string layouts: materialise the strings and rebuild (rare; files from other writers).
     const strings: string[] = []
     for (const s of v) strings.push(String(s))
-    return utf8Column(strings, name, (i) => String(i))
-  })
-  return makeCorpus(columns[0], columns[1])
+    out.set(name, utf8Column(strings, name, (i) => String(i)))
+  }
+  return out
+}
+
+/**
+ * Decodes Parquet bytes into a corpus. Columns other than `id` and `text` are ignored. String columns stored as
+ * LargeUtf8, Utf8View or dictionary-encoded strings are accepted and converted to Utf8.
+ */
+export const decodeCorpus = (bytes: Uint8Array): Corpus => {
+  const columns = readStringColumns(bytes, COLUMNS)
+  return makeCorpus(columns.get("id")!, columns.get("text")!)
+}
+
+/**
+ * The documents of any Parquet file: its `text` column's strings, and its `id` column's, or none where the id
+ * column is missing and `idRequired` is false (a Hugging Face dataset's `text` alone). Other columns are ignored.
+ */
+export const decodeDocumentColumns = (
+  bytes: Uint8Array,
+  columns: { readonly text: string; readonly id: string; readonly idRequired: boolean }
+): { readonly ids: ReadonlyArray<string> | undefined; readonly texts: ReadonlyArray<string> } => {
+  const found = readStringColumns(bytes, [columns.id, columns.text].filter((c, i, all) => all.indexOf(c) === i), columns.idRequired ? [] : [columns.id])
+  const strings = (d: Data<Utf8>, name: string) => {
+    const out: string[] = []
+    decodeUtf8(d, name, out)
+    return out
+  }
+  const id = found.get(columns.id)
+  return { ids: id === undefined ? undefined : strings(id, columns.id), texts: strings(found.get(columns.text)!, columns.text) }
 }

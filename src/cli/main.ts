@@ -1,6 +1,7 @@
 /**
  * The `ouro` command. Every failure the user can cause ends as one line `ouro: <what is wrong>` on stderr and
- * exit code 1; only a bug in ouroboros itself prints a stack trace.
+ * exit code 1; a usage error (an unknown flag, a missing argument, a bad flag value) is the cli's message and exit
+ * code 2, as most commands do; only a bug in ouroboros itself prints a stack trace.
  */
 import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
@@ -9,7 +10,7 @@ import { join, resolve } from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Exit, Option, Runtime } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Argument, CliError, Command, Flag, GlobalFlag } from "effect/cli"
 import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.ts"
 import { plan } from "../engine/plan.ts"
 import { renderPlan } from "./plan-text.ts"
@@ -36,6 +37,7 @@ import { formatDiff } from "./diff-text.ts"
 import { pin, unpin } from "../audit/pins.ts"
 import type { ReportData } from "../report/data.ts"
 import { progressLayer } from "./progress.ts"
+import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson } from "./json.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
@@ -45,6 +47,20 @@ const storeFlag = Flag.String("store").pipe(
   Flag.optional
 )
 const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE || ".ouroboros")
+
+/** `--quiet`, on every command: no progress lines on stderr. */
+const Quiet = GlobalFlag.Setting("quiet")({
+  flag: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr (also: --log-level none)"), Flag.withDefault(false))
+})
+
+/** Whether progress is silenced: `--quiet`, or `--log-level none`. */
+const quietNow = Effect.gen(function*() {
+  const level = yield* GlobalFlag.LogLevel
+  return (yield* Quiet) || Option.exists(level, (l) => l === "None")
+})
+
+/** `--json`: one JSON document on stdout for a script (shapes: json.ts, README). */
+const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document on stdout (for scripts; see README)"), Flag.withDefault(false))
 
 const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
 
@@ -104,19 +120,18 @@ const jobsFlag = Flag.Int("jobs").pipe(
  * SIGINT/SIGTERM handlers: on a worker, a signal interrupts the run here and terminates the worker at once.
  */
 const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
-  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer(quiet))
+  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer({ quiet }))
 
 const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
   jobs: jobsFlag,
-  quiet: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr"), Flag.withDefault(false)),
   report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional)
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
-    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, a.quiet)
+    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
     const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
@@ -137,23 +152,29 @@ const run = Command.make("run", {
 const planCommand = Command.make("plan", {
   pipeline: pipelineArg,
   store: storeFlag,
+  json: jsonFlag,
   verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Each stage's kind and key, and every reason it runs"), Flag.withDefault(false))
 }, (a) =>
   withStore(a.store, "peek", Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
-    yield* Console.log(renderPlan(yield* plan(pipeline), { verbose: a.verbose }))
+    const entries = yield* plan(pipeline)
+    if (a.json) return yield* Console.log(planJson(pipeline.name, entries))
+    yield* Console.log(renderPlan(entries, { verbose: a.verbose }))
   }))).pipe(Command.withDescription("Show the summary, then for every stage whether it is cached or will run, and why (--verbose: every reason, kind and key)"))
 
-const status = Command.make("status", { store: storeFlag }, (a) =>
+const status = Command.make("status", { store: storeFlag, json: jsonFlag }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const store = yield* ArtifactStore
     const blobs = yield* store.listBlobs
     const records = yield* store.listRecordKeys
     const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
-    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
     const strays = (yield* store.listStrays).length
-    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     const runs = yield* lastRuns
+    if (a.json) {
+      return yield* Console.log(statusJson({ store: store.location, blobs: blobs.length, bytes, records: records.length, strays, runs }))
+    }
+    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
+    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
     if (runs.length === 0) yield* Console.log("no pipeline has run yet")
     for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
   }))).pipe(Command.withDescription("Summarise the store: blobs, records and the last run of each pipeline"))
@@ -165,10 +186,21 @@ const show = Command.make("show", {
     Flag.filter((n) => n >= 0, (n) => `--head takes a number of documents, 0 or more (got ${n})`),
     Flag.withDescription("Documents to print of a corpus (0 or more)"),
     Flag.withDefault(5)
-  )
+  ),
+  json: jsonFlag
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
+    const store = yield* ArtifactStore
     const found = yield* resolveName(a.name)
+    if (a.json) {
+      if (found._tag === "Record") {
+        const described: Record<string, string> = {}
+        for (const [name, out] of Object.entries(found.record.outputs)) described[name] = yield* showBlob(out.hash, { head: a.head })
+        return yield* Console.log(showRecordJson(found.via, found.record, described))
+      }
+      const text = yield* showBlob(found.hash, { head: a.head })
+      return yield* Console.log(showBlobJson(found.via, found.hash, (yield* store.getBlob(found.hash)).length, text))
+    }
     if (found._tag === "Record") {
       yield* Console.log(describeRecord(found.record, found.at))
       for (const [name, out] of Object.entries(found.record.outputs)) {
@@ -187,10 +219,20 @@ const show = Command.make("show", {
 
 const ls = Command.make("ls", {
   pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
-  store: storeFlag
+  store: storeFlag,
+  json: jsonFlag
 }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
-    const runs = (yield* lastRuns).filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+    const all = yield* lastRuns
+    const runs = all.filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+    if (Option.isSome(a.pipeline) && runs.length === 0) {
+      const known = all.map((r) => r.name).join(", ")
+      return yield* new NotFound({
+        what: a.pipeline.value,
+        detail: `no pipeline by that name has run in this store (${known === "" ? "none has" : `pipelines that have: ${known}`})`
+      })
+    }
+    if (a.json) return yield* Console.log(lsJson(runs))
     if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
     for (const r of runs) {
       const rows = r.manifest.nodes.flatMap((n) =>
@@ -200,10 +242,11 @@ const ls = Command.make("ls", {
     }
   }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
-const verifyCommand = Command.make("verify", { store: storeFlag }, (a) =>
+const verifyCommand = Command.make("verify", { store: storeFlag, json: jsonFlag }, (a) =>
   withStore(a.store, "read", Effect.gen(function*() {
     const report = yield* verify
-    yield* Console.log(formatVerifyReport(report))
+    const store = yield* ArtifactStore
+    yield* Console.log(a.json ? verifyJson(store.location, report, isClean(report)) : formatVerifyReport(report))
     if (!isClean(report)) process.exitCode = 1
   }))).pipe(Command.withDescription("Re-hash every blob and check every record's and ref's references; exit 1 if anything is corrupt or missing"))
 
@@ -412,8 +455,13 @@ const ouro = Command.make("ouro").pipe(
   Command.withSubcommands([
     run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand,
     diffCommand, runsCommand, pinCommand, unpinCommand
-  ])
+  ]),
+  Command.withGlobalFlags([Quiet])
 )
+
+/** A usage error: the cli has printed it with the command's help; its exit code is 2. */
+const isUsageError = (e: unknown): e is CliError.ShowHelp =>
+  CliError.isCliError(e) && e._tag === "ShowHelp" && e.errors.length > 0
 
 /** The signal that interrupted the run, if one did: the exit code is 128 + its number, as a shell reports it. */
 let signalled: "SIGINT" | "SIGTERM" | undefined
@@ -421,6 +469,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => (s
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const
 
 Command.run(ouro, { version: "0.1.0" }).pipe(
+  Effect.catchIf(isUsageError, () => Effect.sync(() => void (process.exitCode = 2))),
   Effect.provide(NodeServices.layer),
   // Expected failures have printed their one line by now (reportErrors; the cli prints its own usage errors).
   // What is left is a defect, a bug in ouroboros: say so, with its stack, on stderr.

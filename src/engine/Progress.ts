@@ -3,7 +3,18 @@ import { Context, Effect, Layer } from "effect"
 
 export type ProgressEvent =
   | { readonly _tag: "Started"; readonly path: string; readonly kind: string }
-  | { readonly _tag: "Finished"; readonly path: string; readonly kind: string; readonly status: "ran" | "cached"; readonly ms: number }
+  /**
+   * `ms`: what the stage's record says it took to compute (for a cached stage: the look-up); `waitedMs`: the time
+   * before it computed, waiting for a free worker or for another run's lease on its key.
+   */
+  | {
+    readonly _tag: "Finished"
+    readonly path: string
+    readonly kind: string
+    readonly status: "ran" | "cached"
+    readonly ms: number
+    readonly waitedMs: number
+  }
   | { readonly _tag: "Log"; readonly path: string; readonly line: string }
   /** A transient line (a progress bar): a terminal redraws it in place; elsewhere it is shown now and then. */
   | { readonly _tag: "Status"; readonly path: string; readonly line: string }

@@ -163,7 +163,16 @@ const executeOnce = (
           outputs: record.outputs,
           ms: Date.now() - started
         }
-        yield* progress.emit({ _tag: "Finished", path: node.path, kind: node.stage.kind, status: result.status === "ran" ? "ran" : "cached", ms: result.ms })
+        // A stage that ran: its record's compute time, and apart from it the wait for a worker or a lease.
+        const computeMs = ran ? record.timings.ms : result.ms
+        yield* progress.emit({
+          _tag: "Finished",
+          path: node.path,
+          kind: node.stage.kind,
+          status: ran ? "ran" : "cached",
+          ms: computeMs,
+          waitedMs: Math.max(0, result.ms - computeMs)
+        })
         return result
       })
 

@@ -5,6 +5,7 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
 import { describe, PipelineInvalid, PipelineLoadError } from "../errors/index.ts"
+import { whileDefining } from "./defining.ts"
 import { isPipeline, type Pipeline } from "./pipeline.ts"
 
 /**
@@ -27,7 +28,8 @@ export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoad
     ensureHooks()
     const module = yield* Effect.tryPromise({
       // A plain import: the pipeline shares this process's ouroboros modules (one copy, one PipelineInvalid class).
-      try: () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>,
+      // While it evaluates, its stages resolve relative paths (a seed file) against its directory.
+      try: () => whileDefining(path, () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>),
       catch: (e) => (e instanceof PipelineInvalid ? e : loadFailure(file, e))
     })
     if (!isPipeline(module.default)) {

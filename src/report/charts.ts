@@ -6,7 +6,7 @@
 import type { TopLevelSpec } from "vega-lite"
 import type { ArmReport, SeedSummary, TheoryCurve } from "./data.ts"
 import { maxOf, minOf } from "./extent.ts"
-import { metricInfo } from "./metric-info.ts"
+import { clipSummary, metricInfo } from "./metric-info.ts"
 
 /** One point of a line: a series' mean over seeds at a generation, with its 95% interval. */
 export interface SeriesRow {
@@ -26,8 +26,10 @@ export const seriesRows = (
 ): SeriesRow[] =>
   arm.generations.flatMap((g) =>
     keys.flatMap((k) => {
-      const s: SeedSummary | undefined = g.metrics[k]
-      if (s === undefined || ![s.mean, s.lo, s.hi].every(Number.isFinite)) return []
+      const raw: SeedSummary | undefined = g.metrics[k]
+      if (raw === undefined || ![raw.mean, raw.lo, raw.hi].every(Number.isFinite)) return []
+      // A fraction's band stops at 0 and 1 (a t-interval near them reaches past).
+      const s = clipSummary(k, raw)
       // A log axis cannot show values <= 0; drop such a point rather than break the plot.
       if (positive && (s.mean <= 0 || s.lo <= 0)) return []
       return [{ generation: g.generation, series: label(k), mean: s.mean, lo: s.lo, hi: s.hi }]
@@ -136,6 +138,8 @@ interface MeanBandChart {
   readonly dash: FieldScale<ReadonlyArray<number>> & { readonly legend: boolean }
   /** A further field that splits lines of one colour (and dash) apart. */
   readonly detail?: string
+  /** The colour legend laid out one entry per line (many or long series names), so none is cut off. */
+  readonly verticalLegend?: boolean
   readonly bandOpacity: number
   /** Which rows get a band (a Vega expression); every row by default. */
   readonly bandFilter?: string
@@ -168,7 +172,12 @@ const meanBandChart = (c: MeanBandChart): TopLevelSpec => {
         encoding: {
           x: generationAxis(gens),
           y: { ...y, field: "mean", title: c.yTitle },
-          color: { ...color, legend: { symbolType: "stroke" } },
+          color: {
+            ...color,
+            legend: c.verticalLegend === true
+              ? { symbolType: "stroke", direction: "vertical", columns: 1, labelLimit: c.width - 40 }
+              : { symbolType: "stroke" }
+          },
           ...(c.detail === undefined ? {} : { detail: { field: c.detail } }),
           strokeDash: {
             field: c.dash.field,
@@ -219,36 +228,53 @@ export const armChart = (c: ArmChart): TopLevelSpec =>
     pointSize: 28
   })
 
-const ARM_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d"]
+// Tableau 10 without its grey, which is the baseline's.
+const ARM_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6"]
 const armColor = (arms: ReadonlyArray<ArmReport>, arm: ArmReport): string => ARM_COLORS[arms.indexOf(arm) % ARM_COLORS.length]
 
-/** One metric across arms: a line and band per arm; the baseline, where given, dashed in the arm's colour (no band). */
+/** The series name of the baseline's lines in the arms' chart, and its colour: no arm's. */
+const BASELINE_SERIES = "untrained baseline"
+const BASELINE_COLOR = "#8c8c8c"
+
+/**
+ * One metric across arms: a line and band per arm, each arm its own colour; the baseline, where given, dashed grey
+ * (no band), one more entry of the legend. The legend lists one arm per line, so long names and many arms all show.
+ */
 export const armsChart = (
   arms: ReadonlyArray<ArmReport>,
   key: string,
   baseline: string | undefined,
   yTitle: string,
   log: boolean
-): TopLevelSpec =>
-  meanBandChart({
-    rows: arms.flatMap((arm) => [
-      ...seriesRows(arm, [key], log).map((r) => ({ ...r, arm: arm.name, kind: "model", bandColor: armColor(arms, arm) })),
-      ...(baseline === undefined
-        ? []
-        : seriesRows(arm, [baseline], log).map((r) => ({ ...r, arm: arm.name, kind: "untrained baseline", bandColor: armColor(arms, arm) })))
-    ]),
+): TopLevelSpec => {
+  const rows = arms.flatMap((arm) => [
+    ...seriesRows(arm, [key], log).map((r) => ({ ...r, arm: arm.name, kind: "model", line: `${arm.name} model`, bandColor: armColor(arms, arm) })),
+    ...(baseline === undefined
+      ? []
+      : seriesRows(arm, [baseline], log).map((r) => ({ ...r, arm: BASELINE_SERIES, kind: BASELINE_SERIES, line: `${arm.name} baseline`, bandColor: BASELINE_COLOR })))
+  ])
+  const withBaseline = rows.some((r) => r.kind === BASELINE_SERIES)
+  const names = arms.map((a) => a.name)
+  return meanBandChart({
+    rows,
     width: WIDTH + 100,
     height: HEIGHT + 20,
     yTitle,
     log,
-    color: { field: "arm", domain: arms.map((a) => a.name), range: arms.map((a) => armColor(arms, a)) },
-    // The caption says which line is dashed: a second legend would not fit beside the arms'.
-    dash: { field: "kind", domain: ["model", "untrained baseline"], range: [[1, 0], [6, 4]], legend: false },
-    detail: "kind",
+    color: {
+      field: "arm",
+      domain: withBaseline ? [...names, BASELINE_SERIES] : names,
+      range: [...arms.map((a) => armColor(arms, a)), ...(withBaseline ? [BASELINE_COLOR] : [])]
+    },
+    // The caption says which line is dashed: a second legend would repeat the colours'.
+    dash: { field: "kind", domain: ["model", BASELINE_SERIES], range: [[1, 0], [6, 4]], legend: false },
+    detail: "line",
+    verticalLegend: true,
     bandOpacity: 0.15,
     bandFilter: "datum.kind === 'model'",
     pointSize: 24
   })
+}
 
 /**
  * A Zipf plot thins to about 40 ranks per decade plus the last rank (where the tail ends): a vocabulary of tens of

@@ -31,6 +31,17 @@ export interface ArmReport {
   readonly generations: ReadonlyArray<GenerationReport>
 }
 
+/**
+ * Metrics measured once, outside the generations (a scope without any, such as the untrained baseline's): reference
+ * points, shown in their own table rather than as an arm.
+ */
+export interface ReferenceReport {
+  /** e.g. "arm=untrained" */
+  readonly name: string
+  readonly seeds: number
+  readonly metrics: Readonly<Record<string, SeedSummary>>
+}
+
 export interface DagNode {
   readonly path: string
   readonly kind: string
@@ -56,6 +67,8 @@ export interface ReportData {
   /** Content hash of the run manifest the report was made from. */
   readonly manifest: string
   readonly arms: ReadonlyArray<ArmReport>
+  /** Scopes measured outside the generations (none when no scope has generations: then every scope is an arm). */
+  readonly references?: ReadonlyArray<ReferenceReport>
   readonly dag: { readonly nodes: ReadonlyArray<DagNode>; readonly edges: ReadonlyArray<DagEdge> }
   readonly artifacts: ReadonlyArray<ArtifactRow>
   readonly theory: ReadonlyArray<TheoryCurve>

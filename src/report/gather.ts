@@ -14,8 +14,9 @@ import type { Pipeline } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
-import type { ArmReport, ArtifactRow, DagEdge, GenerationReport, ReportData, TheoryCurve } from "./data.ts"
+import type { ArmReport, ArtifactRow, DagEdge, GenerationReport, ReferenceReport, ReportData, TheoryCurve } from "./data.ts"
 import { armOf, summarize } from "./summary.ts"
+import { seedCount } from "./table.ts"
 
 
 /** Relative token frequencies by rank, thinned to about log-spaced ranks so a long tail stays a small plot. */
@@ -107,17 +108,36 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
 
     // Metrics per arm and generation, over seeds (sorted, so "the first seed" is well defined).
     const byArm = new Map<string, Map<number, Array<{ seed: number; node: ReportNode; record: StageRecord }>>>()
+    const withGenerations = new Set<string>()
     for (const node of nodes) {
       const record = node.record
       if (!Object.values(record.outputs).some((o) => o.artifact === "metrics")) continue
       const arm = armOf(node.tags)
+      if (node.tags.generation !== undefined) withGenerations.add(arm)
       const gen = Number(node.tags.generation ?? 0)
       const gens = byArm.get(arm) ?? new Map()
       byArm.set(arm, gens)
       gens.set(gen, [...(gens.get(gen) ?? []), { seed: Number(node.tags.seed ?? 0), node, record }])
     }
     const arms: ArmReport[] = []
+    const references: ReferenceReport[] = []
     for (const [name, gens] of byArm) {
+      // A scope measured outside the generations (the untrained baseline), beside scopes with generations: a
+      // reference point, not an arm with one generation 0 and no sample.
+      if (withGenerations.size > 0 && !withGenerations.has(name)) {
+        const runs = [...gens.values()].flat()
+        const values = new Map<string, number[]>()
+        for (const run of runs) {
+          const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
+          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
+        }
+        references.push({
+          name,
+          seeds: seedCount(runs.map((r) => r.node.tags)),
+          metrics: Object.fromEntries([...values].map(([k, vs]) => [k, summarize(vs)]))
+        })
+        continue
+      }
       const generations: GenerationReport[] = []
       for (const [generation, runs] of [...gens.entries()].sort(([a], [b]) => a - b)) {
         runs.sort((a, b) => a.seed - b.seed)
@@ -126,10 +146,11 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
           const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
           for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
         }
-        const first = runs[0].record
+        // The first seed's metric stage that read a sample (a generation may have several metric stages).
+        const first = runs.find((r) => r.record.inputs.sample !== undefined && r.record.inputs.tokenizer !== undefined)?.record
         let frequencies: Array<{ rank: number; frequency: number }> = []
         let sampleText = ""
-        if (first.inputs.sample !== undefined && first.inputs.tokenizer !== undefined) {
+        if (first?.inputs.sample !== undefined && first.inputs.tokenizer !== undefined) {
           const sample = corpusDocuments(yield* blob(Corpus, first.inputs.sample)).texts
           const tokenizer = yield* blob(Tokenizer, first.inputs.tokenizer)
           frequencies = rankFrequency(encodeDocuments(tokenizer, sample).ids)
@@ -137,7 +158,7 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
         }
         generations.push({
           generation,
-          seeds: runs.length,
+          seeds: seedCount(runs.map((r) => r.node.tags)),
           metrics: Object.fromEntries([...values].map(([k, vs]) => [k, summarize(vs)])),
           rankFrequency: frequencies,
           sampleText
@@ -159,6 +180,7 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
       pipeline: name,
       manifest,
       arms,
+      references,
       dag: {
         nodes: nodes.map((n) => ({ path: n.path, kind: n.kind, key: n.record.key })),
         edges: [...edges]

@@ -6,9 +6,9 @@
 import type { TopLevelSpec } from "vega-lite"
 import { armChart, armsChart, FONT, rankFrequencyChart, seriesRows, theoryChart } from "./charts.ts"
 import { dagPictures } from "./dag.ts"
-import type { ArmReport, ArtifactRow, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
+import type { ArmReport, ArtifactRow, ReferenceReport, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
 import { escapeHtml, fmt, fmtBytes, slug } from "./format.ts"
-import { metricInfo, metricKeys } from "./metric-info.ts"
+import { clippedNote, clipSummary, metricInfo, metricKeys, orderMetricKeys } from "./metric-info.ts"
 import { renderDot, renderVega } from "./svg.ts"
 
 export { escapeHtml }
@@ -51,6 +51,7 @@ details { margin: 10px 0; }
 summary { cursor: pointer; color: #2f5d8a; font-size: 13px; }
 .theory { display: grid; grid-template-columns: minmax(360px, 1fr) minmax(300px, 1fr); gap: 14px; align-items: start; margin-bottom: 18px; }
 .assumption { background: #fff8e6; border-left: 3px solid #eeca3b; padding: 6px 10px; font-size: 13px; margin-top: 8px; }
+.unk { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11px; color: #8a4b00; background: #fff1dd; border-radius: 3px; padding: 0 2px; }
 .yes { color: #2e7d32; } .no { color: #b03a38; }
 `
 
@@ -76,25 +77,52 @@ const dagFigure = (id: string, title: string, svg: string, caption: string): str
   `<figure class="plot dag" data-plot="${escapeHtml(id)}"><figcaption>${escapeHtml(title)}</figcaption>` +
   `<div class="dag-scroll">${svg}</div><p class="caption">${escapeHtml(caption)}</p></figure>`
 
-const summaryCell = (s: SeedSummary | undefined): string =>
-  s === undefined
-    ? "<td>–</td>"
-    : `<td title="${escapeHtml(s.values.map(fmt).join(", "))}">${fmt(s.mean)}${
-        s.lo === s.hi ? "" : ` <span class="meta">[${fmt(s.lo)}, ${fmt(s.hi)}]</span>`
-      }</td>`
+const summaryCell = (key: string, raw: SeedSummary | undefined): string => {
+  if (raw === undefined) return "<td>–</td>"
+  const s = clipSummary(key, raw)
+  return `<td title="${escapeHtml(s.values.map(fmt).join(", "))}">${fmt(s.mean)}${
+    s.lo === s.hi ? "" : ` <span class="meta">[${fmt(s.lo)}, ${fmt(s.hi)}]${s.clipped ? "*" : ""}</span>`
+  }</td>`
+}
+
+/** Whether a band of `keys` in the arm reaches past its metric's range, so is drawn clipped. */
+const clippedIn = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>): boolean =>
+  arms.some((a) => a.generations.some((g) => keys.some((k) => g.metrics[k] !== undefined && clipSummary(k, g.metrics[k]).clipped)))
+
+/** A plot's caption remark, with "band clipped to [0, 1]" added when a band of `keys` is. */
+const clipSub = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>, sub?: string): string | undefined =>
+  clippedIn(arms, keys) ? (sub === undefined ? `(${clippedNote(keys[0])})` : sub.replace(/\)$/, `; ${clippedNote(keys[0])})`)) : sub
 
 const metricsTable = (arm: ArmReport): string => {
   const keys = metricKeys(arm)
   const head = `<tr><th>generation</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
   const body = arm.generations
-    .map((g) => `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(g.metrics[k])).join("")}</tr>`)
+    .map((g) => `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(k, g.metrics[k])).join("")}</tr>`)
     .join("\n")
-  return `<details><summary>the numbers behind these plots: mean over seeds [95% interval]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
+  const clipped = clippedIn([arm], keys) ? "; * clipped to the metric's range, [0, 1]" : ""
+  return `<details><summary>the numbers behind these plots: mean over seeds [95% interval${clipped}]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
 }
+
+/** The reference measurements (scopes outside the generations) as one table: scope, then each metric. */
+const referencesTable = (refs: ReadonlyArray<ReferenceReport>): string => {
+  const keys = orderMetricKeys(refs.flatMap((r) => Object.keys(r.metrics)))
+  const head = `<tr><th class="l">scope</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
+  const body = refs
+    .map((r) => `<tr><td class="l">${escapeHtml(r.name)}</td><td>${r.seeds}</td>${keys.map((k) => summaryCell(k, r.metrics[k])).join("")}</tr>`)
+    .join("\n")
+  return `<div class="scroll"><table>${head}\n${body}</table></div>`
+}
+
+/**
+ * A sample's text for the page: a character-level tokenizer decodes <unk> as U+FFFD, which a browser draws as '�'
+ * (a broken byte, to a reader); it is shown as a visible <unk> token instead.
+ */
+const sampleHtml = (text: string): string =>
+  escapeHtml(text).replace(/\uFFFD/g, `<span class="unk" title="a token outside the vocabulary">&lt;unk&gt;</span>`)
 
 const samplesGrid = (arm: ArmReport): string =>
   `<div class="samples">${arm.generations
-    .map((g) => `<article class="sample"><h4>generation ${g.generation}</h4><p>${escapeHtml(g.sampleText)}</p></article>`)
+    .map((g) => `<article class="sample"><h4>generation ${g.generation}</h4><p>${sampleHtml(g.sampleText)}</p></article>`)
     .join("\n")}</div>`
 
 const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
@@ -125,6 +153,7 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
     plots.push({
       id: `${id}:${arm.name}`,
       title,
+      sub: clipSub([arm], present),
       spec: armChart({
         rows: seriesRows(arm, present, false),
         styles: present.map((k) => ({ series: metricInfo(k).label, color: metricInfo(k).color })),
@@ -203,7 +232,7 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         await plot({
           id: "perplexity:arms",
           title: "Perplexity on real text, all arms",
-          sub: has("baseline_perplexity") ? "(log scale; dashed: the untrained model)" : "(log scale)",
+          sub: has("baseline_perplexity") ? "(log scale; dashed grey: the untrained model)" : "(log scale)",
           spec: armsChart(data.arms, "perplexity", has("baseline_perplexity") ? "baseline_perplexity" : undefined, "perplexity", true)
         })
       )
@@ -213,11 +242,21 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         await plot({
           id: "distinct-2:arms",
           title: "Distinct-2 of the synthetic sample, all arms",
+          sub: clipSub(data.arms, ["distinct_2"]),
           spec: armsChart(data.arms, "distinct_2", undefined, "distinct-2", false)
         })
       )
     }
     parts.push(`<section id="overview"><h2>Overview</h2><div class="plots wide">${overview.join("\n")}</div></section>`)
+  }
+
+  const references = data.references ?? []
+  if (references.length > 0) {
+    nav.push(`<a href="#references">references</a>`)
+    parts.push(
+      `<section id="references"><h2>Reference measurements</h2><p class="meta">measured once, outside the generations ` +
+        `(such as the untrained model): mean over seeds [95% interval]</p>${referencesTable(references)}</section>`
+    )
   }
 
   for (const arm of data.arms) {
@@ -231,8 +270,10 @@ export const renderReport = async (data: ReportData): Promise<string> => {
         `<p class="meta">${arm.generations.length} generations, ${escapeHtml(seeds)} seed(s) each; lines: mean over seeds, bands: 95% interval</p>` +
         `<div class="plots">${figures.join("\n")}</div>` +
         metricsTable(arm) +
-        `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` +
-        samplesGrid(arm) +
+        // An arm whose metric stages read no sample has no samples to show, nor an empty section for them.
+        (arm.generations.some((g) => g.sampleText !== "")
+          ? `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` + samplesGrid(arm)
+          : "") +
         `</section>`
     )
   }

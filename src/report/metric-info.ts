@@ -1,29 +1,49 @@
 /** The metrics a report knows by name: the label and colour each is shown with, and the order they are listed in. */
-import type { ArmReport } from "./data.ts"
+import type { ArmReport, SeedSummary } from "./data.ts"
 
 export interface MetricInfo {
   readonly key: string
   readonly label: string
   readonly color: string
+  /** The values the metric can take, where bounded (a fraction): its 95% band is clipped to them. */
+  readonly range?: readonly [number, number]
 }
+
+const UNIT = [0, 1] as const
 
 const METRICS: ReadonlyArray<MetricInfo> = [
   { key: "perplexity", label: "perplexity", color: "#4c78a8" },
   { key: "baseline_perplexity", label: "baseline perplexity", color: "#8c8c8c" },
-  { key: "distinct_1", label: "distinct-1", color: "#4c78a8" },
-  { key: "distinct_2", label: "distinct-2", color: "#f58518" },
-  { key: "rep_4", label: "rep-4", color: "#e45756" },
-  { key: "self_bleu", label: "self-BLEU", color: "#54a24b" },
+  { key: "distinct_1", label: "distinct-1", color: "#4c78a8", range: UNIT },
+  { key: "distinct_2", label: "distinct-2", color: "#f58518", range: UNIT },
+  { key: "rep_4", label: "rep-4", color: "#e45756", range: UNIT },
+  { key: "self_bleu", label: "self-BLEU", color: "#54a24b", range: UNIT },
   { key: "unigram_entropy", label: "unigram entropy (bits)", color: "#b279a2" },
-  { key: "vocab_coverage", label: "vocabulary coverage", color: "#9d755d" }
+  { key: "vocab_coverage", label: "vocabulary coverage", color: "#9d755d", range: UNIT }
 ]
 
 /** A known metric's label and colour; an unknown one is shown by its key, in a colour no known metric uses. */
 export const metricInfo = (key: string): MetricInfo => METRICS.find((m) => m.key === key) ?? { key, label: key, color: "#72b7b2" }
 
+/** A summary's interval clipped to the metric's range (a t-interval of a fraction near 0 or 1 reaches past it). */
+export const clipSummary = (key: string, s: SeedSummary): SeedSummary & { readonly clipped: boolean } => {
+  const range = metricInfo(key).range
+  if (range === undefined || (s.lo >= range[0] && s.hi <= range[1])) return { ...s, clipped: false }
+  return { ...s, lo: Math.max(range[0], s.lo), hi: Math.min(range[1], s.hi), clipped: true }
+}
+
+/** How a caption says a band was clipped: "band clipped to [0, 1]". */
+export const clippedNote = (key: string): string => {
+  const range = metricInfo(key).range ?? UNIT
+  return `band clipped to [${range[0]}, ${range[1]}]`
+}
+
 /** The metric keys an arm reports, known ones first in a fixed order, then the rest sorted: a stable column order. */
-export const metricKeys = (arm: ArmReport): ReadonlyArray<string> => {
-  const present = new Set(arm.generations.flatMap((g) => Object.keys(g.metrics)))
+export const metricKeys = (arm: ArmReport): ReadonlyArray<string> => orderMetricKeys(arm.generations.flatMap((g) => Object.keys(g.metrics)))
+
+/** Keys in the report's order: known ones first in a fixed order, then the rest sorted (each once). */
+export const orderMetricKeys = (keys: Iterable<string>): ReadonlyArray<string> => {
+  const present = new Set(keys)
   const known = METRICS.map((m) => m.key).filter((k) => present.has(k))
   return [...known, ...[...present].filter((k) => !known.includes(k)).sort()]
 }

@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises"
 import { createRequire } from "node:module"
 import { basename, dirname, extname, join } from "node:path"
 import { Schema } from "effect"
-import { corpusDocuments, decodeCorpus } from "../artifact/corpus.ts"
+import { decodeDocumentColumns } from "../artifact/corpus.ts"
 import { describe } from "../errors/index.ts"
 
 export interface SourceDocument {
@@ -143,16 +143,30 @@ export const loadTextFile = async (
   return texts.map((text, i) => ({ id: `${name}:${String(i).padStart(width, "0")}`, text }))
 }
 
-/** A Parquet corpus file (columns `id` and `text`), in file order. */
-export const loadParquetFile = async (file: string): Promise<SourceDocument[]> => {
+/** Which columns of a Parquet file are a document's text and id; a missing default `id` column is no error. */
+export interface ParquetColumns {
+  /** The text column: "text" by default (Hugging Face datasets name it so). */
+  readonly text?: string
+  /** The id column: "id" by default. Named, it must exist; by default, a file without one gets ids from row numbers. */
+  readonly id?: string
+}
+
+/**
+ * A Parquet corpus file, in file order: the text and id columns named in `columns` (by default `text` and `id`).
+ * Without an id column (and none named), each document's id is `${name}:${row}`, the file name without extension and
+ * the row number zero-padded to at least 6 digits, as a text file's are: stable, and sorting in file order.
+ */
+export const loadParquetFile = async (file: string, columns: ParquetColumns = {}): Promise<SourceDocument[]> => {
   const bytes = await readBytes(file)
-  let ids: string[]
-  let texts: string[]
+  let found: { readonly ids: ReadonlyArray<string> | undefined; readonly texts: ReadonlyArray<string> }
   try {
-    ;({ ids, texts } = corpusDocuments(decodeCorpus(bytes)))
+    found = decodeDocumentColumns(bytes, { text: columns.text ?? "text", id: columns.id ?? "id", idRequired: columns.id !== undefined })
   } catch (cause) {
     throw new SourceError({ file, detail: describe(cause), cause })
   }
-  if (ids.length === 0) throw new SourceError({ file, detail: "no documents (the corpus has 0 rows)" })
-  return ids.map((id, i) => ({ id, text: texts[i] }))
+  const { ids, texts } = found
+  if (texts.length === 0) throw new SourceError({ file, detail: "no documents (the corpus has 0 rows)" })
+  const name = basename(file, extname(file))
+  const width = Math.max(6, String(texts.length - 1).length)
+  return texts.map((text, i) => ({ id: ids?.[i] ?? `${name}:${String(i).padStart(width, "0")}`, text }))
 }
