@@ -284,9 +284,11 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
           noLinkBetween(dirs.blobs, target)
           // An intact existing blob is reused, its change time refreshed so gc's grace period spares it; one that
           // was tampered with is replaced by the bytes in hand, and a link or folder in its place is quarantined.
+          // Its bytes are compared, whatever its seal says: rot the seal hid must not outlive a write of the same
+          // blob (reading them costs less than the write it saves).
           const intact = withRegular(target, (fd) => {
             const st = fs.fstatSync(fd)
-            const ok = st.size === bytes.byteLength && (st.mtimeMs === 0 || sha256(fs.readFileSync(fd)) === hash)
+            const ok = st.size === bytes.byteLength && fs.readFileSync(fd).equals(bytes)
             if (ok) fs.fchmodSync(fd, 0o444)
             return ok
           }, () => false, () => (moveToQuarantine(target), false))
