@@ -1,7 +1,13 @@
-/** Filters on a synthetic corpus, applied before mixing: exact duplicates, length, repetitiveness. */
+/**
+ * Filters on a synthetic corpus, applied before mixing: exact duplicates, length, repetitiveness, and quality as a
+ * verifier judges it (Filter.perplexity: the documents a reference model finds most likely).
+ */
 import { Schema } from "effect"
-import { Corpus } from "../artifact/artifacts.ts"
+import { Corpus, Tokenizer } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
+import { Model, ngramOf } from "../artifact/model.ts"
+import { crossEntropy } from "../lm/ngram.ts"
+import { encodeDocuments } from "../lm/tokenizer.ts"
 import { defineStage, type RunContext } from "../pipeline/stage.ts"
 import { NonNegativeInt, orDefault, ownKeys, PositiveInt, Unit } from "./params.ts"
 import { compute, wordCount } from "./util.ts"
@@ -67,11 +73,53 @@ const repetition = defineStage({
   run: (p, { corpus }, ctx) => keep(ctx, corpus, (d) => wordRepetition(d.text, p.n) <= p.maxRate)
 })
 
+const PerplexityParams = Schema.Struct({
+  /** The fraction of documents kept (at least one): those the reference model scores best. */
+  keep: Unit({ exclusiveMinimum: true })
+})
+
+/**
+ * Verification by a reference model (Feng et al. 2024; Drayson et al. 2025 weight by a detector instead): each
+ * document is scored by the reference model's cross-entropy per token (its final <eos> included), and the
+ * ceil(keep · documents) lowest are kept, in their original order (ties: the earlier document). The reference is
+ * an n-gram model, e.g. one trained once on the real training text.
+ */
+const perplexityFilter = defineStage({
+  kind: "filter/perplexity",
+  version: 1,
+  params: PerplexityParams,
+  inputs: { corpus: Corpus, model: Model, tokenizer: Tokenizer },
+  outputs: { corpus: Corpus },
+  run: (p, { corpus, model, tokenizer }, ctx) =>
+    compute(ctx, () => {
+      const reference = ngramOf(model, ctx.kind)
+      if (reference.config.vocabSize !== tokenizer.vocab.length) {
+        throw new Error(`the reference model's vocabulary (${reference.config.vocabSize}) is not the tokenizer's (${tokenizer.vocab.length})`)
+      }
+      const { ids, texts } = corpusDocuments(corpus)
+      const data = encodeDocuments(tokenizer, texts)
+      const scores = new Float64Array(ids.length)
+      for (let d = 0; d < ids.length; d++) {
+        const one = { ids: data.ids.subarray(data.offsets[d], data.offsets[d + 1]), offsets: Int32Array.of(0, data.offsets[d + 1] - data.offsets[d]) }
+        const { nll, tokens } = crossEntropy(reference, one)
+        scores[d] = nll / tokens
+      }
+      const order = Array.from(ids, (_, d) => d).sort((a, b) => scores[a] - scores[b] || a - b)
+      const kept = order.slice(0, Math.max(1, Math.ceil(p.keep * ids.length))).sort((a, b) => a - b)
+      return { corpus: corpusFromDocuments(kept.map((d) => ({ id: ids[d], text: texts[d] }))) }
+    })
+})
+
 export const Filter = {
   /** Drops documents whose text repeats an earlier document's exactly. */
   dedup: () => dedup({}),
   /** Keeps documents of minWords..maxWords whitespace-separated words. */
   length: (o: typeof LengthParams.Encoded) => length(ownKeys(o)),
   /** Drops documents whose word n-gram repetition rate exceeds maxRate. */
-  repetition: (o: typeof RepetitionParams.Encoded) => repetition(ownKeys(o))
+  repetition: (o: typeof RepetitionParams.Encoded) => repetition(ownKeys(o)),
+  /**
+   * Keeps the `keep` fraction of documents that a reference n-gram model scores best (lowest cross-entropy per
+   * token); inputs: { corpus, model: the reference, tokenizer }.
+   */
+  perplexity: (o: typeof PerplexityParams.Encoded) => perplexityFilter(ownKeys(o))
 }
