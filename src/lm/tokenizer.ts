@@ -10,8 +10,8 @@
  * BPE: id = r50k id + 2 (so 0 and 1 keep their meaning); <|endoftext|> is not in the vocabulary (text that spells
  * it is encoded as ordinary text), so the vocabulary is 2 + 50256 = 50258. Every text encodes without <unk>.
  */
-import { Tiktoken } from "js-tiktoken/lite"
-import r50kBase from "js-tiktoken/ranks/r50k_base"
+import { createRequire } from "node:module"
+import { Tiktoken, type TiktokenBPE } from "js-tiktoken/lite"
 
 export const UNK_ID = 0
 export const EOS_ID = 1
@@ -39,19 +39,26 @@ export interface TokenizerSpec {
 /** The offset of BPE ids: ids 0 and 1 stay <unk> and <eos>. */
 const BPE_OFFSET = 2
 
-// Loading the ranks takes about half a second and ~100 MB: once per thread, when a bpe tokenizer is first used.
-let r50k: Tiktoken | undefined
+// The ranks (a 0.5 MB module) are loaded, and the encoder built (about half a second, ~100 MB), once per thread when
+// a bpe tokenizer is first used: commands that never meet one do not pay for it.
+const require = createRequire(import.meta.url)
+let r50k: { readonly ranks: TiktokenBPE; readonly encoder: Tiktoken } | undefined
+const r50kBase = () => {
+  if (r50k === undefined) {
+    const ranks = require("js-tiktoken/ranks/r50k_base") as TiktokenBPE
+    r50k = { ranks, encoder: new Tiktoken(ranks) }
+  }
+  return r50k
+}
 const bpeEncoder = (encoding: BpeEncoding): Tiktoken => {
   if (encoding !== "r50k_base") throw new Error(`tokenizer: unknown BPE encoding ${JSON.stringify(encoding)}`)
-  r50k ??= new Tiktoken(r50kBase)
-  return r50k
+  return r50kBase().encoder
 }
 
 /** r50k_base's ordinary tokens: every id below <|endoftext|> (50256). */
 const bpeTokens = (encoding: BpeEncoding): number => {
-  const special = Object.values(r50kBase.special_tokens)
   bpeEncoder(encoding)
-  return Math.min(...special)
+  return Math.min(...Object.values(r50kBase().ranks.special_tokens))
 }
 
 /** A BPE tokenizer: nothing to fit, the vocabulary is the encoding's. */
@@ -73,7 +80,7 @@ const pieceCache = new Map<string, ReadonlyArray<number>>()
 let pieceRe: RegExp | undefined
 const bpeEncodeInto = (encoding: BpeEncoding, text: string, out: IdBuffer): void => {
   const enc = bpeEncoder(encoding)
-  pieceRe ??= new RegExp(r50kBase.pat_str, "gu")
+  pieceRe ??= new RegExp(r50kBase().ranks.pat_str, "gu")
   pieceRe.lastIndex = 0
   let m: RegExpExecArray | null
   while ((m = pieceRe.exec(text)) !== null) {
