@@ -24,6 +24,13 @@ export const ARMS: Record<string, () => MixStage> = {
 export interface NeuralExperiment {
   readonly arms: ReadonlyArray<keyof typeof ARMS>
   readonly generations: number
+  /**
+   * Seeds of the training and sampling streams, each in a scope tagged `seed` (bands over seeds). Left out: one
+   * run whose streams are seeded by the generation alone, as pipelines/neural-collapse.ts has always been.
+   */
+  readonly seeds?: ReadonlyArray<number>
+  /** Evaluate.neural's opt-in repetition measures (word rep-4, repeated 3-grams, compression ratio). */
+  readonly repetition?: boolean
 }
 
 const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
@@ -43,15 +50,26 @@ export const neuralCollapse = (name: string, o: NeuralExperiment) =>
       return u.add(Evaluate.perplexity(), { model, tokenizer, test: real.test })
     })
     for (const arm of o.arms) {
-      p.scope({ arm }, (a) =>
-        a.generations(o.generations, { corpus: real.train, pool: real.train }, (g, prev) => {
-          const { model } = g.add(Train.transformer({ ...TRAINING, seed: g.index }), { corpus: prev.corpus, tokenizer })
-          const synthetic = g.add(
-            Sample.neural({ documents: 10_000, maxLength: 2_000, tokens: SAMPLE_TOKENS, seed: g.index }),
-            { model, tokenizer }
-          ).corpus
-          g.add(Evaluate.neural(), { model, baseline: baseline.metrics, tokenizer, test: real.test, sample: synthetic })
-          return g.add(ARMS[arm](), { real: real.train, previous: prev.pool, synthetic })
-        }))
+      p.scope({ arm }, (a) => {
+        const chain = (b: typeof a, seed: number | undefined) =>
+          b.generations(o.generations, { corpus: real.train, pool: real.train }, (g, prev) => {
+            const stream = seed === undefined ? g.index : seed * 1000 + g.index
+            const { model } = g.add(Train.transformer({ ...TRAINING, seed: stream }), { corpus: prev.corpus, tokenizer })
+            const synthetic = g.add(
+              Sample.neural({ documents: 10_000, maxLength: 2_000, tokens: SAMPLE_TOKENS, seed: stream }),
+              { model, tokenizer }
+            ).corpus
+            g.add(Evaluate.neural(o.repetition === true ? { repetition: true } : {}), {
+              model,
+              baseline: baseline.metrics,
+              tokenizer,
+              test: real.test,
+              sample: synthetic
+            })
+            return g.add(ARMS[arm](), { real: real.train, previous: prev.pool, synthetic })
+          })
+        if (o.seeds === undefined) chain(a, undefined)
+        else a.seeds(o.seeds, (s, seed) => chain(s, seed))
+      })
     }
   })

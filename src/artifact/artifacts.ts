@@ -1,6 +1,6 @@
 /** The artifact types ouroboros stages exchange. */
 import { Schema } from "effect"
-import type { TokenizerSpec } from "../lm/tokenizer.ts"
+import { BPE_ENCODINGS, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { type Corpus as CorpusTable, decodeCorpus, encodeCorpus } from "./corpus.ts"
 import { encodeJsonArtifact, jsonArtifactDecoder } from "../format/json.ts"
 import type { ArtifactType } from "./type.ts"
@@ -16,9 +16,12 @@ export const Corpus: ArtifactType<CorpusTable> = {
 
 const TokenizerJson = Schema.Struct({
   artifact: Schema.Literal("tokenizer"),
-  kind: Schema.Literals(["word", "char"]),
+  kind: Schema.Literals(["word", "char", "bpe"]),
   lowercase: Schema.Boolean,
-  vocab: Schema.Array(Schema.String)
+  vocab: Schema.Array(Schema.String),
+  /** bpe only: the encoding, and the package version that encodes it (so an update makes a new artifact). */
+  encoding: Schema.optionalKey(Schema.Literals(BPE_ENCODINGS)),
+  encoder: Schema.optionalKey(Schema.String)
 })
 const decodeTokenizer = jsonArtifactDecoder("tokenizer", TokenizerJson)
 
@@ -26,10 +29,22 @@ const decodeTokenizer = jsonArtifactDecoder("tokenizer", TokenizerJson)
 export const Tokenizer: ArtifactType<TokenizerSpec> = {
   name: "tokenizer",
   env: {},
-  encode: (t) => encodeJsonArtifact({ artifact: "tokenizer", kind: t.kind, lowercase: t.lowercase, vocab: t.vocab }),
+  encode: (t) =>
+    encodeJsonArtifact({
+      artifact: "tokenizer",
+      kind: t.kind,
+      lowercase: t.lowercase,
+      vocab: t.vocab,
+      // word and char tokenizers are stored exactly as before bpe existed
+      ...(t.kind === "bpe" ? { encoding: t.encoding, encoder: `js-tiktoken@${packageVersion("js-tiktoken")}` } : {})
+    }),
   decode: (bytes) => {
     const t = decodeTokenizer(bytes)
     if (t.vocab[0] !== "<unk>" || t.vocab[1] !== "<eos>") throw new Error("tokenizer: vocab must start with <unk>, <eos>")
+    if (t.kind === "bpe") {
+      if (t.encoding === undefined) throw new Error("tokenizer: a bpe tokenizer needs an encoding")
+      return { kind: t.kind, lowercase: t.lowercase, vocab: t.vocab, encoding: t.encoding }
+    }
     return { kind: t.kind, lowercase: t.lowercase, vocab: t.vocab }
   }
 }

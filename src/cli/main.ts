@@ -15,9 +15,10 @@ import { execute, recomputingCorrupt, type RunResult } from "../engine/execute.t
 import { plan } from "../engine/plan.ts"
 import { renderPlan } from "./plan-text.ts"
 import type { Progress } from "../engine/Progress.ts"
-import { describe, NotFound, type OuroError, StoreError } from "../errors/index.ts"
+import { describe, NotFound, type OuroError, OutputUnwritable, StoreError } from "../errors/index.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { gatherReport } from "../report/gather.ts"
+import { EXPORT_FORMATS, gatherMetricsRows, toCsv, toJson, toParquet, toTable } from "../report/metrics-export.ts"
 import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -450,11 +451,47 @@ const envCommand = Command.make("env", {}, () =>
     )
   )).pipe(Command.withDescription("Show which TF.js backend neural stages use and why, and what of it goes into their keys"))
 
+const metricsCommand = Command.make("metrics", {
+  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  store: storeFlag,
+  format: Flag.Literals("format", EXPORT_FORMATS).pipe(
+    Flag.withDescription("csv, json, table (aligned text) or parquet (needs --output)"),
+    Flag.withDefault("csv")
+  ),
+  output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Write to this file instead of stdout"), Flag.optional)
+}, (a) =>
+  withStore(a.store, "read", Effect.gen(function*() {
+    if (a.format === "parquet" && Option.isNone(a.output)) {
+      return yield* new OutputUnwritable({ what: "metrics", path: "stdout", detail: "parquet is binary: give --output FILE" })
+    }
+    if (Option.isSome(a.output)) yield* requireWritableFile("metrics", a.output.value)
+    const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
+    const rows = yield* gatherMetricsRows(pipeline)
+    const body = a.format === "parquet" ? toParquet(rows) : a.format === "json" ? toJson(rows) : a.format === "table" ? toTable(rows) + "\n" : toCsv(rows)
+    if (Option.isNone(a.output)) return yield* Effect.sync(() => void process.stdout.write(body))
+    const output = a.output.value
+    yield* Effect.try({
+      try: () => {
+        const path = resolve(output)
+        const tmp = `${path}.${process.pid}.tmp`
+        try {
+          writeFileSync(tmp, body)
+          renameSync(tmp, path)
+        } catch (e) {
+          rmSync(tmp, { force: true })
+          throw e
+        }
+      },
+      catch: (e) => unwritable("metrics", output, e)
+    })
+    yield* Console.log(`${rows.length} rows written to ${resolve(output)}`)
+  }))).pipe(Command.withDescription("Every metric of a computed pipeline, one row per arm × seed × generation, with the training corpus's size and makeup (csv, json, table, parquet)"))
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
   Command.withSubcommands([
     run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand,
-    diffCommand, runsCommand, pinCommand, unpinCommand
+    diffCommand, runsCommand, pinCommand, unpinCommand, metricsCommand
   ]),
   Command.withGlobalFlags([Quiet])
 )

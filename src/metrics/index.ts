@@ -2,3 +2,4 @@
 export { distinctN, repN, unigramEntropy, vocabCoverage } from "./diversity.ts"
 export { selfBleu, type SelfBleuOptions } from "./selfBleu.ts"
 export { sampleDiversity, type SampleDiversityOptions } from "./sample.ts"
+export { compressionRatio, repeatedNgramShare, sampleRepetition, wordRepN } from "./repetition.ts"

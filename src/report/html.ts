@@ -163,7 +163,8 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
     })
   }
   group("distinct", "Distinct-n of the synthetic sample", ["distinct_1", "distinct_2"], "distinct n-grams / n-grams")
-  group("rep", "Repetition: rep-4", ["rep_4"], "repeated 4-grams / 4-grams")
+  group("rep", "Repetition: rep-4", ["rep_4", "word_rep_4", "repeated_3gram_share"], "repeated n-grams / n-grams")
+  group("compression", "Repetition: compression ratio of the sample", ["compression_ratio"], "bytes / deflated bytes")
   group("self-bleu", "Self-BLEU between sampled documents", ["self_bleu"], "self-BLEU")
   if (arm.generations.some((g) => g.rankFrequency.length > 0)) {
     plots.push({

@@ -17,6 +17,9 @@ const METRICS: ReadonlyArray<MetricInfo> = [
   { key: "distinct_1", label: "distinct-1", color: "#4c78a8", range: UNIT },
   { key: "distinct_2", label: "distinct-2", color: "#f58518", range: UNIT },
   { key: "rep_4", label: "rep-4", color: "#e45756", range: UNIT },
+  { key: "word_rep_4", label: "word rep-4", color: "#ff9da6", range: UNIT },
+  { key: "repeated_3gram_share", label: "repeated word 3-grams (share)", color: "#9467bd", range: UNIT },
+  { key: "compression_ratio", label: "compression ratio (deflate)", color: "#bcbd22" },
   { key: "self_bleu", label: "self-BLEU", color: "#54a24b", range: UNIT },
   { key: "unigram_entropy", label: "unigram entropy (bits)", color: "#b279a2" },
   { key: "vocab_coverage", label: "vocabulary coverage", color: "#9d755d", range: UNIT }

@@ -22,6 +22,9 @@ const HEADERS: Readonly<Record<string, string>> = {
   distinct_1: "distinct-1",
   distinct_2: "distinct-2",
   rep_4: "rep-4",
+  word_rep_4: "word-rep-4",
+  repeated_3gram_share: "rep-3gram",
+  compression_ratio: "deflate",
   self_bleu: "self-BLEU",
   unigram_entropy: "entropy",
   vocab_coverage: "coverage"

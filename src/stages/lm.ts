@@ -8,11 +8,11 @@ import { corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
 import { Model, ngramOf } from "../artifact/model.ts"
 import { MAX_TEMPERATURE, MIN_TEMPERATURE, perplexity, sampleNgram, trainNgram } from "../lm/ngram.ts"
 import { decode, encodeDocuments } from "../lm/tokenizer.ts"
-import { sampleDiversity } from "../metrics/index.ts"
+import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
 import { EvaluateTorch, TrainTorch } from "./torch.ts"
-import { orDefault, ownKeys, Positive, samplingFields, selfBleuFields, Unit } from "./params.ts"
+import { orDefault, ownKeys, Positive, repetitionField, samplingFields, selfBleuFields, Unit } from "./params.ts"
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
 
 const Smoothing = Schema.Union([
@@ -72,7 +72,7 @@ export const Sample = {
   ...SampleNeural
 }
 
-const EvaluateLmParams = Schema.Struct(selfBleuFields)
+const EvaluateLmParams = Schema.Struct({ ...selfBleuFields, ...repetitionField })
 
 const evaluateLm = defineStage({
   kind: "evaluate/lm",
@@ -93,6 +93,7 @@ const evaluateLm = defineStage({
             // An untrained model knows nothing: uniform over the vocabulary, perplexity = V.
             baseline_perplexity: tokenizer.vocab.length,
             ...sampleDiversity(synthetic.docs, vocabularyDocs(tokenizer), p),
+            ...(p.repetition === true ? sampleRepetition(corpusDocuments(sample).texts) : {}),
             sample_tokens: synthetic.data.ids.length
           }
         }

@@ -64,15 +64,27 @@ const accumulateSubsample = defineStage({
   kind: "mix/accumulate-subsample",
   version: 1,
   params: Schema.Struct({
-    /** Documents in each generation's training corpus. */
+    /** Documents in each generation's training corpus (words, with unit "words"). */
     size: PositiveInt,
-    seed: orDefaultIfUndefined(Schema.Int, 0)
+    seed: orDefaultIfUndefined(Schema.Int, 0),
+    /**
+     * "words": draw documents in seeded order until `size` words, the last one cut (a training corpus of a fixed
+     * size whatever its documents' lengths). Left out: `size` documents, as before the field existed.
+     */
+    unit: Schema.optionalKey(Schema.Literals(["documents", "words"]))
   }),
   inputs,
   outputs,
   run: (p, { previous, synthetic }, ctx) =>
     compute(ctx, () => {
       const all = [...docsOf(previous), ...docsOf(synthetic)]
+      if (p.unit === "words") {
+        const chosen = takeWords(all, p.size, p.seed)
+        // in the pool's order, so the corpus does not depend on the draw's order
+        const rank = new Map(all.map((d, i) => [d.id, i]))
+        chosen.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!)
+        return { corpus: corpusFromDocuments(chosen), pool: corpusFromDocuments(all) }
+      }
       const order = seededPermutation(all.length, p.seed)
       const chosen = Array.from(order.subarray(0, Math.min(p.size, all.length))).sort((a, b) => a - b)
       return { corpus: corpusFromDocuments(chosen.map((i) => all[i])), pool: corpusFromDocuments(all) }
@@ -108,6 +120,7 @@ const realFraction = defineStage({
 export const Mix = {
   replace: (): MixStage => replace({}),
   accumulate: (): MixStage => accumulate({}),
-  accumulateSubsample: (size: number, seed?: number): MixStage => accumulateSubsample({ size, seed }),
+  accumulateSubsample: (size: number, seed?: number, unit?: "documents" | "words"): MixStage =>
+    accumulateSubsample(unit === undefined ? { size, seed } : { size, seed, unit }),
   realFraction: (fraction: number, seed?: number): MixStage => realFraction({ fraction, seed })
 }

@@ -12,6 +12,7 @@ import {
   Positive,
   PositiveInt,
   samplingFields,
+  repetitionField,
   selfBleuFields,
   Unit
 } from "./params.ts"
@@ -113,5 +114,5 @@ export const PerplexityParams = Schema.Struct({
 })
 export type PerplexityEvalParams = typeof PerplexityParams.Type
 
-export const EvaluateParams = Schema.Struct({ ...PerplexityParams.fields, ...selfBleuFields })
+export const EvaluateParams = Schema.Struct({ ...PerplexityParams.fields, ...selfBleuFields, ...repetitionField })
 export type NeuralEvaluateParams = typeof EvaluateParams.Type

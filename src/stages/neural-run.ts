@@ -13,7 +13,7 @@ import { bind, lstm, type Net, netFromSafetensors, transformer } from "../lm/neu
 import type { Family } from "../lm/neural/family.ts"
 import { decode, encodeDocuments, EOS_ID, fitTokenizer, type TokenizerSpec } from "../lm/tokenizer.ts"
 import { trainNet } from "../lm/neural/train.ts"
-import { sampleDiversity } from "../metrics/index.ts"
+import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import type { RunContext, StageContext } from "../pipeline/stage.ts"
 import { encodeCorpus, vocabularyDocs } from "./util.ts"
 import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural-params.ts"
@@ -196,6 +196,7 @@ export const evaluate = async (
       test_tokens: tokens,
       baseline_perplexity: baseline,
       ...sampleDiversity(docs, words.vocabulary, p),
+      ...(p.repetition === true ? sampleRepetition(corpusDocuments(inputs.sample).texts) : {}),
       sample_tokens: encodeCorpus(inputs.tokenizer, inputs.sample).data.ids.length
     }
   }

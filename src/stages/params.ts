@@ -60,3 +60,10 @@ export const selfBleuFields = {
   selfBleuDocs: orDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)), 50),
   selfBleuLength: orDefault(PositiveInt, 200)
 }
+
+/**
+ * Evaluate.lm's and Evaluate.neural's opt-in extra figures: `repetition: true` adds word rep-4, the share of word
+ * 3-grams repeated within their document and the sample's deflate compression ratio (src/metrics/repetition.ts).
+ * Left out, the stage (and its key) is as it was before the field existed.
+ */
+export const repetitionField = { repetition: Schema.optionalKey(Schema.Boolean) }
