@@ -28,7 +28,10 @@ const ensureSnakemake = () => {
   if (spawnSync("snakemake", ["--version"]).status === 0) return
   console.error("installing Debian's snakemake (apt-get)...")
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" })
-  execFileSync("apt-get", ["install", "-y", "-qq", "snakemake"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } })
+  execFileSync("apt-get", ["install", "-y", "-qq", "snakemake"], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }
+  })
 }
 
 const snakemake = (generations: number): number => {
@@ -37,7 +40,9 @@ const snakemake = (generations: number): number => {
     cpSync(ANCHOR, join(dir, "Snakefile"))
     const args = ["-c1", "-q", "--config", `generations=${generations}`]
     execFileSync("snakemake", args, { cwd: dir, stdio: "ignore" })
-    return median(Array.from({ length: REPEATS }, () => time(() => execFileSync("snakemake", args, { cwd: dir, stdio: "ignore" }))))
+    return median(
+      Array.from({ length: REPEATS }, () => time(() => execFileSync("snakemake", args, { cwd: dir, stdio: "ignore" })))
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -48,8 +53,14 @@ const ouroboros = async (generations: number) => {
   try {
     writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }))
     const file = join(dir, "chain.ts")
-    writeFileSync(file, `import { chain } from ${JSON.stringify(join(ROOT, "bench/support/chain.ts"))}\nexport default chain(${generations})\n`)
-    const cli = () => execFileSync(process.execPath, [join(ROOT, "bin/ouro.js"), "run", "--quiet", file], { cwd: dir, stdio: "ignore" })
+    writeFileSync(
+      file,
+      `import { chain } from ${
+        JSON.stringify(join(ROOT, "bench/support/chain.ts"))
+      }\nexport default chain(${generations})\n`
+    )
+    const cli = () =>
+      execFileSync(process.execPath, [join(ROOT, "bin/ouro.js"), "run", "--quiet", file], { cwd: dir, stdio: "ignore" })
     cli()
     const process_s = median(Array.from({ length: REPEATS }, () => time(cli)))
     const layer = localInProcess(join(dir, ".ouroboros"))
@@ -69,14 +80,23 @@ const ouroboros = async (generations: number) => {
 export const main = async () => {
   if (!existsSync(ANCHOR)) throw new Error(`bench/cached-rerun: anchor not found at ${ANCHOR}`)
   ensureSnakemake()
-  console.log(`bench/cached-rerun  median of ${REPEATS} fully cached reruns; ratio = snakemake time / ouroboros time (goal >= 10)`)
+  console.log(
+    `bench/cached-rerun  median of ${REPEATS} fully cached reruns; ratio = snakemake time / ouroboros time (goal >= 10)`
+  )
   console.log("generations  stages  snakemake_s  ouro_process_s  ratio_process  ouro_inprocess_s  ratio_inprocess")
   for (const g of [10, 100]) {
     const s = snakemake(g)
     const o = await ouroboros(g)
     console.log(
-      [String(g).padStart(11), String(o.stages).padStart(6), s.toFixed(3).padStart(11), o.process_s.toFixed(3).padStart(14),
-        (s / o.process_s).toFixed(1).padStart(13), o.inProcess_s.toFixed(4).padStart(16), (s / o.inProcess_s).toFixed(1).padStart(15)].join("  ")
+      [
+        String(g).padStart(11),
+        String(o.stages).padStart(6),
+        s.toFixed(3).padStart(11),
+        o.process_s.toFixed(3).padStart(14),
+        (s / o.process_s).toFixed(1).padStart(13),
+        o.inProcess_s.toFixed(4).padStart(16),
+        (s / o.inProcess_s).toFixed(1).padStart(15)
+      ].join("  ")
     )
   }
 }

@@ -20,10 +20,10 @@ export const parseCsv = (text: string): string[][] => {
   for (let i = 0; i < text.length; i++) {
     const c = text[i]
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') field += text[++i]
-      else if (c === '"') quoted = false
+      if (c === "\"" && text[i + 1] === "\"") field += text[++i]
+      else if (c === "\"") quoted = false
       else field += c
-    } else if (c === '"') quoted = true
+    } else if (c === "\"") quoted = true
     else if (c === ",") {
       record.push(field)
       field = ""
@@ -95,7 +95,9 @@ export const checkClaims = (csv: string): Claim[] => {
   claims.push({
     claim: "replace: by the last generation, at least 1/3 of the log distance from generation 1 to the untrained model",
     pass: reached >= 1 / 3,
-    numbers: `fraction reached ${reached.toFixed(3)} (gen 1 ${f(replace[0].mean)}, gen ${last(replace).generation} ${f(last(replace).mean)}, untrained ${f(untrained)})`
+    numbers: `fraction reached ${reached.toFixed(3)} (gen 1 ${f(replace[0].mean)}, gen ${last(replace).generation} ${
+      f(last(replace).mean)
+    }, untrained ${f(untrained)})`
   })
   const drift = accumulate.map((s) => s.mean / accumulate[0].mean - 1)
   const worst = Math.max(...drift.map(Math.abs))
@@ -107,7 +109,9 @@ export const checkClaims = (csv: string): Claim[] => {
   claims.push({
     claim: "accumulate-subsample ends strictly between accumulate and replace",
     pass: last(accumulate).mean < last(subsample).mean && last(subsample).mean < last(replace).mean,
-    numbers: `accumulate ${f(last(accumulate).mean)} < accumulate-subsample ${f(last(subsample).mean)} < replace ${f(last(replace).mean)}`
+    numbers: `accumulate ${f(last(accumulate).mean)} < accumulate-subsample ${f(last(subsample).mean)} < replace ${
+      f(last(replace).mean)
+    }`
   })
   claims.push({
     claim: "real-fraction ends below replace",
@@ -133,7 +137,9 @@ export const checkClaims = (csv: string): Claim[] => {
   claims.push({
     claim: "replace: a repetition measure rises, its last-generation band excluding generation 1's",
     pass: measures.some((x) => x.shows),
-    numbers: measures.map((x) => `${x.m} ${band(x.first)} → ${band(x.end)} ${x.shows ? "shows it" : "does not"}`).join("; ")
+    numbers: measures.map((x) => `${x.m} ${band(x.first)} → ${band(x.end)} ${x.shows ? "shows it" : "does not"}`).join(
+      "; "
+    )
   })
   return claims
 }
@@ -141,7 +147,13 @@ export const checkClaims = (csv: string): Claim[] => {
 const readCsv = (arg: string | undefined): string => {
   if (arg === "-") return readFileSync(0, "utf8")
   if (arg !== undefined) return readFileSync(arg, "utf8")
-  return execFileSync(process.execPath, [join(ROOT, "bin/ouro.js"), "metrics", join(ROOT, "pipelines/story.ts"), "--format", "csv"], {
+  return execFileSync(process.execPath, [
+    join(ROOT, "bin/ouro.js"),
+    "metrics",
+    join(ROOT, "pipelines/story.ts"),
+    "--format",
+    "csv"
+  ], {
     encoding: "utf8",
     maxBuffer: 1 << 28
   })

@@ -38,7 +38,7 @@ const copy = Command.stage({
   params: Schema.Struct({ n: Schema.Int }),
   inputs: { corpus: Corpus },
   outputs: { corpus: Corpus },
-  command: () => ["sh", "-c", 'cp "$OURO_INPUT_CORPUS" "$OURO_OUTPUT_CORPUS"']
+  command: () => ["sh", "-c", "cp \"$OURO_INPUT_CORPUS\" \"$OURO_OUTPUT_CORPUS\""]
 })
 
 const train = { steps, batch: BATCH, shards: 1, model: SHAPE, validation: { fraction: 0 } }
@@ -65,18 +65,38 @@ const main = Effect.gen(function*() {
   return { ms, out }
 }).pipe(Effect.provide(localInProcess(store)))
 
-console.log(`bench/command: ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(2)).join(" ")}, ${steps} steps, batch ${BATCH}, shape ${JSON.stringify(SHAPE)}, one thread each`)
+console.log(
+  `bench/command: ${cpus().length} cores, load ${
+    loadavg().map((l) => l.toFixed(2)).join(" ")
+  }, ${steps} steps, batch ${BATCH}, shape ${JSON.stringify(SHAPE)}, one thread each`
+)
 const { ms, out } = await Effect.runPromise(main)
 const tokens = steps * BATCH * SHAPE.context
 const tsMs = ms("ts"), torchMs = ms("torch"), torch0 = ms("torch-0-steps")
 const computeMs = Math.max(1, torchMs - torch0)
-console.log(`Train.transformer (TF.js ${process.env.OURO_BACKEND ?? "planned backend"}): ${tsMs.toFixed(0)} ms for the stage, ${Math.round(tokens / (tsMs / 1000))} tokens/s end to end`)
-console.log(`Train.torch: ${torchMs.toFixed(0)} ms for the stage, ${Math.round(tokens / (torchMs / 1000))} tokens/s end to end; ` +
-  `${Math.round(tokens / (computeMs / 1000))} tokens/s of training (the stage minus the same stage at 0 steps, ${torch0.toFixed(0)} ms)`)
-console.log(`ratio torch/transformer: ${(tsMs / torchMs).toFixed(2)} end to end, ${(tsMs / computeMs).toFixed(2)} training only (TS stage time includes its own setup)`)
+console.log(
+  `Train.transformer (TF.js ${process.env.OURO_BACKEND ?? "planned backend"}): ${tsMs.toFixed(0)} ms for the stage, ${
+    Math.round(tokens / (tsMs / 1000))
+  } tokens/s end to end`
+)
+console.log(
+  `Train.torch: ${torchMs.toFixed(0)} ms for the stage, ${
+    Math.round(tokens / (torchMs / 1000))
+  } tokens/s end to end; ` +
+    `${Math.round(tokens / (computeMs / 1000))} tokens/s of training (the stage minus the same stage at 0 steps, ${
+      torch0.toFixed(0)
+    } ms)`
+)
+console.log(
+  `ratio torch/transformer: ${(tsMs / torchMs).toFixed(2)} end to end, ${
+    (tsMs / computeMs).toFixed(2)
+  } training only (TS stage time includes its own setup)`
+)
 
 // The overhead of a command stage, piece by piece, on the same corpus (1.1 MB of text, Parquet).
-const corpusBytes = readFileSync(join(store, "blobs", out("copy", "corpus").hash.slice(0, 2), out("copy", "corpus").hash))
+const corpusBytes = readFileSync(
+  join(store, "blobs", out("copy", "corpus").hash.slice(0, 2), out("copy", "corpus").hash)
+)
 const time = (f: () => void, n = 5) => {
   const t0 = performance.now()
   for (let i = 0; i < n; i++) f()
@@ -88,7 +108,17 @@ const readBack = time(() => void sha256(Corpus.encode(Corpus.decode(corpusBytes)
 const spawnMs = await (async () => {
   const t0 = performance.now()
   for (let i = 0; i < 5; i++) {
-    await Effect.runPromise(runProcess({ argv: ["true"], cwd: tmpdir(), env: { PATH: process.env.PATH ?? "" }, timeout: undefined, keepBytes: 1 << 20, onLine: () => {}, onStatus: () => {} }))
+    await Effect.runPromise(
+      runProcess({
+        argv: ["true"],
+        cwd: tmpdir(),
+        env: { PATH: process.env.PATH ?? "" },
+        timeout: undefined,
+        keepBytes: 1 << 20,
+        onLine: () => {},
+        onStatus: () => {}
+      })
+    )
   }
   return (performance.now() - t0) / 5
 })()
@@ -97,9 +127,19 @@ const probe = (() => {
   spawnSync("python3", ["-c", "import torch"])
   return performance.now() - t0
 })()
-console.log(`command stage overhead: the whole copy stage ${ms("copy").toFixed(0)} ms (corpus ${(corpusBytes.length / 1e6).toFixed(2)} MB Parquet): ` +
-  `start a program (sh watchdog + process group) ${spawnMs.toFixed(1)} ms, materialise the input ${materialise.toFixed(1)} ms, ` +
-  `read back + validate + hash the output ${readBack.toFixed(1)} ms`)
-console.log(`  against Train.torch's stage: ${(((ms("copy")) / torchMs) * 100).toFixed(1)}% of it; python3 -c "import torch" alone ${probe.toFixed(0)} ms ` +
-  `(${((probe / torchMs) * 100).toFixed(0)}% of the stage; paid by the probe once per process and by every run)`)
+console.log(
+  `command stage overhead: the whole copy stage ${ms("copy").toFixed(0)} ms (corpus ${
+    (corpusBytes.length / 1e6).toFixed(2)
+  } MB Parquet): ` +
+    `start a program (sh watchdog + process group) ${spawnMs.toFixed(1)} ms, materialise the input ${
+      materialise.toFixed(1)
+    } ms, ` +
+    `read back + validate + hash the output ${readBack.toFixed(1)} ms`
+)
+console.log(
+  `  against Train.torch's stage: ${
+    (((ms("copy")) / torchMs) * 100).toFixed(1)
+  }% of it; python3 -c "import torch" alone ${probe.toFixed(0)} ms ` +
+    `(${((probe / torchMs) * 100).toFixed(0)}% of the stage; paid by the probe once per process and by every run)`
+)
 rmSync(store, { recursive: true, force: true })

@@ -42,14 +42,31 @@ const JOBS: Record<string, Job> = {
     goalRssMb: 2048,
     serialBaseline: false
   },
-  ngram: { file: "pipelines/ngram-collapse.ts", what: "3 arms x 10 generations x 3 seeds", goalSeconds: 120, serialBaseline: true }
+  ngram: {
+    file: "pipelines/ngram-collapse.ts",
+    what: "3 arms x 10 generations x 3 seeds",
+    goalSeconds: 120,
+    serialBaseline: true
+  }
 }
 
 const timed = (job: Job, store: string, jobs?: number) => {
   const t = process.hrtime.bigint()
   const stderr = join(store, "..", `time-${jobs ?? "default"}.txt`)
   const flags = jobs === undefined ? [] : ["--jobs", String(jobs)]
-  execFileSync("/usr/bin/time", ["-v", "-o", stderr, process.execPath, join(ROOT, "bin/ouro.js"), "run", "--quiet", ...flags, "--store", store, join(ROOT, job.file)], { stdio: "ignore" })
+  execFileSync("/usr/bin/time", [
+    "-v",
+    "-o",
+    stderr,
+    process.execPath,
+    join(ROOT, "bin/ouro.js"),
+    "run",
+    "--quiet",
+    ...flags,
+    "--store",
+    store,
+    join(ROOT, job.file)
+  ], { stdio: "ignore" })
   const seconds = Number(process.hrtime.bigint() - t) / 1e9
   const report = readFileSync(stderr, "utf8")
   const field = (re: RegExp) => Number(re.exec(report)?.[1] ?? NaN)
@@ -63,19 +80,35 @@ const verdict = (ok: boolean) => (ok ? "PASS" : "MISS")
 export const main = (names: ReadonlyArray<string> = Object.keys(JOBS)) => {
   for (const name of names) {
     const job = JOBS[name]
-    if (job === undefined) throw new Error(`bench/experiment: unknown job ${name} (have: ${Object.keys(JOBS).join(", ")})`)
+    if (job === undefined) {
+      throw new Error(`bench/experiment: unknown job ${name} (have: ${Object.keys(JOBS).join(", ")})`)
+    }
     const dir = mkdtempSync(join(tmpdir(), "bench-experiment-"))
     try {
       console.log(`bench/experiment  ${job.file} (${job.what}) from an empty store; load ${loadavg()[0].toFixed(2)}`)
       const run = timed(job, join(dir, "store"))
       const cached = timed(job, join(dir, "store"))
-      const rssGoal = job.goalRssMb === undefined ? "" : `, <= ${job.goalRssMb} MB: ${verdict(run.rssMb <= job.goalRssMb)}`
-      console.log(`  default --jobs      ${run.seconds.toFixed(1)} s, peak RSS ${run.rssMb.toFixed(0)} MB   goal <= ${job.goalSeconds} s: ${verdict(run.seconds <= job.goalSeconds)}${rssGoal}`)
-      console.log(`                      CPU ${run.cpu.toFixed(0)} s (user + sys): ${(run.cpu / cpus().length).toFixed(0)} s of wall on ${cpus().length} idle cores at best; load now ${loadavg()[0].toFixed(2)}`)
+      const rssGoal = job.goalRssMb === undefined
+        ? ""
+        : `, <= ${job.goalRssMb} MB: ${verdict(run.rssMb <= job.goalRssMb)}`
+      console.log(
+        `  default --jobs      ${run.seconds.toFixed(1)} s, peak RSS ${
+          run.rssMb.toFixed(0)
+        } MB   goal <= ${job.goalSeconds} s: ${verdict(run.seconds <= job.goalSeconds)}${rssGoal}`
+      )
+      console.log(
+        `                      CPU ${run.cpu.toFixed(0)} s (user + sys): ${
+          (run.cpu / cpus().length).toFixed(0)
+        } s of wall on ${cpus().length} idle cores at best; load now ${loadavg()[0].toFixed(2)}`
+      )
       console.log(`  cached rerun        ${cached.seconds.toFixed(2)} s`)
       if (job.serialBaseline) {
         const serial = timed(job, join(dir, "store-1"), 1)
-        console.log(`  --jobs 1 (baseline) ${serial.seconds.toFixed(1)} s, peak RSS ${serial.rssMb.toFixed(0)} MB   speed-up ${(serial.seconds / run.seconds).toFixed(2)}x`)
+        console.log(
+          `  --jobs 1 (baseline) ${serial.seconds.toFixed(1)} s, peak RSS ${serial.rssMb.toFixed(0)} MB   speed-up ${
+            (serial.seconds / run.seconds).toFixed(2)
+          }x`
+        )
       }
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -83,4 +116,6 @@ export const main = (names: ReadonlyArray<string> = Object.keys(JOBS)) => {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) main(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["story"])
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["story"])
+}

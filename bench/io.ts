@@ -13,7 +13,7 @@ import {
   corpusDocuments,
   corpusFromDocuments,
   decodeCorpus,
-  encodeCorpus,
+  encodeCorpus
 } from "../src/artifact/corpus.ts"
 
 const HASH_BYTES = 256 * 1024 * 1024
@@ -21,8 +21,26 @@ const DOCUMENTS = 1_000_000
 const REPEATS = 5
 
 const WORDS = [
-  "the", "model", "collapse", "of", "data", "generation", "token", "corpus", "learns", "tails",
-  "vanish", "over", "time", "naïve", "über", "distribution", "sample", "entropy", "and", "a",
+  "the",
+  "model",
+  "collapse",
+  "of",
+  "data",
+  "generation",
+  "token",
+  "corpus",
+  "learns",
+  "tails",
+  "vanish",
+  "over",
+  "time",
+  "naïve",
+  "über",
+  "distribution",
+  "sample",
+  "entropy",
+  "and",
+  "a"
 ] as const
 
 /**
@@ -84,7 +102,12 @@ const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x
 export const main = (): BenchRow[] => {
   const rows: BenchRow[] = []
 
-  rows.push({ name: "sha256 256 MB", value: HASH_BYTES / 1e9 / hashSeconds(), unit: "GB/s", goal: { op: ">=", value: 1 } })
+  rows.push({
+    name: "sha256 256 MB",
+    value: HASH_BYTES / 1e9 / hashSeconds(),
+    unit: "GB/s",
+    goal: { op: ">=", value: 1 }
+  })
 
   // The documents are dropped after building, so that the timings below do not pay for collecting them.
   const { build, lastText } = buildCorpus()
@@ -107,13 +130,13 @@ export const main = (): BenchRow[] => {
     value: write.seconds,
     unit: "s",
     goal: { op: "<=", value: 1 },
-    baseline: { name: "IPC write", ratio: write.seconds / ipcWrite.seconds },
+    baseline: { name: "IPC write", ratio: write.seconds / ipcWrite.seconds }
   })
   rows.push({
     name: "parquet zstd read 1e6",
     value: read.seconds,
     unit: "s",
-    goal: { op: "<=", value: 0.3 },
+    goal: { op: "<=", value: 0.3 }
   })
   rows.push({ name: "corpusDocuments 1e6", value: documents.seconds, unit: "s" })
   rows.push({ name: "raw UTF-8 (id + text)", value: rawBytes / 1e6, unit: "MB" })
@@ -122,17 +145,23 @@ export const main = (): BenchRow[] => {
   rows.push({ name: "parquet file size", value: write.result.length / 1e6, unit: "MB" })
   rows.push({ name: "arrow IPC size", value: ipcWrite.result.length / 1e6, unit: "MB" })
 
-  console.log(`bench/io  node ${process.version}  ${DOCUMENTS} documents, median of ${REPEATS} (sha256: 3) after a warm-up`)
+  console.log(
+    `bench/io  node ${process.version}  ${DOCUMENTS} documents, median of ${REPEATS} (sha256: 3) after a warm-up`
+  )
   const header = ["measure", "value", "unit", "goal", "status", "vs baseline"]
   const table = rows.map((r) => {
-    const pass = r.goal === undefined ? "" : (r.goal.op === ">=" ? r.value >= r.goal.value : r.value <= r.goal.value) ? "PASS" : "MISS"
+    const pass = r.goal === undefined
+      ? ""
+      : (r.goal.op === ">=" ? r.value >= r.goal.value : r.value <= r.goal.value)
+      ? "PASS"
+      : "MISS"
     return [
       r.name,
       fmt(r.value),
       r.unit,
       r.goal === undefined ? "" : `${r.goal.op} ${r.goal.value}`,
       pass,
-      r.baseline === undefined ? "" : `${r.baseline.ratio.toFixed(1)}x ${r.baseline.name}`,
+      r.baseline === undefined ? "" : `${r.baseline.ratio.toFixed(1)}x ${r.baseline.name}`
     ]
   })
   const widths = header.map((h, c) => Math.max(h.length, ...table.map((row) => row[c].length)))

@@ -16,7 +16,10 @@ for (const name of chosen) {
     process.exit(2)
   }
   console.log(`\n=== bench/${name} ===`)
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", `${name}.ts`)], { stdio: "inherit", cwd: ROOT })
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench", `${name}.ts`)], {
+    stdio: "inherit",
+    cwd: ROOT
+  })
   if (r.status !== 0) failed = true
 }
 process.exit(failed ? 1 : 0)

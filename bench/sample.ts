@@ -58,7 +58,9 @@ const uncached = timed(() => {
     out.forEach((row, r) => ids.set(row.subarray(i + 1 - n, i + 1), r * n))
     const logits = forward(config, params, ids, ROWS)
     const last = new Float32Array(ROWS * config.vocab)
-    for (let r = 0; r < ROWS; r++) last.set(logits.subarray(((r + 1) * n - 1) * config.vocab, (r + 1) * n * config.vocab), r * config.vocab)
+    for (let r = 0; r < ROWS; r++) {
+      last.set(logits.subarray(((r + 1) * n - 1) * config.vocab, (r + 1) * n * config.vocab), r * config.vocab)
+    }
     next = argmax(last, ROWS)
     perStep.push(performance.now() - t0)
   }
@@ -67,10 +69,20 @@ const uncached = timed(() => {
 
 // Within the context both compute the same function; past it the cache conditions on a shorter window after each
 // rebuild, so sequences may part there.
-const agreeWithinContext = cached.rows.every((row, r) => row.subarray(0, config.context).every((t, i) => t === uncached.rows[r][i]))
+const agreeWithinContext = cached.rows.every((row, r) =>
+  row.subarray(0, config.context).every((t, i) => t === uncached.rows[r][i])
+)
 const tokens = ROWS * LENGTH
 const rate = (s: number) => Math.round(tokens / s)
 const ms = (from: number, to: number) => (perStep.slice(from, to).reduce((a, b) => a + b, 0) / (to - from)).toFixed(2)
 console.log(`bench/sample: ${backend.name}, ${ROWS} rows x ${LENGTH} tokens, shape ${JSON.stringify(config)}`)
-console.log(`  no cache: ${rate(uncached.seconds)} tokens/s (a step: ${ms(0, 8)} ms at lengths 1-8, ${ms(56, 64)} ms at 57-64, ${ms(LENGTH - 8, LENGTH)} ms at the end)`)
-console.log(`  KV cache: ${rate(cached.seconds)} tokens/s = ${(uncached.seconds / cached.seconds).toFixed(2)}x; the first ${config.context} tokens of every row identical to no-cache: ${agreeWithinContext}`)
+console.log(
+  `  no cache: ${rate(uncached.seconds)} tokens/s (a step: ${ms(0, 8)} ms at lengths 1-8, ${ms(56, 64)} ms at 57-64, ${
+    ms(LENGTH - 8, LENGTH)
+  } ms at the end)`
+)
+console.log(
+  `  KV cache: ${rate(cached.seconds)} tokens/s = ${
+    (uncached.seconds / cached.seconds).toFixed(2)
+  }x; the first ${config.context} tokens of every row identical to no-cache: ${agreeWithinContext}`
+)

@@ -8,7 +8,10 @@ import { bigramPrediction, simulateBigram } from "../src/theory/bigram.ts"
 import { summarizeRuns, type RunSummary } from "../src/theory/statistics.ts"
 import { exactUnigramPrediction, simulateUnigram } from "../src/theory/wright-fisher.ts"
 
-const arg = (i: number, dflt: number): number => (process.argv[2 + i] === undefined ? dflt : Number(process.argv[2 + i]))
+const arg = (
+  i: number,
+  dflt: number
+): number => (process.argv[2 + i] === undefined ? dflt : Number(process.argv[2 + i]))
 const N = arg(0, 20_000)
 const G = arg(1, 20)
 const SEEDS = arg(2, 30)
@@ -54,8 +57,12 @@ for (let g = 0; g <= G; g++) {
   const t = uTypes[g]
   const h = uH[g]
   console.log(
-    `${f(g, 0, 3)} | ${f(e.expectedSurvivingTypes, 2, 9)} | ${f(t.mean, 2, 9)} | ${band(t, 1).padEnd(18)} | ${inside(e.expectedSurvivingTypes, t).padEnd(2)} | ${pband(t, 0).padEnd(13)} || ` +
-      `${f(e.expectedEntropy, 5, 10)} | ${f(h.mean, 5, 8)} | ${band(h, 4).padEnd(16)} | ${inside(e.expectedEntropy, h).padEnd(2)} | ${pband(h, 3)}`
+    `${f(g, 0, 3)} | ${f(e.expectedSurvivingTypes, 2, 9)} | ${f(t.mean, 2, 9)} | ${band(t, 1).padEnd(18)} | ${
+      inside(e.expectedSurvivingTypes, t).padEnd(2)
+    } | ${pband(t, 0).padEnd(13)} || ` +
+      `${f(e.expectedEntropy, 5, 10)} | ${f(h.mean, 5, 8)} | ${band(h, 4).padEnd(16)} | ${
+        inside(e.expectedEntropy, h).padEnd(2)
+      } | ${pband(h, 3)}`
   )
 }
 const missT = exact.filter((e, g) => inside(e.expectedSurvivingTypes, uTypes[g]) === "NO").length
@@ -92,9 +99,15 @@ for (let g = 0; g <= G; g++) {
   const t = bTypes[g]
   const h = bH[g]
   console.log(
-    `${f(g, 0, 3)} | ${f(pooled[g].expectedSurvivingBigrams, 2, 12)} | ${rel(pooled[g].expectedSurvivingBigrams, t)} | ` +
-      `${f(perCtx[g].expectedSurvivingBigrams, 2, 13)} | ${rel(perCtx[g].expectedSurvivingBigrams, t)} | ${f(t.mean, 2, 9)} | ${band(t, 1).padEnd(18)} || ` +
-      `${f(pooled[g].expectedEntropyRate, 5, 11)} | ${rel(pooled[g].expectedEntropyRate, h)} | ${f(perCtx[g].expectedEntropyRate, 5, 12)} | ` +
+    `${f(g, 0, 3)} | ${f(pooled[g].expectedSurvivingBigrams, 2, 12)} | ${
+      rel(pooled[g].expectedSurvivingBigrams, t)
+    } | ` +
+      `${f(perCtx[g].expectedSurvivingBigrams, 2, 13)} | ${rel(perCtx[g].expectedSurvivingBigrams, t)} | ${
+        f(t.mean, 2, 9)
+      } | ${band(t, 1).padEnd(18)} || ` +
+      `${f(pooled[g].expectedEntropyRate, 5, 11)} | ${rel(pooled[g].expectedEntropyRate, h)} | ${
+        f(perCtx[g].expectedEntropyRate, 5, 12)
+      } | ` +
       `${rel(perCtx[g].expectedEntropyRate, h)} | ${f(h.mean, 5, 8)} | ${band(h, 4)}`
   )
 }

@@ -5,4 +5,9 @@
  */
 import { neuralCollapse } from "./neural.ts"
 
-export default neuralCollapse("neural-bands", { arms: ["replace", "accumulate"], generations: 4, seeds: [1, 2, 3], repetition: true })
+export default neuralCollapse("neural-bands", {
+  arms: ["replace", "accumulate"],
+  generations: 4,
+  seeds: [1, 2, 3],
+  repetition: true
+})

@@ -35,7 +35,13 @@ export interface NeuralExperiment {
 
 const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
 /** Every generation's model: the same recipe, from scratch; its seed is the generation's. */
-const TRAINING = { model: MODEL, steps: 250, batch: 32, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
+const TRAINING = {
+  model: MODEL,
+  steps: 250,
+  batch: 32,
+  shards: 1,
+  validation: { fraction: 0.02, every: 50, batches: 2 }
+}
 /** Characters sampled per generation: the synthetic corpus a replace-arm model learns from. */
 const SAMPLE_TOKENS = 50_000
 
@@ -54,7 +60,10 @@ export const neuralCollapse = (name: string, o: NeuralExperiment) =>
         const chain = (b: typeof a, seed: number | undefined) =>
           b.generations(o.generations, { corpus: real.train, pool: real.train }, (g, prev) => {
             const stream = seed === undefined ? g.index : seed * 1000 + g.index
-            const { model } = g.add(Train.transformer({ ...TRAINING, seed: stream }), { corpus: prev.corpus, tokenizer })
+            const { model } = g.add(Train.transformer({ ...TRAINING, seed: stream }), {
+              corpus: prev.corpus,
+              tokenizer
+            })
             const synthetic = g.add(
               Sample.neural({ documents: 10_000, maxLength: 2_000, tokens: SAMPLE_TOKENS, seed: stream }),
               { model, tokenizer }

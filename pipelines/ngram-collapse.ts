@@ -22,17 +22,20 @@ export default Pipeline.make("ngram-collapse", (p) => {
   const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }))
   const { tokenizer } = p.add(Tokenize.words({ minCount: 2 }), { corpus: real.train })
   for (const [arm, mix] of Object.entries(ARMS)) {
-    p.scope({ arm }, (a) =>
-      a.seeds(SEEDS, (s, seed) =>
-        s.generations(GENERATIONS, { corpus: real.train, pool: real.train }, (g, prev) => {
-          const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
-          const synthetic = g.add(
-            Sample.text({ documents: 10_000, maxLength: 20_000, tokens: 400_000, seed: seed * 1000 + g.index }),
-            { model, tokenizer }
-          ).corpus
-          g.add(Evaluate.lm(), { model, tokenizer, test: real.test, sample: synthetic })
-          return g.add(mix(seed), { real: real.train, previous: prev.pool, synthetic })
-        })))
+    p.scope(
+      { arm },
+      (a) =>
+        a.seeds(SEEDS, (s, seed) =>
+          s.generations(GENERATIONS, { corpus: real.train, pool: real.train }, (g, prev) => {
+            const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
+            const synthetic = g.add(
+              Sample.text({ documents: 10_000, maxLength: 20_000, tokens: 400_000, seed: seed * 1000 + g.index }),
+              { model, tokenizer }
+            ).corpus
+            g.add(Evaluate.lm(), { model, tokenizer, test: real.test, sample: synthetic })
+            return g.add(mix(seed), { real: real.train, previous: prev.pool, synthetic })
+          }))
+    )
   }
   addTheory(p, real.train, tokenizer)
 })

@@ -39,23 +39,40 @@ export default Pipeline.make("collapse-story", (p) => {
   const real = p.add(Seed.corpus({ source: "sotu", testFraction: 0.1, seed: 1 }))
   const { tokenizer } = p.add(Tokenize.words({ minCount: 2 }), { corpus: real.train })
   // The verifier's reference: trained once on the real training text (the same key as every arm's generation 1).
-  const reference = p.scope({ arm: "reference" }, (r) => r.add(Train.ngram({ order: 3 }), { corpus: real.train, tokenizer }).model)
+  const reference = p.scope(
+    { arm: "reference" },
+    (r) => r.add(Train.ngram({ order: 3 }), { corpus: real.train, tokenizer }).model
+  )
   for (const [arm, mix] of Object.entries(ARMS)) {
-    p.scope({ arm }, (a) =>
-      a.seeds(SEEDS, (s, seed) =>
-        s.generations(GENERATIONS, { corpus: real.train, pool: real.train }, (g, prev) => {
-          const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
-          const quality = arm === "quality"
-          const tokens = quality ? QUALITY_POOL * SAMPLE_TOKENS : SAMPLE_TOKENS
-          let synthetic = g.add(
-            Sample.text({ documents: 100_000, maxLength: DOCUMENT_TOKENS, tokens, temperature: TEMPERATURE, seed: seed * 1000 + g.index }),
-            { model, tokenizer }
-          ).corpus
-          if (quality) {
-            synthetic = g.add(Filter.typical({ keep: 1 / QUALITY_POOL }), { corpus: synthetic, model: reference, tokenizer, heldout: real.test }).corpus
-          }
-          g.add(Evaluate.lm({ repetition: true }), { model, tokenizer, test: real.test, sample: synthetic })
-          return g.add(mix(seed, g.index), { real: real.train, previous: prev.pool, synthetic })
-        })))
+    p.scope(
+      { arm },
+      (a) =>
+        a.seeds(SEEDS, (s, seed) =>
+          s.generations(GENERATIONS, { corpus: real.train, pool: real.train }, (g, prev) => {
+            const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
+            const quality = arm === "quality"
+            const tokens = quality ? QUALITY_POOL * SAMPLE_TOKENS : SAMPLE_TOKENS
+            let synthetic = g.add(
+              Sample.text({
+                documents: 100_000,
+                maxLength: DOCUMENT_TOKENS,
+                tokens,
+                temperature: TEMPERATURE,
+                seed: seed * 1000 + g.index
+              }),
+              { model, tokenizer }
+            ).corpus
+            if (quality) {
+              synthetic = g.add(Filter.typical({ keep: 1 / QUALITY_POOL }), {
+                corpus: synthetic,
+                model: reference,
+                tokenizer,
+                heldout: real.test
+              }).corpus
+            }
+            g.add(Evaluate.lm({ repetition: true }), { model, tokenizer, test: real.test, sample: synthetic })
+            return g.add(mix(seed, g.index), { real: real.train, previous: prev.pool, synthetic })
+          }))
+    )
   }
 })

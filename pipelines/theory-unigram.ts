@@ -4,7 +4,16 @@
  * only be approximated. Both are simulated over 30 seeds on the first 20,000 words of the default corpus, and the
  * report puts prediction and simulation side by side.
  */
-import { type Builder, type CorpusTable, type Ref, Pipeline, Seed, Theory, Tokenize, type TokenizerSpec } from "ouroboros"
+import {
+  type Builder,
+  type CorpusTable,
+  type Ref,
+  Pipeline,
+  Seed,
+  Theory,
+  Tokenize,
+  type TokenizerSpec
+} from "ouroboros"
 
 /** The theory stages on a corpus and its tokenizer; other pipelines add them too (the main job does). */
 export const addTheory = (p: Builder, corpus: Ref<CorpusTable>, tokenizer: Ref<TokenizerSpec>) => {

@@ -13,7 +13,13 @@ const ARMS: Record<string, () => MixStage> = {
 }
 
 const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
-const TRAINING = { model: MODEL, steps: 150, batch: 16, shards: 1, validation: { fraction: 0.02, every: 50, batches: 2 } }
+const TRAINING = {
+  model: MODEL,
+  steps: 150,
+  batch: 16,
+  shards: 1,
+  validation: { fraction: 0.02, every: 50, batches: 2 }
+}
 const SAMPLE_TOKENS = 20_000
 const EVALUATION = { maxTokens: 20_000, selfBleuDocs: 20 }
 
@@ -32,7 +38,13 @@ export default Pipeline.make("torch-collapse", (p) => {
           Sample.neural({ documents: 1_000, maxLength: 1_000, tokens: SAMPLE_TOKENS, seed: g.index }),
           { model, tokenizer }
         ).corpus
-        g.add(Evaluate.neural(EVALUATION), { model, baseline: baseline.metrics, tokenizer, test: real.test, sample: synthetic })
+        g.add(Evaluate.neural(EVALUATION), {
+          model,
+          baseline: baseline.metrics,
+          tokenizer,
+          test: real.test,
+          sample: synthetic
+        })
         return g.add(ARMS[arm](), { real: real.train, previous: prev.pool, synthetic })
       }))
   }

@@ -24,15 +24,21 @@ describe("two ouro run processes on one store at once", () => {
 
   it("compute each stage once between them and end with the same results", async () => {
     const pipeline = writeTinyPipeline(dir)
-    const [a, b] = await Promise.all([runAsync(dir, "run", pipeline, "--jobs", "2"), runAsync(dir, "run", pipeline, "--jobs", "1")])
+    const [a, b] = await Promise.all([
+      runAsync(dir, "run", pipeline, "--jobs", "2"),
+      runAsync(dir, "run", pipeline, "--jobs", "1")
+    ])
     assert.equal(a.code, 0, a.stderr)
     assert.equal(b.code, 0, b.stderr)
-    const computed = (r: { stderr: string }) => r.stderr.split("\n").filter((l) => l.startsWith("  done")).map((l) => l.trim().split(/\s+/)[1])
+    const computed = (r: { stderr: string }) =>
+      r.stderr.split("\n").filter((l) => l.startsWith("  done")).map((l) => l.trim().split(/\s+/)[1])
     const all = [...computed(a), ...computed(b)].sort()
     assert.equal(all.length, 14, `stages computed by the two runs together: ${all.join(", ")}`)
     assert.equal(new Set(all).size, 14)
     assert.equal(manifest(a.stdout), manifest(b.stdout))
-    const records = readdirSync(join(dir, ".ouroboros", "records")).flatMap((s) => readdirSync(join(dir, ".ouroboros", "records", s)))
+    const records = readdirSync(join(dir, ".ouroboros", "records")).flatMap((s) =>
+      readdirSync(join(dir, ".ouroboros", "records", s))
+    )
     assert.equal(records.length, 14)
     assert.deepEqual(readdirSync(join(dir, ".ouroboros", "leases")), [])
     assert.deepEqual(readdirSync(join(dir, ".ouroboros", "active")), [])
@@ -58,9 +64,14 @@ describe("audit commands", () => {
   it("lineage traces an artifact back to the seed, as text, PROV-JSON and dot", () => {
     const text = ouro(dir, "lineage", "tiny/g3/evaluate-lm")
     assert.equal(text.code, 0, text.stderr)
-    for (const stage of ["g3/train-ngram", "g2/sample-text", "g1/train-ngram", "tokenize-fit", "seed-corpus"]) assert.ok(text.stdout.includes(stage), stage)
+    for (const stage of ["g3/train-ngram", "g2/sample-text", "g1/train-ngram", "tokenize-fit", "seed-corpus"]) {
+      assert.ok(text.stdout.includes(stage), stage)
+    }
     assert.match(text.stdout, /seed-corpus \(seed\/corpus v1, .*\[seed\]/)
-    const prov = JSON.parse(ouro(dir, "lineage", "tiny/g3/evaluate-lm", "--format", "prov").stdout) as Record<string, Record<string, unknown>>
+    const prov = JSON.parse(ouro(dir, "lineage", "tiny/g3/evaluate-lm", "--format", "prov").stdout) as Record<
+      string,
+      Record<string, unknown>
+    >
     // evaluate, g1..g3 train and sample, the g1 and g2 mixes (g2's and g3's training corpora come from them, though
     // Mix.replace's output is byte-identical to its sample's: lineage follows the node's own inputs), tokenize, seed.
     assert.equal(Object.keys(prov.activity).length, 1 + 3 + 3 + 2 + 1 + 1)
@@ -89,13 +100,22 @@ describe("audit commands", () => {
       const show = ouro(copy, "show", "tiny/g2/sample-text")
       const key = /key\s+([0-9a-f]{64})/.exec(show.stdout)![1]
       const file = join(recordsDir, key.slice(0, 2), `${key}.json`)
-      const record = JSON.parse(spawnSync("cat", [file], { encoding: "utf8" }).stdout) as { outputs: { corpus: { hash: string } } }
+      const record = JSON.parse(spawnSync("cat", [file], { encoding: "utf8" }).stdout) as {
+        outputs: { corpus: { hash: string } }
+      }
       record.outputs.corpus.hash = "0".repeat(64)
       rmSync(file, { force: true })
       writeFileSync(file, JSON.stringify(record))
       const r = ouro(copy, "replay", p, "--jobs", "1")
       assert.equal(r.code, 1)
-      assert.match(r.stdout, new RegExp(`diverged at stage g2/sample-text \\(key ${key.slice(0, 12)}\\), output corpus:\\n  recorded 0{64}\\n  replayed [0-9a-f]{64}`))
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `diverged at stage g2/sample-text \\(key ${
+            key.slice(0, 12)
+          }\\), output corpus:\\n  recorded 0{64}\\n  replayed [0-9a-f]{64}`
+        )
+      )
     } finally {
       rmSync(copy, { recursive: true, force: true })
     }
@@ -106,7 +126,9 @@ describe("audit commands", () => {
     assert.equal(ouro(dir, "run", edited, "--quiet").code, 0)
     const dry = ouro(dir, "gc", "--grace-minutes", "0")
     assert.equal(dry.code, 0, dry.stderr)
-    const [, blobs, records] = /would remove (\d+) blobs \([\d.]+ MB\) and (\d+) stage records/.exec(dry.stdout)!.map(Number)
+    const [, blobs, records] = /would remove (\d+) blobs \([\d.]+ MB\) and (\d+) stage records/.exec(dry.stdout)!.map(
+      Number
+    )
     assert.ok(blobs > 0 && records === 7, dry.stdout)
     // A registered run in flight (this test process stands in for one) blocks the sweep.
     const marker = join(dir, ".ouroboros", "active", `${process.pid}-test.json`)
@@ -126,9 +148,20 @@ describe("audit commands", () => {
 
 describe("fault injection (a short version of npm run fault)", () => {
   it("kill -9 at random moments, then verify, resume and byte flips: no violations", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "test/fault/kill9.ts"), "--kills", "3", "--flips", "3"], { cwd: ROOT, encoding: "utf8" })
+    const r = spawnSync(process.execPath, [
+      "--import",
+      "tsx",
+      join(ROOT, "test/fault/kill9.ts"),
+      "--kills",
+      "3",
+      "--flips",
+      "3"
+    ], { cwd: ROOT, encoding: "utf8" })
     assert.equal(r.status, 0, r.stdout + r.stderr)
-    assert.match(r.stdout, /kill -9: 3 kills, \d+ runs completed between them \(all with the reference manifest\), final resumed run identical/)
+    assert.match(
+      r.stdout,
+      /kill -9: 3 kills, \d+ runs completed between them \(all with the reference manifest\), final resumed run identical/
+    )
     assert.match(r.stdout, /flipped bytes: 3 blobs flipped, 3 caught by verify, 3 repaired by the next run/)
   })
 })

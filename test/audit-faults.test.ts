@@ -3,7 +3,17 @@
  * folders, records edited after the fact, scratch and temp files left behind, mistyped store paths.
  */
 import assert from "node:assert/strict"
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, afterEach, before, beforeEach, describe, it } from "node:test"
@@ -65,7 +75,10 @@ describe("5: a stage output that encodes but does not decode", () => {
     assert.ok(Exit.isFailure(result), "the run must fail")
     const error = Cause.squash(result.cause) as { _tag?: string; message?: string }
     assert.equal(error._tag, "StageFailed")
-    assert.match(String(error.message), /^stage toy-bad-metrics \(toy\/bad-metrics\) failed: output m \(metrics\) does not decode: .*x/)
+    assert.match(
+      String(error.message),
+      /^stage toy-bad-metrics \(toy\/bad-metrics\) failed: output m \(metrics\) does not decode: .*x/
+    )
     const { blobs, records } = await run(listings)
     assert.deepEqual([blobs.length, records.length], [0, 0])
   })
@@ -103,11 +116,17 @@ describe("10: one bad entry does not abort the whole check", () => {
     mkdirSync(join(dir, "records", "ab"), { recursive: true })
     writeFileSync(join(dir, "records", "ab", "notes.json"), "{}")
     const report = await run(verify)
-    assert.deepEqual(report.corrupt.map((c) => c.id).sort(), [join("records", "README"), join("records", "ab", "notes.json")])
+    assert.deepEqual(report.corrupt.map((c) => c.id).sort(), [
+      join("records", "README"),
+      join("records", "ab", "notes.json")
+    ])
     assert.equal(report.records, 7)
     const plan = await run(planGc({ graceMs: 0, nowMs: Date.now() }))
     assert.deepEqual(plan.records, [])
-    assert.deepEqual(plan.skipped.map((s) => s.path).sort(), [join("records", "README"), join("records", "ab", "notes.json")])
+    assert.deepEqual(plan.skipped.map((s) => s.path).sort(), [
+      join("records", "README"),
+      join("records", "ab", "notes.json")
+    ])
   })
 })
 
@@ -149,7 +168,12 @@ describe("13: verify checks a record against what it can without recomputing", (
     const problems = Object.fromEntries(report.corrupt.map((c) => [c.id, c.detail]))
     assert.deepEqual(Object.keys(problems).sort(), [metrics.key, upper.key].sort())
     assert.match(problems[metrics.key], new RegExp(`^output m: blob ${same.hash} does not decode as metrics: `))
-    assert.match(problems[upper.key], new RegExp(`^output out: the record says ${upper.outputs.out.bytes} bytes, blob ${other.hash} has ${other.bytes}$`))
+    assert.match(
+      problems[upper.key],
+      new RegExp(
+        `^output out: the record says ${upper.outputs.out.bytes} bytes, blob ${other.hash} has ${other.bytes}$`
+      )
+    )
   })
 })
 

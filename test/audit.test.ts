@@ -60,7 +60,10 @@ describe("verify", () => {
     assert.equal(isClean(report), false)
     assert.deepEqual(report.corrupt.map((c) => [c.what, c.id]), [["blob", h]])
     assert.deepEqual(report.missing, [])
-    assert.match(formatVerifyReport(report), new RegExp(`^corrupt blob ${h}: its bytes hash to [0-9a-f]{64}\\n.*1 corrupt, 0 missing$`))
+    assert.match(
+      formatVerifyReport(report),
+      new RegExp(`^corrupt blob ${h}: its bytes hash to [0-9a-f]{64}\\n.*1 corrupt, 0 missing$`)
+    )
   })
 
   it("a deleted blob is reported missing with every record that refers to it", async () => {
@@ -78,7 +81,10 @@ describe("verify", () => {
       { referrer: "ref pipelines/toy", hash: result.manifest, role: "pipeline ref" }
     ]
     const order = (m: { referrer: string; role: string }) => `${m.referrer} ${m.role}`
-    assert.deepEqual([...report.missing].sort((a, b) => order(a).localeCompare(order(b))), [...expected].sort((a, b) => order(a).localeCompare(order(b))))
+    assert.deepEqual(
+      [...report.missing].sort((a, b) => order(a).localeCompare(order(b))),
+      [...expected].sort((a, b) => order(a).localeCompare(order(b)))
+    )
     assert.match(formatVerifyReport(report), /0 corrupt, 3 missing$/)
   })
 
@@ -158,7 +164,13 @@ describe("lineage", () => {
     const count = (o: object) => Object.keys(o).length
     // Inputs: upper 1, lower 1, concat 2, per generation; each derivation pairs an output with one input.
     assert.deepEqual(
-      [count(prov.entity), count(prov.activity), count(prov.used), count(prov.wasGeneratedBy), count(prov.wasDerivedFrom)],
+      [
+        count(prov.entity),
+        count(prov.activity),
+        count(prov.used),
+        count(prov.wasGeneratedBy),
+        count(prov.wasDerivedFrom)
+      ],
       [10, 10, 12, 10, 12]
     )
     const ids = [prov.used, prov.wasGeneratedBy, prov.wasDerivedFrom].flatMap((o) => Object.keys(o))
@@ -176,7 +188,7 @@ describe("lineage", () => {
     }
     const seed = prov.activity[`ouro:stage-${byPath(result, "toy-source").key}`]
     assert.equal(seed["prov:type"], "toy/source")
-    assert.equal(seed["ouro:params"], '{"text":"seed"}')
+    assert.equal(seed["ouro:params"], "{\"text\":\"seed\"}")
     assert.ok(!Number.isNaN(Date.parse(String(seed["prov:startTime"]))))
     assert.deepEqual(toProvJson(l), toProvJson(await run(lineage(l.root))))
   })

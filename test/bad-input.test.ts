@@ -4,7 +4,17 @@
  * store intact. Every test title says how many cases it covers; the last test adds them up.
  */
 import assert from "node:assert/strict"
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -55,8 +65,9 @@ const count = (category: string, n: number): number => {
 type Check = (v: unknown) => boolean
 const safeInt = (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): Check => (v) =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= min && v <= max
-const finite = (lo: number, hi: number, o: { readonly openLo?: boolean; readonly openHi?: boolean } = {}): Check => (v) =>
-  typeof v === "number" && Number.isFinite(v) && (o.openLo ? v > lo : v >= lo) && (o.openHi ? v < hi : v <= hi)
+const finite =
+  (lo: number, hi: number, o: { readonly openLo?: boolean; readonly openHi?: boolean } = {}): Check => (v) =>
+    typeof v === "number" && Number.isFinite(v) && (o.openLo ? v > lo : v >= lo) && (o.openHi ? v < hi : v <= hi)
 const literal = (...xs: ReadonlyArray<string>): Check => (v) => typeof v === "string" && xs.includes(v)
 const isPlainRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
@@ -65,7 +76,8 @@ const exactKeys = (v: Record<string, unknown>, keys: ReadonlyArray<string>) =>
 /** Train.ngram's smoothing: one of two exact shapes. */
 const smoothing: Check = (v) =>
   isPlainRecord(v) &&
-  ((v.kind === "kneser-ney" && exactKeys(v, ["kind", "discount"]) && finite(0, 1, { openLo: true, openHi: true })(v.discount)) ||
+  ((v.kind === "kneser-ney" && exactKeys(v, ["kind", "discount"]) &&
+    finite(0, 1, { openLo: true, openHi: true })(v.discount)) ||
     (v.kind === "add-k" && exactKeys(v, ["kind", "k"]) && typeof v.k === "number" && Number.isFinite(v.k) && v.k > 0))
 
 interface Target {
@@ -84,7 +96,10 @@ interface Target {
   readonly objectArgument: boolean
 }
 
-const spread = (defaults: Record<string, unknown>) => (raw: unknown): Record<string, unknown> => ({ ...defaults, ...(raw as object) })
+const spread = (defaults: Record<string, unknown>) => (raw: unknown): Record<string, unknown> => ({
+  ...defaults,
+  ...(raw as object)
+})
 const asCtor = (f: unknown) => f as (raw: unknown) => Stage
 const positional = (f: unknown) => f as (a: unknown, b: unknown) => Stage
 const arg = (raw: unknown, key: string): unknown => (isPlainRecord(raw) ? raw[key] : undefined)
@@ -111,7 +126,12 @@ const targets: ReadonlyArray<Target> = [
     label: "Tokenize.words",
     node: "tokenize-fit",
     kind: "tokenize/fit",
-    fields: { kind: literal("word", "char"), lowercase: (v) => typeof v === "boolean", minCount: safeInt(1), maxVocab: (v) => v === 0 || safeInt(3)(v) },
+    fields: {
+      kind: literal("word", "char"),
+      lowercase: (v) => typeof v === "boolean",
+      minCount: safeInt(1),
+      maxVocab: (v) => v === 0 || safeInt(3)(v)
+    },
     base: { minCount: 2 },
     make: asCtor(Tokenize.words),
     effective: spread({ kind: "word", lowercase: true, minCount: 2, maxVocab: 0 }),
@@ -121,7 +141,12 @@ const targets: ReadonlyArray<Target> = [
     label: "Tokenize.chars",
     node: "tokenize-fit",
     kind: "tokenize/fit",
-    fields: { kind: literal("word", "char"), lowercase: (v) => typeof v === "boolean", minCount: safeInt(1), maxVocab: (v) => v === 0 || safeInt(3)(v) },
+    fields: {
+      kind: literal("word", "char"),
+      lowercase: (v) => typeof v === "boolean",
+      minCount: safeInt(1),
+      maxVocab: (v) => v === 0 || safeInt(3)(v)
+    },
     base: {},
     make: asCtor(Tokenize.chars),
     effective: spread({ kind: "char", lowercase: false, minCount: 1, maxVocab: 0 }),
@@ -217,7 +242,13 @@ const wire = (p: Builder, stage: Stage): void => {
   })
   const refs: Record<string, OutputRef> = {}
   for (const [name, type] of Object.entries(stage.inputs)) {
-    refs[name] = type.name === "tokenizer" ? up.tokenizer : type.name === "model" ? up.model : name === "test" ? up.real.test : up.real.train
+    refs[name] = type.name === "tokenizer"
+      ? up.tokenizer
+      : type.name === "model"
+      ? up.model
+      : name === "test"
+      ? up.real.test
+      : up.real.train
   }
   p.add<ArtifactTypes, ArtifactTypes>(stage, refs as InputRefs<ArtifactTypes>)
 }
@@ -226,22 +257,77 @@ const garbage: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: fc.anything({ maxDepth: 2 }) },
   {
     weight: 3,
-    arbitrary: fc.constantFrom<unknown>(NaN, Infinity, -Infinity, -0, 0, 1, 2, -1, 0.5, 1.5, 1e300, -1e300, 2 ** 31, 2 ** 53, Number.MAX_VALUE, Number.MIN_VALUE)
+    arbitrary: fc.constantFrom<unknown>(
+      NaN,
+      Infinity,
+      -Infinity,
+      -0,
+      0,
+      1,
+      2,
+      -1,
+      0.5,
+      1.5,
+      1e300,
+      -1e300,
+      2 ** 31,
+      2 ** 53,
+      Number.MAX_VALUE,
+      Number.MIN_VALUE
+    )
   },
   { weight: 2, arbitrary: fc.integer({ min: -3, max: 12 }) },
   { weight: 2, arbitrary: fc.double() },
-  { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, null, true, false, "", "3", "line", "word", "char", "kneser-ney", "add-k", [], {}, [3], { order: 3 }) },
-  { weight: 1, arbitrary: fc.constantFrom<unknown>(Symbol("param"), () => 3, new Date(0), new Map(), Object.create(null), new Number(3), 3n) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<unknown>(
+      undefined,
+      null,
+      true,
+      false,
+      "",
+      "3",
+      "line",
+      "word",
+      "char",
+      "kneser-ney",
+      "add-k",
+      [],
+      {},
+      [3],
+      { order: 3 }
+    )
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<unknown>(
+      Symbol("param"),
+      () => 3,
+      new Date(0),
+      new Map(),
+      Object.create(null),
+      new Number(3),
+      3n
+    )
+  },
   {
     weight: 2,
     arbitrary: fc.record(
-      { kind: fc.constantFrom("kneser-ney", "add-k", "witten-bell"), discount: fc.oneof(fc.double(), fc.constant(0.5)), k: fc.oneof(fc.double(), fc.constant(1)) },
+      {
+        kind: fc.constantFrom("kneser-ney", "add-k", "witten-bell"),
+        discount: fc.oneof(fc.double(), fc.constant(0.5)),
+        k: fc.oneof(fc.double(), fc.constant(1))
+      },
       { requiredKeys: ["kind"] }
     )
   }
 )
 
-type Case = { readonly _tag: "edit"; readonly remove: ReadonlyArray<string>; readonly set: ReadonlyArray<readonly [string, unknown]> } | { readonly _tag: "whole"; readonly value: unknown }
+type Case = {
+  readonly _tag: "edit"
+  readonly remove: ReadonlyArray<string>
+  readonly set: ReadonlyArray<readonly [string, unknown]>
+} | { readonly _tag: "whole"; readonly value: unknown }
 
 const caseArb = (t: Target): fc.Arbitrary<Case> => {
   const fieldNames = Object.keys(t.fields)
@@ -257,7 +343,12 @@ const caseArb = (t: Target): fc.Arbitrary<Case> => {
     remove: fc.subarray(Object.keys(t.base), { maxLength: Math.min(2, Object.keys(t.base).length) }),
     set: fc.array(fc.tuple(key, garbage), { minLength: 1, maxLength: 3 })
   })
-  return t.objectArgument ? fc.oneof({ weight: 5, arbitrary: edit }, { weight: 1, arbitrary: garbage.map((value): Case => ({ _tag: "whole", value })) }) : edit
+  return t.objectArgument
+    ? fc.oneof({ weight: 5, arbitrary: edit }, {
+      weight: 1,
+      arbitrary: garbage.map((value): Case => ({ _tag: "whole", value }))
+    })
+    : edit
 }
 
 const rawOf = (t: Target, c: Case): unknown => {
@@ -265,7 +356,9 @@ const rawOf = (t: Target, c: Case): unknown => {
   const raw: Record<string, unknown> = { ...t.base }
   for (const k of c.remove) delete raw[k]
   // defineProperty, not assignment: "__proto__" must become an own key, as JSON.parse would make it.
-  for (const [k, v] of c.set) Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true })
+  for (const [k, v] of c.set) {
+    Object.defineProperty(raw, k, { value: v, enumerable: true, writable: true, configurable: true })
+  }
   return raw
 }
 
@@ -292,14 +385,22 @@ describe(`params fuzzed against every built-in stage's Schema (${count("params, 
             thrown = e
           }
           if (thrown === undefined) {
-            assert.ok(shouldPass, `accepted, but these are invalid: ${[...badFields, ...excess.map((k) => `excess ${k}`)].join(", ")}`)
+            assert.ok(
+              shouldPass,
+              `accepted, but these are invalid: ${[...badFields, ...excess.map((k) => `excess ${k}`)].join(", ")}`
+            )
             return
           }
-          assert.ok(thrown instanceof PipelineInvalid, `expected PipelineInvalid, got ${thrown instanceof Error ? thrown.stack : String(thrown)}`)
+          assert.ok(
+            thrown instanceof PipelineInvalid,
+            `expected PipelineInvalid, got ${thrown instanceof Error ? thrown.stack : String(thrown)}`
+          )
           assert.ok(!shouldPass, `rejected valid params: ${thrown.message}`)
           const prefix = `pipeline fuzz, stage ${t.node}: invalid params for ${t.kind}: `
           assert.ok(thrown.message.startsWith(prefix), thrown.message)
-          for (const k of [...badFields, ...excess]) assert.ok(thrown.message.includes(at(k)), `${thrown.message} does not name ${at(k)}`)
+          for (const k of [...badFields, ...excess]) {
+            assert.ok(thrown.message.includes(at(k)), `${thrown.message} does not name ${at(k)}`)
+          }
           assert.ok(!thrown.message.includes("\n"), "one line")
         }),
         { seed: 42, numRuns: RUNS }
@@ -310,28 +411,114 @@ describe(`params fuzzed against every built-in stage's Schema (${count("params, 
 })
 
 /** Hand-picked params: what a user plausibly writes, with the exact message they should see. */
-const pickedParams: ReadonlyArray<{ readonly name: string; readonly stage: () => Stage; readonly node: string; readonly kind: string; readonly detail: string }> = [
-  { name: "order 9", stage: () => Train.ngram({ order: 9 }), node: "train-ngram", kind: "train/ngram", detail: 'Expected a value between 1 and 5 at ["order"]' },
-  { name: "order 2.5", stage: () => Train.ngram({ order: 2.5 }), node: "train-ngram", kind: "train/ngram", detail: 'Expected an integer at ["order"]' },
-  { name: "a misspelt key", stage: () => asCtor(Train.ngram)({ ordre: 3 }), node: "train-ngram", kind: "train/ngram", detail: 'Expected no excess property at ["ordre"]' },
+const pickedParams: ReadonlyArray<
+  {
+    readonly name: string
+    readonly stage: () => Stage
+    readonly node: string
+    readonly kind: string
+    readonly detail: string
+  }
+> = [
+  {
+    name: "order 9",
+    stage: () => Train.ngram({ order: 9 }),
+    node: "train-ngram",
+    kind: "train/ngram",
+    detail: "Expected a value between 1 and 5 at [\"order\"]"
+  },
+  {
+    name: "order 2.5",
+    stage: () => Train.ngram({ order: 2.5 }),
+    node: "train-ngram",
+    kind: "train/ngram",
+    detail: "Expected an integer at [\"order\"]"
+  },
+  {
+    name: "a misspelt key",
+    stage: () => asCtor(Train.ngram)({ ordre: 3 }),
+    node: "train-ngram",
+    kind: "train/ngram",
+    detail: "Expected no excess property at [\"ordre\"]"
+  },
   {
     name: "a Kneser-Ney discount of 1",
     stage: () => Train.ngram({ smoothing: { kind: "kneser-ney", discount: 1 } }),
     node: "train-ngram",
     kind: "train/ngram",
-    detail: 'at ["smoothing"]["discount"]'
+    detail: "at [\"smoothing\"][\"discount\"]"
   },
-  { name: "temperature 0", stage: () => Sample.text({ documents: 5, maxLength: 5, seed: 1, temperature: 0 }), node: "sample-text", kind: "sample/text", detail: 'at ["temperature"]' },
-  { name: "a seed beyond int32", stage: () => Sample.text({ documents: 5, maxLength: 5, seed: 2 ** 31 }), node: "sample-text", kind: "sample/text", detail: 'at ["seed"]' },
-  { name: "no documents count", stage: () => asCtor(Sample.text)({ maxLength: 5, seed: 1 }), node: "sample-text", kind: "sample/text", detail: 'Missing key at ["documents"]' },
-  { name: "an empty source", stage: () => Seed.corpus({ source: "" }), node: "seed-corpus", kind: "seed/corpus", detail: 'at ["source"]' },
-  { name: "an unknown split", stage: () => asCtor(Seed.corpus)({ split: "sentence" }), node: "seed-corpus", kind: "seed/corpus", detail: 'Expected "paragraph" | "line" | "file" at ["split"]' },
-  { name: "testFraction 1", stage: () => Seed.corpus({ testFraction: 1 }), node: "seed-corpus", kind: "seed/corpus", detail: 'at ["testFraction"]' },
-  { name: "realFraction 1.5", stage: () => Mix.realFraction(1.5), node: "mix-real-fraction", kind: "mix/real-fraction", detail: 'Expected a value between 0 and 1 at ["fraction"]' },
-  { name: "maxRate NaN", stage: () => Filter.repetition({ maxRate: NaN }), node: "filter-repetition", kind: "filter/repetition", detail: 'at ["maxRate"]' },
-  { name: "selfBleuDocs 1", stage: () => Evaluate.lm({ selfBleuDocs: 1 }), node: "evaluate-lm", kind: "evaluate/lm", detail: 'at ["selfBleuDocs"]' },
+  {
+    name: "temperature 0",
+    stage: () => Sample.text({ documents: 5, maxLength: 5, seed: 1, temperature: 0 }),
+    node: "sample-text",
+    kind: "sample/text",
+    detail: "at [\"temperature\"]"
+  },
+  {
+    name: "a seed beyond int32",
+    stage: () => Sample.text({ documents: 5, maxLength: 5, seed: 2 ** 31 }),
+    node: "sample-text",
+    kind: "sample/text",
+    detail: "at [\"seed\"]"
+  },
+  {
+    name: "no documents count",
+    stage: () => asCtor(Sample.text)({ maxLength: 5, seed: 1 }),
+    node: "sample-text",
+    kind: "sample/text",
+    detail: "Missing key at [\"documents\"]"
+  },
+  {
+    name: "an empty source",
+    stage: () => Seed.corpus({ source: "" }),
+    node: "seed-corpus",
+    kind: "seed/corpus",
+    detail: "at [\"source\"]"
+  },
+  {
+    name: "an unknown split",
+    stage: () => asCtor(Seed.corpus)({ split: "sentence" }),
+    node: "seed-corpus",
+    kind: "seed/corpus",
+    detail: "Expected \"paragraph\" | \"line\" | \"file\" at [\"split\"]"
+  },
+  {
+    name: "testFraction 1",
+    stage: () => Seed.corpus({ testFraction: 1 }),
+    node: "seed-corpus",
+    kind: "seed/corpus",
+    detail: "at [\"testFraction\"]"
+  },
+  {
+    name: "realFraction 1.5",
+    stage: () => Mix.realFraction(1.5),
+    node: "mix-real-fraction",
+    kind: "mix/real-fraction",
+    detail: "Expected a value between 0 and 1 at [\"fraction\"]"
+  },
+  {
+    name: "maxRate NaN",
+    stage: () => Filter.repetition({ maxRate: NaN }),
+    node: "filter-repetition",
+    kind: "filter/repetition",
+    detail: "at [\"maxRate\"]"
+  },
+  {
+    name: "selfBleuDocs 1",
+    stage: () => Evaluate.lm({ selfBleuDocs: 1 }),
+    node: "evaluate-lm",
+    kind: "evaluate/lm",
+    detail: "at [\"selfBleuDocs\"]"
+  },
   // The tokenizer itself refuses maxVocab 1 (it must hold <unk> and <eos>): the Schema should, at definition time.
-  { name: "maxVocab 1", stage: () => Tokenize.words({ maxVocab: 1 }), node: "tokenize-fit", kind: "tokenize/fit", detail: 'at ["maxVocab"]' }
+  {
+    name: "maxVocab 1",
+    stage: () => Tokenize.words({ maxVocab: 1 }),
+    node: "tokenize-fit",
+    kind: "tokenize/fit",
+    detail: "at [\"maxVocab\"]"
+  }
 ]
 
 describe(`params picked by hand (${count("params, hand-picked", pickedParams.length)} cases)`, () => {
@@ -362,7 +549,14 @@ const file = (name: string, content: string | Uint8Array): string => {
   writeFileSync(p, content)
   return p
 }
-const goodParquet = encodeCorpus(corpusFromDocuments(Array.from({ length: 40 }, (_, i) => ({ id: `d${String(i).padStart(2, "0")}`, text: `document ${i} says ${"something ".repeat(i % 7 + 1)}` }))))
+const goodParquet = encodeCorpus(
+  corpusFromDocuments(
+    Array.from(
+      { length: 40 },
+      (_, i) => ({ id: `d${String(i).padStart(2, "0")}`, text: `document ${i} says ${"something ".repeat(i % 7 + 1)}` })
+    )
+  )
+)
 const withFooterLength = (n: number): Uint8Array => {
   const b = Uint8Array.from(goodParquet)
   new DataView(b.buffer).setUint32(b.length - 8, n, true)
@@ -393,67 +587,200 @@ const NOT_PARQUET = /corpus: (not a Parquet file|cannot read the Parquet (footer
 const cut = (n: number) => goodParquet.subarray(0, n < 0 ? goodParquet.length + n : n)
 const seedCases: ReadonlyArray<SeedCase> = [
   // Parquet, truncated or garbage
-  { name: "a zero-byte .parquet", source: () => file("zero.parquet", new Uint8Array(0)), expect: /corpus: not a Parquet file \(0 bytes, too short\)/ },
+  {
+    name: "a zero-byte .parquet",
+    source: () => file("zero.parquet", new Uint8Array(0)),
+    expect: /corpus: not a Parquet file \(0 bytes, too short\)/
+  },
   { name: "a .parquet holding only PAR1", source: () => file("magic.parquet", cut(4)), expect: NOT_PARQUET },
   { name: "Parquet cut to 11 bytes", source: () => file("cut11.parquet", cut(11)), expect: NOT_PARQUET },
   { name: "Parquet cut to 12 bytes", source: () => file("cut12.parquet", cut(12)), expect: NOT_PARQUET },
-  { name: "Parquet cut in half", source: () => file("half.parquet", cut(Math.floor(goodParquet.length / 2))), expect: NOT_PARQUET },
+  {
+    name: "Parquet cut in half",
+    source: () => file("half.parquet", cut(Math.floor(goodParquet.length / 2))),
+    expect: NOT_PARQUET
+  },
   { name: "Parquet without its last 8 bytes", source: () => file("cut-8.parquet", cut(-8)), expect: NOT_PARQUET },
   { name: "Parquet without its trailing magic", source: () => file("cut-4.parquet", cut(-4)), expect: NOT_PARQUET },
   { name: "Parquet without its last byte", source: () => file("cut-1.parquet", cut(-1)), expect: NOT_PARQUET },
   {
     name: "Parquet with its middle cut out (both magics kept)",
-    source: () => file("middle.parquet", bytes([...goodParquet.subarray(0, 100)], [...goodParquet.subarray(goodParquet.length - 200)])),
+    source: () =>
+      file(
+        "middle.parquet",
+        bytes([...goodParquet.subarray(0, 100)], [...goodParquet.subarray(goodParquet.length - 200)])
+      ),
     expect: NOT_PARQUET
   },
-  { name: "Parquet whose footer length is 2^31", source: () => file("footer-huge.parquet", withFooterLength(0x7fffffff)), expect: NOT_PARQUET },
-  { name: "Parquet whose footer length is 0", source: () => file("footer-zero.parquet", withFooterLength(0)), expect: NOT_PARQUET },
-  { name: "Parquet whose footer is all 0xff", source: () => file("footer-ff.parquet", footerGarbage()), expect: NOT_PARQUET },
+  {
+    name: "Parquet whose footer length is 2^31",
+    source: () => file("footer-huge.parquet", withFooterLength(0x7fffffff)),
+    expect: NOT_PARQUET
+  },
+  {
+    name: "Parquet whose footer length is 0",
+    source: () => file("footer-zero.parquet", withFooterLength(0)),
+    expect: NOT_PARQUET
+  },
+  {
+    name: "Parquet whose footer is all 0xff",
+    source: () => file("footer-ff.parquet", footerGarbage()),
+    expect: NOT_PARQUET
+  },
   {
     name: "garbage between two PAR1 magics",
-    source: () => file("garbage.parquet", bytes("PAR1", Array.from({ length: 600 }, (_, i) => (i * 37 + 11) % 256), "PAR1")),
+    source: () =>
+      file("garbage.parquet", bytes("PAR1", Array.from({ length: 600 }, (_, i) => (i * 37 + 11) % 256), "PAR1")),
     expect: NOT_PARQUET
   },
-  { name: "a text file named .parquet", source: () => file("text.parquet", "just some text\n\nand more text\n"), expect: /corpus: not a Parquet file \(no PAR1 magic at the start\)/ },
+  {
+    name: "a text file named .parquet",
+    source: () => file("text.parquet", "just some text\n\nand more text\n"),
+    expect: /corpus: not a Parquet file \(no PAR1 magic at the start\)/
+  },
   // Parquet, well-formed but not a corpus
-  { name: "Parquet with 0 rows", source: () => file("empty.parquet", encodeCorpus(corpusFromDocuments([]))), expect: /no documents \(the corpus has 0 rows\)/ },
-  { name: "Parquet with columns title, body", source: () => file("renamed.parquet", parquetRenamedColumns()), expect: /column "id" missing \(found: title, body\)/ },
-  { name: "Parquet with only a text column", source: () => file("textonly.parquet", parquetTextOnly()), expect: /column "id" missing \(found: text\)/ },
-  { name: "Parquet with integer ids", source: () => file("intids.parquet", parquetIntegerIds()), expect: /column "id" has type Int32, expected Utf8/ },
-  { name: "Parquet with a binary text column", source: () => file("binary.parquet", parquetBinaryText()), expect: /column "text" has type Binary, expected Utf8/ },
-  { name: "Parquet with a null text", source: () => file("null.parquet", parquetNullText()), expect: /column "text" has 1 null value\(s\) \(first at row 1\)/ },
-  { name: "Parquet with invalid UTF-8 in a text", source: () => file("badutf8.parquet", parquetInvalidUtf8Text()), expect: /non UTF-8|invalid UTF-8/i },
+  {
+    name: "Parquet with 0 rows",
+    source: () => file("empty.parquet", encodeCorpus(corpusFromDocuments([]))),
+    expect: /no documents \(the corpus has 0 rows\)/
+  },
+  {
+    name: "Parquet with columns title, body",
+    source: () => file("renamed.parquet", parquetRenamedColumns()),
+    expect: /column "id" missing \(found: title, body\)/
+  },
+  {
+    name: "Parquet with only a text column",
+    source: () => file("textonly.parquet", parquetTextOnly()),
+    expect: /column "id" missing \(found: text\)/
+  },
+  {
+    name: "Parquet with integer ids",
+    source: () => file("intids.parquet", parquetIntegerIds()),
+    expect: /column "id" has type Int32, expected Utf8/
+  },
+  {
+    name: "Parquet with a binary text column",
+    source: () => file("binary.parquet", parquetBinaryText()),
+    expect: /column "text" has type Binary, expected Utf8/
+  },
+  {
+    name: "Parquet with a null text",
+    source: () => file("null.parquet", parquetNullText()),
+    expect: /column "text" has 1 null value\(s\) \(first at row 1\)/
+  },
+  {
+    name: "Parquet with invalid UTF-8 in a text",
+    source: () => file("badutf8.parquet", parquetInvalidUtf8Text()),
+    expect: /non UTF-8|invalid UTF-8/i
+  },
   // Text files with no documents
-  { name: "an empty .txt", source: () => file("empty.txt", ""), expect: /no documents \(the file has no non-blank text; split: paragraph\)/ },
+  {
+    name: "an empty .txt",
+    source: () => file("empty.txt", ""),
+    expect: /no documents \(the file has no non-blank text; split: paragraph\)/
+  },
   { name: "a whitespace-only .txt", source: () => file("blank.txt", "  \n\t\n \r\n   \n\n"), expect: /no documents/ },
-  { name: "a whitespace-only .txt, split by line", source: () => file("blank-lines.txt", " \n\n\t\n"), split: "line", expect: /no documents \(.*split: line\)/ },
-  { name: "CRLFs only, split by file", source: () => file("crlf.txt", "\r\n\r\n\r\n"), split: "file", expect: /no documents \(.*split: file\)/ },
+  {
+    name: "a whitespace-only .txt, split by line",
+    source: () => file("blank-lines.txt", " \n\n\t\n"),
+    split: "line",
+    expect: /no documents \(.*split: line\)/
+  },
+  {
+    name: "CRLFs only, split by file",
+    source: () => file("crlf.txt", "\r\n\r\n\r\n"),
+    split: "file",
+    expect: /no documents \(.*split: file\)/
+  },
   { name: "a .txt holding only a BOM", source: () => file("bom.txt", "\ufeff"), expect: /no documents/ },
   // Invalid UTF-8, each at a known offset and line
-  { name: "invalid UTF-8: 0xff", source: () => file("ff.txt", bytes("abc\n\nde", [0xff], " more\n")), expect: /invalid UTF-8 at byte offset 7, line 3 \(byte 0xff\)/ },
-  { name: "invalid UTF-8: a lone continuation byte", source: () => file("cont.txt", bytes("hello", [0x80], "\n\nworld\n")), expect: /invalid UTF-8 at byte offset 5, line 1 \(byte 0x80\)/ },
-  { name: "invalid UTF-8: an overlong slash", source: () => file("overlong.txt", bytes("one\ntwo\n\nthree ", [0xc0, 0xaf], "\n")), expect: /invalid UTF-8 at byte offset 15, line 4 \(byte 0xc0\)/ },
-  { name: "invalid UTF-8: an encoded surrogate", source: () => file("surrogate.txt", bytes("ab\n\ncd ", [0xed, 0xa0, 0x80], "\n")), expect: /invalid UTF-8 at byte offset 7, line 3 \(byte 0xed\)/ },
-  { name: "invalid UTF-8: a sequence cut at the end", source: () => file("cutseq.txt", bytes("price\n\n10 ", [0xe2, 0x82])), split: "line", expect: /invalid UTF-8 at byte offset 10, line 3 \(byte 0xe2\)/ },
-  { name: "invalid UTF-8: a code point above U+10FFFF", source: () => file("beyond.txt", bytes("x\n\ny ", [0xf4, 0x90, 0x80, 0x80])), split: "file", expect: /invalid UTF-8 at byte offset 5, line 3 \(byte 0xf4\)/ },
+  {
+    name: "invalid UTF-8: 0xff",
+    source: () => file("ff.txt", bytes("abc\n\nde", [0xff], " more\n")),
+    expect: /invalid UTF-8 at byte offset 7, line 3 \(byte 0xff\)/
+  },
+  {
+    name: "invalid UTF-8: a lone continuation byte",
+    source: () => file("cont.txt", bytes("hello", [0x80], "\n\nworld\n")),
+    expect: /invalid UTF-8 at byte offset 5, line 1 \(byte 0x80\)/
+  },
+  {
+    name: "invalid UTF-8: an overlong slash",
+    source: () => file("overlong.txt", bytes("one\ntwo\n\nthree ", [0xc0, 0xaf], "\n")),
+    expect: /invalid UTF-8 at byte offset 15, line 4 \(byte 0xc0\)/
+  },
+  {
+    name: "invalid UTF-8: an encoded surrogate",
+    source: () => file("surrogate.txt", bytes("ab\n\ncd ", [0xed, 0xa0, 0x80], "\n")),
+    expect: /invalid UTF-8 at byte offset 7, line 3 \(byte 0xed\)/
+  },
+  {
+    name: "invalid UTF-8: a sequence cut at the end",
+    source: () => file("cutseq.txt", bytes("price\n\n10 ", [0xe2, 0x82])),
+    split: "line",
+    expect: /invalid UTF-8 at byte offset 10, line 3 \(byte 0xe2\)/
+  },
+  {
+    name: "invalid UTF-8: a code point above U+10FFFF",
+    source: () => file("beyond.txt", bytes("x\n\ny ", [0xf4, 0x90, 0x80, 0x80])),
+    split: "file",
+    expect: /invalid UTF-8 at byte offset 5, line 3 \(byte 0xf4\)/
+  },
   // Not a readable file
   { name: "a missing .txt", source: () => join(seedDir, "nope.txt"), expect: /ENOENT/ },
   { name: "a missing .parquet", source: () => join(seedDir, "nope.parquet"), expect: /ENOENT/ },
-  { name: "a directory", source: () => (mkdirSync(join(seedDir, "adir.txt")), join(seedDir, "adir.txt")), expect: /EISDIR/ },
+  {
+    name: "a directory",
+    source: () => (mkdirSync(join(seedDir, "adir.txt")), join(seedDir, "adir.txt")),
+    expect: /EISDIR/
+  },
   {
     name: "a symlink loop",
-    source: () => (symlinkSync(join(seedDir, "loop-b.txt"), join(seedDir, "loop-a.txt")), symlinkSync(join(seedDir, "loop-a.txt"), join(seedDir, "loop-b.txt")), join(seedDir, "loop-a.txt")),
+    source:
+      () => (symlinkSync(join(seedDir, "loop-b.txt"), join(seedDir, "loop-a.txt")),
+        symlinkSync(join(seedDir, "loop-a.txt"), join(seedDir, "loop-b.txt")),
+        join(seedDir, "loop-a.txt")),
     expect: /ELOOP/
   },
   { name: "/dev/null", source: () => "/dev/null", expect: /no documents/ },
   // Too small to split
-  { name: "one paragraph", source: () => file("one.txt", "just one paragraph\nover two lines\n"), expect: /has 1 document\(s\); a train\/test split needs 2/ },
-  { name: "one line, split by line", source: () => file("oneline.txt", "\n\n  only this line  \n\n"), split: "line", expect: /has 1 document\(s\); a train\/test split needs 2/ },
-  { name: "a one-row Parquet", source: () => file("onerow.parquet", encodeCorpus(corpusFromDocuments([{ id: "a", text: "x y z" }]))), expect: /has 1 document\(s\)/ },
-  { name: "maxDocuments 1", source: () => file("five.txt", "a\n\nb\n\nc\n\nd\n\ne\n"), maxDocuments: 1, expect: /has 1 document\(s\)/ },
+  {
+    name: "one paragraph",
+    source: () => file("one.txt", "just one paragraph\nover two lines\n"),
+    expect: /has 1 document\(s\); a train\/test split needs 2/
+  },
+  {
+    name: "one line, split by line",
+    source: () => file("oneline.txt", "\n\n  only this line  \n\n"),
+    split: "line",
+    expect: /has 1 document\(s\); a train\/test split needs 2/
+  },
+  {
+    name: "a one-row Parquet",
+    source: () => file("onerow.parquet", encodeCorpus(corpusFromDocuments([{ id: "a", text: "x y z" }]))),
+    expect: /has 1 document\(s\)/
+  },
+  {
+    name: "maxDocuments 1",
+    source: () => file("five.txt", "a\n\nb\n\nc\n\nd\n\ne\n"),
+    maxDocuments: 1,
+    expect: /has 1 document\(s\)/
+  },
   // One enormous line
-  { name: "one 20 MB line, split by line", source: () => file("huge.txt", HUGE), split: "line", expect: /has 1 document\(s\); a train\/test split needs 2/ },
-  { name: "one 20 MB line and a short one, split by line, then tokenized", source: () => file("huge2.txt", `${HUGE}\nand a short line\n`), split: "line", expect: "ok", downstream: true }
+  {
+    name: "one 20 MB line, split by line",
+    source: () => file("huge.txt", HUGE),
+    split: "line",
+    expect: /has 1 document\(s\); a train\/test split needs 2/
+  },
+  {
+    name: "one 20 MB line and a short one, split by line, then tokenized",
+    source: () => file("huge2.txt", `${HUGE}\nand a short line\n`),
+    split: "line",
+    expect: "ok",
+    downstream: true
+  }
 ]
 
 describe(`seed files: truncated or garbage Parquet, empty, invalid UTF-8, unreadable, too small, enormous (${count("seed files", seedCases.length)} cases)`, () => {
@@ -461,7 +788,16 @@ describe(`seed files: truncated or garbage Parquet, empty, invalid UTF-8, unread
     it(`${c.name}: ${c.expect === "ok" ? "runs" : "a StageFailed of seed-corpus naming the file"}, store intact`, async () => {
       const source = c.source()
       const pipeline = Pipeline.make("bad-seed", (p) => {
-        const real = p.add(Seed.corpus({ source, split: c.split ?? "paragraph", testFraction: 0.5, seed: 1, maxDocuments: c.maxDocuments ?? 0 }), {})
+        const real = p.add(
+          Seed.corpus({
+            source,
+            split: c.split ?? "paragraph",
+            testFraction: 0.5,
+            seed: 1,
+            maxDocuments: c.maxDocuments ?? 0
+          }),
+          {}
+        )
         if (c.downstream === true) p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
       })
       const records = recordFiles(seedStore)
@@ -472,7 +808,10 @@ describe(`seed files: truncated or garbage Parquet, empty, invalid UTF-8, unread
         assert.equal(outcome._tag, "error", describeOutcome(outcome))
         if (outcome._tag !== "error") return
         assert.equal(outcome.error._tag, "StageFailed", outcome.error.message)
-        assert.ok(outcome.error.message.startsWith("stage seed-corpus (seed/corpus) failed: "), `names the node: ${outcome.error.message}`)
+        assert.ok(
+          outcome.error.message.startsWith("stage seed-corpus (seed/corpus) failed: "),
+          `names the node: ${outcome.error.message}`
+        )
         assert.ok(outcome.error.message.includes(source), `names the file: ${outcome.error.message}`)
         assert.match(outcome.error.message, c.expect)
         assert.ok(!outcome.error.message.includes("\n"), "one line")
@@ -486,7 +825,9 @@ describe(`seed files: truncated or garbage Parquet, empty, invalid UTF-8, unread
 })
 
 /** Empty corpora further down a pipeline: a filter that keeps nothing. */
-const emptyCases: ReadonlyArray<{ readonly name: string; readonly node: string; readonly build: (p: Builder) => void; readonly expect: RegExp }> = [
+const emptyCases: ReadonlyArray<
+  { readonly name: string; readonly node: string; readonly build: (p: Builder) => void; readonly expect: RegExp }
+> = [
   {
     name: "training on an empty corpus",
     node: "train-ngram",
@@ -594,7 +935,11 @@ interface StoreCase {
 }
 
 const storeCases: ReadonlyArray<StoreCase> = [
-  { name: "a flipped byte in a corpus blob a later stage reads", variant: "newTokenizer", damage: (r) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), flipByte(100)), hashOf("seed-corpus", "train")) },
+  {
+    name: "a flipped byte in a corpus blob a later stage reads",
+    variant: "newTokenizer",
+    damage: (r) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), flipByte(100)), hashOf("seed-corpus", "train"))
+  },
   {
     name: "a flipped byte in a corpus blob, its mtime restored (bit rot under the seal)",
     variant: "newTokenizer",
@@ -607,9 +952,28 @@ const storeCases: ReadonlyArray<StoreCase> = [
       return hashOf("seed-corpus", "train")
     }
   },
-  { name: "a flipped byte in a tokenizer blob a later stage reads", variant: "newModel", damage: (r) => (rewrite(blobPath(r, hashOf("tokenize-fit", "tokenizer")), flipByte(50)), hashOf("tokenize-fit", "tokenizer")) },
-  { name: "a corpus blob truncated to half", variant: "newTokenizer", damage: (r) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), (b) => b.subarray(0, b.length >> 1)), hashOf("seed-corpus", "train")) },
-  { name: "a corpus blob emptied", variant: "newTokenizer", damage: (r) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), () => new Uint8Array(0)), hashOf("seed-corpus", "train")) },
+  {
+    name: "a flipped byte in a tokenizer blob a later stage reads",
+    variant: "newModel",
+    damage: (
+      r
+    ) => (rewrite(blobPath(r, hashOf("tokenize-fit", "tokenizer")), flipByte(50)), hashOf("tokenize-fit", "tokenizer"))
+  },
+  {
+    name: "a corpus blob truncated to half",
+    variant: "newTokenizer",
+    damage: (
+      r
+    ) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), (b) => b.subarray(0, b.length >> 1)),
+      hashOf("seed-corpus", "train"))
+  },
+  {
+    name: "a corpus blob emptied",
+    variant: "newTokenizer",
+    damage: (
+      r
+    ) => (rewrite(blobPath(r, hashOf("seed-corpus", "train")), () => new Uint8Array(0)), hashOf("seed-corpus", "train"))
+  },
   {
     name: "a corpus blob replaced by a directory",
     variant: "newTokenizer",
@@ -620,37 +984,102 @@ const storeCases: ReadonlyArray<StoreCase> = [
       return hashOf("seed-corpus", "train")
     }
   },
-  { name: "a truncated record", variant: "same", planFirst: true, damage: (r) => (rewrite(recordPath(r, keyOf("tokenize-fit")), (b) => b.subarray(0, b.length >> 1)), keyOf("tokenize-fit")) },
-  { name: "a record of binary garbage", variant: "same", planFirst: true, damage: (r) => (rewrite(recordPath(r, keyOf("tokenize-fit")), () => Uint8Array.of(0, 0xff, 0xfe, 7)), keyOf("tokenize-fit")) },
-  { name: "a record that is JSON but fails the schema", variant: "same", planFirst: true, damage: (r) => (editRecord(recordPath(r, keyOf("tokenize-fit")), (j) => (j.version = "one")), keyOf("tokenize-fit")) },
-  { name: "a record naming another key", variant: "same", planFirst: true, damage: (r) => (editRecord(recordPath(r, keyOf("train-ngram")), (j) => (j.key = "0".repeat(64))), keyOf("train-ngram")) },
-  { name: "a record whose output blob is missing", variant: "same", planFirst: true, damage: (r) => (rmSync(blobPath(r, hashOf("tokenize-fit", "tokenizer")), { force: true }), hashOf("tokenize-fit", "tokenizer")) },
+  {
+    name: "a truncated record",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (rewrite(recordPath(r, keyOf("tokenize-fit")), (b) => b.subarray(0, b.length >> 1)), keyOf("tokenize-fit"))
+  },
+  {
+    name: "a record of binary garbage",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (rewrite(recordPath(r, keyOf("tokenize-fit")), () => Uint8Array.of(0, 0xff, 0xfe, 7)), keyOf("tokenize-fit"))
+  },
+  {
+    name: "a record that is JSON but fails the schema",
+    variant: "same",
+    planFirst: true,
+    damage: (r) => (editRecord(recordPath(r, keyOf("tokenize-fit")), (j) => (j.version = "one")), keyOf("tokenize-fit"))
+  },
+  {
+    name: "a record naming another key",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (editRecord(recordPath(r, keyOf("train-ngram")), (j) => (j.key = "0".repeat(64))), keyOf("train-ngram"))
+  },
+  {
+    name: "a record whose output blob is missing",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (rmSync(blobPath(r, hashOf("tokenize-fit", "tokenizer")), { force: true }),
+      hashOf("tokenize-fit", "tokenizer"))
+  },
   {
     name: "a record whose output names another stage's blob",
     variant: "newTokenizer",
-    damage: (r) => (editRecord(recordPath(r, keyOf("seed-corpus")), (j) => (outputEntry(j, "train").hash = hashOf("tokenize-fit", "tokenizer"))), hashOf("tokenize-fit", "tokenizer"))
+    damage: (
+      r
+    ) => (editRecord(
+      recordPath(r, keyOf("seed-corpus")),
+      (j) => (outputEntry(j, "train").hash = hashOf("tokenize-fit", "tokenizer"))
+    ),
+      hashOf("tokenize-fit", "tokenizer"))
   },
   {
     name: "a record whose output has the wrong byte count",
     variant: "newTokenizer",
-    damage: (r) => (editRecord(recordPath(r, keyOf("seed-corpus")), (j) => (outputEntry(j, "train").bytes += 1)), hashOf("seed-corpus", "train"))
+    damage: (
+      r
+    ) => (editRecord(recordPath(r, keyOf("seed-corpus")), (j) => (outputEntry(j, "train").bytes += 1)),
+      hashOf("seed-corpus", "train"))
   },
   {
     name: "a record whose output is a well-hashed blob that is not a corpus",
     variant: "newTokenizer",
     damage: (r) => {
       const planted = putRaw(r, new TextEncoder().encode("PAR1 not a corpus at all PAR1"))
-      editRecord(recordPath(r, keyOf("seed-corpus")), (j) => Object.assign(outputEntry(j, "train"), { hash: planted, bytes: 29 }))
+      editRecord(
+        recordPath(r, keyOf("seed-corpus")),
+        (j) => Object.assign(outputEntry(j, "train"), { hash: planted, bytes: 29 })
+      )
       return planted
     }
   },
-  { name: "a node ref pointing at a missing record", variant: "same", planFirst: true, damage: (r) => (writeFileSync(join(r, "refs", "nodes", "victim", "tokenize-fit"), `${"f".repeat(64)}\n`), "f".repeat(64)) },
-  { name: "a node ref holding garbage", variant: "same", planFirst: true, damage: (r) => (writeFileSync(join(r, "refs", "nodes", "victim", "train-ngram"), "not a key at all\n"), "not a key at all") },
-  { name: "a pipeline ref pointing at a missing manifest", variant: "same", damage: (r) => (writeFileSync(join(r, "refs", "pipelines", "victim"), `${"e".repeat(64)}\n`), "e".repeat(64)) }
+  {
+    name: "a node ref pointing at a missing record",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (writeFileSync(join(r, "refs", "nodes", "victim", "tokenize-fit"), `${"f".repeat(64)}\n`), "f".repeat(64))
+  },
+  {
+    name: "a node ref holding garbage",
+    variant: "same",
+    planFirst: true,
+    damage: (
+      r
+    ) => (writeFileSync(join(r, "refs", "nodes", "victim", "train-ngram"), "not a key at all\n"), "not a key at all")
+  },
+  {
+    name: "a pipeline ref pointing at a missing manifest",
+    variant: "same",
+    damage: (r) => (writeFileSync(join(r, "refs", "pipelines", "victim"), `${"e".repeat(64)}\n`), "e".repeat(64))
+  }
 ]
 
 const isClearStoreError = (o: Outcome<unknown>, id: string): boolean =>
-  o._tag === "error" && ["ArtifactCorrupt", "ArtifactMissing", "StoreError"].includes(o.error._tag) && o.error.message.includes(id) && !o.error.message.includes("\n")
+  o._tag === "error" && ["ArtifactCorrupt", "ArtifactMissing", "StoreError"].includes(o.error._tag) &&
+  o.error.message.includes(id) && !o.error.message.includes("\n")
 
 describe(`corrupt store contents (${count("corrupt store", storeCases.length + 3)} cases)`, () => {
   before(async () => {
@@ -715,13 +1144,16 @@ describe(`corrupt store contents (${count("corrupt store", storeCases.length + 3
 // Through the CLI: one line `ouro: ...`, exit 1, no stack trace, or a normal result.
 const cliFile = (dir: string, minCount: number) => {
   const f = join(dir, `victim-${minCount}.ts`)
-  writeFileSync(f, `import { Pipeline, Seed, Tokenize, Train } from "ouroboros"
+  writeFileSync(
+    f,
+    `import { Pipeline, Seed, Tokenize, Train } from "ouroboros"
 export default Pipeline.make("victim", (p) => {
   const real = p.add(Seed.corpus({ source: ${JSON.stringify(SAMPLE)}, testFraction: 0.2, seed: 7 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: ${minCount} }), { corpus: real.train })
   p.add(Train.ngram({ order: 2 }), { corpus: real.train, tokenizer })
 })
-`)
+`
+  )
   return f
 }
 const cliCases = 4
@@ -734,7 +1166,8 @@ const noStackTrace = (r: CliResult, id: string) => {
   assert.ok(r.stderr.includes(id), `names ${id}: ${both}`)
 }
 /** Handled: exit 0 and no stack trace anywhere. */
-const handled = (r: CliResult) => assert.doesNotMatch(`${r.stdout}\n${r.stderr}`, /^\s+at /m, `no stack trace: ${r.stdout}\n${r.stderr}`)
+const handled = (r: CliResult) =>
+  assert.doesNotMatch(`${r.stdout}\n${r.stderr}`, /^\s+at /m, `no stack trace: ${r.stdout}\n${r.stderr}`)
 
 describe(`corrupt store contents through the CLI (${count("corrupt store, CLI", cliCases)} cases)`, () => {
   const dirs: string[] = []
@@ -750,7 +1183,8 @@ describe(`corrupt store contents through the CLI (${count("corrupt store, CLI", 
     return { dir, file: f, result: r.value, store: join(dir, ".ouroboros") }
   }
   const keyIn = (r: RunResult, path: string) => r.nodes.find((n) => n.node.path === path)!.key
-  const hashIn = (r: RunResult, path: string, output: string) => r.nodes.find((n) => n.node.path === path)!.outputs[output].hash
+  const hashIn = (r: RunResult, path: string, output: string) =>
+    r.nodes.find((n) => n.node.path === path)!.outputs[output].hash
 
   it("ouro plan with a truncated record", async () => {
     const { dir, file: f, result, store } = await project()
@@ -788,10 +1222,13 @@ describe(`corrupt store contents through the CLI (${count("corrupt store, CLI", 
 
   it("ouro show of a well-hashed blob that is no artifact ouroboros knows", async () => {
     const { dir, store } = await project()
-    const put = await runIn(store, Effect.gen(function*() {
-      const s = yield* ArtifactStore
-      return (yield* s.putBlob(new TextEncoder().encode("PAR1 this is not parquet PAR1"))).hash
-    }))
+    const put = await runIn(
+      store,
+      Effect.gen(function*() {
+        const s = yield* ArtifactStore
+        return (yield* s.putBlob(new TextEncoder().encode("PAR1 this is not parquet PAR1"))).hash
+      })
+    )
     if (put._tag !== "ok") throw new Error(describeOutcome(put))
     const planted = put.value
     const r = ouro(dir, "show", planted)

@@ -20,11 +20,14 @@ const src = (rel: string) => JSON.stringify(join(ROOT, rel))
 /** A pipeline of one stage that spins the CPU for `ms` without yielding. */
 const writeBusyPipeline = (dir: string, ms: number): string => {
   const file = join(dir, "busy.ts")
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Pipeline } from ${src("src/index.ts")}
 import { Busy } from ${src("test/support/faulty.ts")}
 export default Pipeline.make("busy", (p) => { p.add(Busy({ ms: ${ms} }), {}) })
-`)
+`
+  )
   return file
 }
 
@@ -36,7 +39,9 @@ describe("signals stop a run promptly while a synchronous stage computes", () =>
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       // The stage spins for 2 minutes; "promptly" is within 10 s of the signal: far less than the stage has left,
       // and loose enough for a loaded machine (the bounds are about an ignored signal, not about speed).
-      it(`--jobs ${jobs}, ${signal} after "run": exit ${code} within 10 s, and the store verifies clean`, { timeout: 240_000 }, async () => {
+      it(`--jobs ${jobs}, ${signal} after "run": exit ${code} within 10 s, and the store verifies clean`, {
+        timeout: 240_000
+      }, async () => {
         const dir = tempDir("ouro-signal-")
         dirs.push(dir)
         const pipeline = writeBusyPipeline(dir, 120_000)
@@ -82,11 +87,14 @@ describe("a user stage that throws: one ouro line naming the stage, no stack tra
   const dir = tempDir("ouro-throws-")
   after(() => rmSync(dir, { recursive: true, force: true }))
   const pipeline = join(dir, "throws.ts")
-  writeFileSync(pipeline, `
+  writeFileSync(
+    pipeline,
+    `
 import { Pipeline } from ${src("src/index.ts")}
 import { Throws } from ${src("test/support/faulty.ts")}
 export default Pipeline.make("throws", (p) => { p.add(Throws({ message: "kaboom in user code" }), {}, { name: "bad" }) })
-`)
+`
+  )
   for (const jobs of ["1", "2"]) {
     it(`--jobs ${jobs}: stderr is exactly "ouro: stage bad (toy/throws) failed: kaboom in user code", exit 1`, () => {
       const r = ouro(dir, "run", pipeline, "--jobs", jobs, "--quiet")
@@ -101,21 +109,26 @@ describe("pipelines too large to define are refused when defined", () => {
   it(`generations(1e6): a PipelineInvalid naming the limit of ${PIPELINE_LIMITS.generations}, at once`, () => {
     const started = Date.now()
     assert.throws(
-      () => Pipeline.make("huge", (p) => {
-        const s = p.add(Source({ text: "a" }), {})
-        p.generations(1e6, s, (_g, prev) => prev)
-      }),
-      (e: unknown) => e instanceof PipelineInvalid && /generations/.test(e.message) && e.message.includes(String(PIPELINE_LIMITS.generations))
+      () =>
+        Pipeline.make("huge", (p) => {
+          const s = p.add(Source({ text: "a" }), {})
+          p.generations(1e6, s, (_g, prev) => prev)
+        }),
+      (e: unknown) =>
+        e instanceof PipelineInvalid && /generations/.test(e.message) &&
+        e.message.includes(String(PIPELINE_LIMITS.generations))
     )
     assert.ok(Date.now() - started < 1000)
   })
 
   it(`more than ${PIPELINE_LIMITS.nodes} nodes: a PipelineInvalid naming the limit`, () => {
     assert.throws(
-      () => Pipeline.make("wide", (p) => {
-        for (let i = 0; i <= PIPELINE_LIMITS.nodes; i++) p.add(Source({ text: "a" }), {}, { name: `n${i}` })
-      }),
-      (e: unknown) => e instanceof PipelineInvalid && /nodes/.test(e.message) && e.message.includes(String(PIPELINE_LIMITS.nodes))
+      () =>
+        Pipeline.make("wide", (p) => {
+          for (let i = 0; i <= PIPELINE_LIMITS.nodes; i++) p.add(Source({ text: "a" }), {}, { name: `n${i}` })
+        }),
+      (e: unknown) =>
+        e instanceof PipelineInvalid && /nodes/.test(e.message) && e.message.includes(String(PIPELINE_LIMITS.nodes))
     )
   })
 
@@ -123,14 +136,17 @@ describe("pipelines too large to define are refused when defined", () => {
     const dir = tempDir("ouro-huge-")
     try {
       const file = join(dir, "huge.ts")
-      writeFileSync(file, `
+      writeFileSync(
+        file,
+        `
 import { Pipeline } from ${src("src/index.ts")}
 import { Source } from ${src("test/support/toy.ts")}
 export default Pipeline.make("huge", (p) => {
   const s = p.add(Source({ text: "a" }), {})
   p.generations(1e6, s, (g, prev) => prev)
 })
-`)
+`
+      )
       const started = Date.now()
       const r = ouro(dir, "run", file)
       assert.equal(r.code, 1)
@@ -154,7 +170,10 @@ describe("pipeline files that do not load, and names that are not names", () => 
 
   it("a syntax error: ouro: FILE:LINE:COL: esbuild's message", () => {
     const file = join(dir, "syntax.ts")
-    writeFileSync(file, `import { Pipeline } from ${src("src/index.ts")}\nexport default Pipeline.make("x", (p) => {\n  const a = ;\n})\n`)
+    writeFileSync(
+      file,
+      `import { Pipeline } from ${src("src/index.ts")}\nexport default Pipeline.make("x", (p) => {\n  const a = ;\n})\n`
+    )
     const r = ouro(dir, "plan", file)
     assert.equal(r.code, 1)
     assert.match(r.stderr, /^ouro: \S*syntax\.ts:3:12: Unexpected ";"\n$/)
@@ -164,7 +183,9 @@ describe("pipeline files that do not load, and names that are not names", () => 
     const bare = mkdtempSync(join(tmpdir(), "ouro-bare-")) // no package.json here nor above
     try {
       const file = join(bare, "bare.ts")
-      writeFileSync(file, `
+      writeFileSync(
+        file,
+        `
 import { Pipeline } from ${src("src/index.ts")}
 import { Source, Upper } from ${src("test/support/toy.ts")}
 import { suffix } from "./helper.ts"
@@ -173,7 +194,8 @@ export default Pipeline.make(name, (p) => {
   const s = p.add(Source({ text: "a" }), {})
   p.add(Upper({ suffix }), { in: s.out })
 })
-`)
+`
+      )
       writeFileSync(join(bare, "helper.ts"), `export const suffix: string = "!"\n`)
       for (const jobs of ["1", "2"]) {
         const r = ouro(bare, "run", file, "--jobs", jobs, "--store", join(bare, `store${jobs}`))
@@ -197,11 +219,14 @@ export default Pipeline.make(name, (p) => {
 
   it("ouro run of a pipeline named \"..\": refused when defined, not a store ref error", () => {
     const file = join(dir, "dots.ts")
-    writeFileSync(file, `
+    writeFileSync(
+      file,
+      `
 import { Pipeline } from ${src("src/index.ts")}
 import { Source } from ${src("test/support/toy.ts")}
 export default Pipeline.make("..", (p) => { p.add(Source({ text: "a" }), {}) })
-`)
+`
+    )
     const r = ouro(dir, "run", file)
     assert.equal(r.code, 1)
     assert.match(r.stderr, /^ouro: pipeline \.\.: pipeline name "\.\." /)

@@ -47,8 +47,17 @@ describe("ouro CLI, end to end", () => {
     assert.match(line("g1/sample-text"), /^cached/)
     const rerun = ouro(dir, "run", edited)
     assert.equal(rerun.code, 0, rerun.stderr)
-    const ran = rerun.stderr.split("\n").filter((l) => l.startsWith("  done")).map((l) => l.trim().split(/\s+/)[1]).sort()
-    assert.deepEqual(ran, ["g2/evaluate-lm", "g2/mix-replace", "g2/sample-text", "g3/evaluate-lm", "g3/mix-replace", "g3/sample-text", "g3/train-ngram"])
+    const ran = rerun.stderr.split("\n").filter((l) => l.startsWith("  done")).map((l) => l.trim().split(/\s+/)[1])
+      .sort()
+    assert.deepEqual(ran, [
+      "g2/evaluate-lm",
+      "g2/mix-replace",
+      "g2/sample-text",
+      "g3/evaluate-lm",
+      "g3/mix-replace",
+      "g3/sample-text",
+      "g3/train-ngram"
+    ])
   })
 
   it("show prints a corpus head, a model summary and a metrics table; ls and status list the run", () => {
@@ -108,39 +117,61 @@ describe("ouro CLI, bad input: one clear line, non-zero exit, store intact", () 
   it("a missing pipeline file", () => fails(["run", "nope.ts"], /^ouro: nope\.ts: no such pipeline file$/m))
   it("a file without a default-exported pipeline", () =>
     fails(["run", write("nodefault.ts", "export const x = 1\n")], /nodefault\.ts: does not default-export a pipeline/))
-  it("a file that does not compile", () => fails(["plan", write("syntax.ts", "export default (\n")], /^ouro: \S*syntax\.ts:2:0: Unexpected end of file$/m))
+  it("a file that does not compile", () =>
+    fails(["plan", write("syntax.ts", "export default (\n")], /^ouro: \S*syntax\.ts:2:0: Unexpected end of file$/m))
   it("invalid params name the stage and the field path", () =>
     fails(
-      ["plan", write("params.ts", `import { Pipeline, Seed, Tokenize, Train } from ${src}
+      [
+        "plan",
+        write(
+          "params.ts",
+          `import { Pipeline, Seed, Tokenize, Train } from ${src}
 export default Pipeline.make("params", (p) => {
   const real = p.add(Seed.corpus({}), {})
   const { tokenizer } = p.add(Tokenize.words(), { corpus: real.train })
   p.add(Train.ngram({ order: 9 }), { corpus: real.train, tokenizer })
-})`)],
+})`
+        )
+      ],
       /pipeline params, stage train-ngram: invalid params for train\/ngram: Expected a value between 1 and 5 at \["order"\]/
     ))
   it("a cycle", () =>
     fails(
-      ["plan", write("cycle.ts", `import { Corpus, Filter, Pipeline } from ${src}
+      [
+        "plan",
+        write(
+          "cycle.ts",
+          `import { Corpus, Filter, Pipeline } from ${src}
 export default Pipeline.make("cycle", (p) => {
   p.add(Filter.dedup(), { corpus: p.ref("b", "corpus", Corpus) }, { name: "a" })
   p.add(Filter.dedup(), { corpus: p.ref("a", "corpus", Corpus) }, { name: "b" })
-})`)],
+})`
+        )
+      ],
       /pipeline cycle: cycle: a -> b -> a/
     ))
   it("a missing input", () =>
     fails(
-      ["plan", write("missing.ts", `import { Pipeline, Seed, Tokenize, Train } from ${src}
+      [
+        "plan",
+        write(
+          "missing.ts",
+          `import { Pipeline, Seed, Tokenize, Train } from ${src}
 export default Pipeline.make("missing", (p) => {
   const real = p.add(Seed.corpus({}), {})
   p.add(Train.ngram(), { corpus: real.train } as never)
-})`)],
+})`
+        )
+      ],
       /stage train-ngram: missing input tokenizer \(a tokenizer\)/
     ))
   it("a corrupt Parquet seed file", () => {
     const bad = write("bad.parquet", "PAR1 this is not parquet PAR1")
-    const file = write("corrupt.ts", `import { Pipeline, Seed } from ${src}
-export default Pipeline.make("corrupt", (p) => { p.add(Seed.corpus({ source: ${JSON.stringify(bad)} }), {}) })`)
+    const file = write(
+      "corrupt.ts",
+      `import { Pipeline, Seed } from ${src}
+export default Pipeline.make("corrupt", (p) => { p.add(Seed.corpus({ source: ${JSON.stringify(bad)} }), {}) })`
+    )
     fails(["run", file], /stage seed-corpus \(seed\/corpus\) failed: .*bad\.parquet: corpus:/)
   })
   it("a corrupt blob in the store is detected, named, and not used", () => {

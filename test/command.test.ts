@@ -9,14 +9,43 @@
  */
 import assert from "node:assert/strict"
 import { spawn, spawnSync } from "node:child_process"
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from "node:fs"
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  appendFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { Cause, Effect, Exit, Schema } from "effect"
 import {
-  ArtifactStore, Command, describe as describeError, Progress, StageRunner, Corpus, Evaluate, execute, Files, type FileTree, Log, Metrics, Pipeline, plan, type RunResult, Sample, Seed,
-  Tokenize, Tokenizer, Train
+  ArtifactStore,
+  Command,
+  describe as describeError,
+  Progress,
+  StageRunner,
+  Corpus,
+  Evaluate,
+  execute,
+  Files,
+  type FileTree,
+  Log,
+  Metrics,
+  Pipeline,
+  plan,
+  type RunResult,
+  Sample,
+  Seed,
+  Tokenize,
+  Tokenizer,
+  Train
 } from "../src/index.ts"
 import { decodeFiles, encodeFiles } from "../src/artifact/files.ts"
 import { localInProcess } from "../src/engine/layers.ts"
@@ -28,13 +57,18 @@ const torchCheck = HAS_PYTHON ? python("import torch") : undefined
 const NO_TORCH = torchCheck === undefined
   ? "python3 is not on PATH"
   : torchCheck.status !== 0
-  ? `python3 -c "import torch" fails (${(torchCheck.stderr.trim().split("\n").at(-1) ?? "").trim()}): pip install torch pyarrow numpy`
+  ? `python3 -c "import torch" fails (${
+    (torchCheck.stderr.trim().split("\n").at(-1) ?? "").trim()
+  }): pip install torch pyarrow numpy`
   : undefined
 
 let dir: string
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "ouro-command-"))
-  const paragraphs = Array.from({ length: 30 }, (_, i) => `Paragraph ${i}: the quick brown fox ${i % 7} jumps over the lazy dog.`)
+  const paragraphs = Array.from(
+    { length: 30 },
+    (_, i) => `Paragraph ${i}: the quick brown fox ${i % 7} jumps over the lazy dog.`
+  )
   writeFileSync(join(dir, "small.txt"), paragraphs.join("\n\n") + "\n")
 })
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -43,7 +77,9 @@ const runIn = <A, E>(store: string, eff: Effect.Effect<A, E, ArtifactStore | Pro
   Effect.runPromiseExit(eff.pipe(Effect.provide(localInProcess(store))))
 
 /** The one error a failed run ended with, as its message. */
-const failureMessage = (exit: Exit.Exit<unknown, unknown>): string => (Exit.isFailure(exit) ? describeError(Cause.squash(exit.cause)) : "")
+const failureMessage = (
+  exit: Exit.Exit<unknown, unknown>
+): string => (Exit.isFailure(exit) ? describeError(Cause.squash(exit.cause)) : "")
 
 /** Whether a process is alive (a zombie waiting for its reaper is not), waiting up to 5 s for it to go. */
 const aliveAfterAWhile = async (pid: number): Promise<boolean> => {
@@ -71,7 +107,9 @@ const ran = (r: RunResult) => r.nodes.filter((n) => n.status === "ran").map((n) 
 const records = (store: string): string[] => {
   const root = join(store, "records")
   if (!existsSync(root)) return []
-  return readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => readFileSync(join(d.parentPath, d.name), "utf8"))
+  return readdirSync(root, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) =>
+    readFileSync(join(d.parentPath, d.name), "utf8")
+  )
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -81,12 +119,19 @@ describe("Files artifact", () => {
     const tree: FileTree = [
       { path: "b/config.json", mode: 0o600, bytes: new TextEncoder().encode("{}") },
       { path: "a.bin", mode: 0o777, bytes: new Uint8Array(1000).fill(7) },
-      { path: `${"d".repeat(120)}/${"e".repeat(120)}/${"f".repeat(120)}.txt`, mode: 0o644, bytes: new Uint8Array([1, 2]) }
+      {
+        path: `${"d".repeat(120)}/${"e".repeat(120)}/${"f".repeat(120)}.txt`,
+        mode: 0o644,
+        bytes: new Uint8Array([1, 2])
+      }
     ]
     const bytes = encodeFiles(tree)
     assert.deepEqual(encodeFiles([...tree].reverse()), bytes, "order does not matter")
     const back = decodeFiles(bytes)
-    assert.deepEqual(back.map((e) => [e.path, e.mode]), [["a.bin", 0o755], ["b/config.json", 0o644], [tree[2].path, 0o644]])
+    assert.deepEqual(back.map((e) => [e.path, e.mode]), [["a.bin", 0o755], ["b/config.json", 0o644], [
+      tree[2].path,
+      0o644
+    ]])
     assert.deepEqual([...back[0].bytes], [...tree[1].bytes])
     // Any tar tool reads it.
     const tar = spawnSync("tar", ["-tvf", "-"], { input: bytes, encoding: "utf8" })
@@ -106,7 +151,9 @@ const ProtocolParams = Schema.Struct({ greeting: Schema.String, n: Schema.Int })
 describe("the command protocol", { skip: HAS_PYTHON ? false : "python3 is not on PATH" }, () => {
   it("gives a program its inputs as files, params.json and a manifest, reads back its outputs, and keeps nothing else", async () => {
     const script = join(dir, "protocol.py")
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
 import json, os, sys
 m = json.load(open(os.environ["OURO_MANIFEST"]))
 assert os.getcwd() == os.environ["OURO_WORKDIR"] == m["workdir"], "cwd is the working directory"
@@ -121,7 +168,8 @@ open(os.path.join(folder, "sub", "hello.txt"), "w").write(p["greeting"])
 open("scratch.tmp", "w").write("not kept")
 print("workdir", os.getcwd())
 print("to stderr", file=sys.stderr)
-`)
+`
+    )
     const stage = Command.stage({
       kind: "test/protocol",
       version: 1,
@@ -141,17 +189,21 @@ print("to stderr", file=sys.stderr)
     const store = join(dir, "protocol-store")
     const saved = process.env.OURO_STORE
     process.env.OURO_STORE = store
-    const exit = await runIn(store, Effect.gen(function*() {
-      const r = yield* execute(pipeline)
-      const node = r.nodes.find((n) => n.node.path === "program")!
-      return { r, node }
-    }))
+    const exit = await runIn(
+      store,
+      Effect.gen(function*() {
+        const r = yield* execute(pipeline)
+        const node = r.nodes.find((n) => n.node.path === "program")!
+        return { r, node }
+      })
+    )
     process.env.OURO_STORE = saved
     if (saved === undefined) delete process.env.OURO_STORE
     assert.ok(Exit.isSuccess(exit), Exit.isFailure(exit) ? failureMessage(exit) : "")
     const { node } = exit.value
     assert.ok(node.key.length === 64 && node.node.stage.env["probe:python"]?.match(/^3\./))
-    const blob = (name: string) => readFileSync(join(store, "blobs", node.outputs[name].hash.slice(0, 2), node.outputs[name].hash))
+    const blob = (name: string) =>
+      readFileSync(join(store, "blobs", node.outputs[name].hash.slice(0, 2), node.outputs[name].hash))
     assert.deepEqual(Metrics.decode(blob("metrics")).values["n"], 3)
     const tree = Files.decode(blob("folder"))
     assert.deepEqual(tree.map((e) => e.path), ["sub/hello.txt"])
@@ -159,7 +211,10 @@ print("to stderr", file=sys.stderr)
     const log = Log.decode(blob("log"))
     assert.match(log, /to stderr/)
     const workdir = /workdir (\S+)/.exec(log)![1]
-    assert.ok(workdir.startsWith(tmpdir()) && !workdir.startsWith(store), "the working directory is under the OS temp dir")
+    assert.ok(
+      workdir.startsWith(tmpdir()) && !workdir.startsWith(store),
+      "the working directory is under the OS temp dir"
+    )
     assert.ok(!existsSync(workdir), "the working directory is removed")
   })
 })
@@ -214,7 +269,9 @@ if case == "store":
     shutil.copy(os.environ["OURO_INPUT_CORPUS"], out)
 `
 
-describe("bad cases: one clear line naming the stage, nothing stored, the store verifying clean", { skip: HAS_PYTHON ? false : "python3 is not on PATH" }, () => {
+describe("bad cases: one clear line naming the stage, nothing stored, the store verifying clean", {
+  skip: HAS_PYTHON ? false : "python3 is not on PATH"
+}, () => {
   const store = () => join(dir, "bad-store")
   before(() => writeFileSync(join(dir, "bad.py"), BAD_SCRIPT))
 
@@ -237,7 +294,7 @@ describe("bad cases: one clear line naming the stage, nothing stored, the store 
     assert.ok(failed !== null, `case ${c}: a StageFailed naming the stage, got ${text.slice(0, 400)}`)
     assert.equal(failed![1], `bad-${c}`)
     assert.match(failed![2], detail)
-    assert.ok(!records(store()).some((r) => r.includes('"test/bad"')), `case ${c}: nothing stored`)
+    assert.ok(!records(store()).some((r) => r.includes("\"test/bad\"")), `case ${c}: nothing stored`)
     return text
   }
 
@@ -303,7 +360,9 @@ describe("bad cases: one clear line naming the stage, nothing stored, the store 
   it("through the CLI: one `ouro:` line naming the stage, a non-zero exit", () => {
     const project = userProject("ouro-command-cli-")
     copyFileSync(join(dir, "bad.py"), join(project, "bad.py"))
-    writeFileSync(join(project, "p.ts"), `
+    writeFileSync(
+      join(project, "p.ts"),
+      `
 import { Command, Corpus, Pipeline, Seed } from "ouroboros"
 import { Schema } from "effect"
 const stage = Command.stage({
@@ -314,10 +373,14 @@ export default Pipeline.make("bad-cli", (b) => {
   const real = b.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "small.txt"))}, testFraction: 0.2 }), {})
   b.add(stage({ case: "traceback" }), { corpus: real.train }, { name: "trainer" })
 })
-`)
+`
+    )
     const r = ouro(project, "run", "p.ts", "--store", "s")
     assert.notEqual(r.code, 0)
-    assert.match(r.stderr, /^ouro: stage trainer \(test\/bad\) failed: python3 bad\.py traceback exited with code 1 \(ValueError: boom in the trainer\)/m)
+    assert.match(
+      r.stderr,
+      /^ouro: stage trainer \(test\/bad\) failed: python3 bad\.py traceback exited with code 1 \(ValueError: boom in the trainer\)/m
+    )
     assert.equal(ouro(project, "verify", "--store", "s").code, 0)
     rmSync(project, { recursive: true, force: true })
   })
@@ -326,7 +389,9 @@ export default Pipeline.make("bad-cli", (b) => {
     const project = userProject("ouro-command-int-")
     copyFileSync(join(dir, "bad.py"), join(project, "bad.py"))
     const pidfile = join(project, "pid")
-    writeFileSync(join(project, "p.ts"), `
+    writeFileSync(
+      join(project, "p.ts"),
+      `
 import { Command, Corpus, Pipeline, Seed } from "ouroboros"
 import { Schema } from "effect"
 const stage = Command.stage({
@@ -337,7 +402,8 @@ export default Pipeline.make("int", (b) => {
   const real = b.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "small.txt"))}, testFraction: 0.2 }), {})
   b.add(stage({ case: "timeout" }), { corpus: real.train }, { name: "sleeper" })
 })
-`)
+`
+    )
     const { OURO_STORE: _s, ...env } = process.env
     const child = spawn(process.execPath, [join(ROOT, "bin", "ouro.js"), "run", "p.ts", "--store", "s"], {
       cwd: project,
@@ -357,7 +423,7 @@ export default Pipeline.make("int", (b) => {
     const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)))
     assert.notEqual(code, 0)
     assert.equal(await aliveAfterAWhile(pid), false, "the program's child is gone")
-    assert.ok(!records(join(project, "s")).some((r) => r.includes('"test/bad"')))
+    assert.ok(!records(join(project, "s")).some((r) => r.includes("\"test/bad\"")))
     rmSync(project, { recursive: true, force: true })
   })
 })
@@ -376,7 +442,10 @@ describe("Train.torch in a pipeline with TypeScript stages", { skip: NO_TORCH ??
 
   const build = () =>
     Pipeline.make("mixed", (b) => {
-      const real = b.add(Seed.corpus({ source: join(ROOT, "data/shakespeare-sample.txt"), testFraction: 0.2, seed: 7 }), {})
+      const real = b.add(
+        Seed.corpus({ source: join(ROOT, "data/shakespeare-sample.txt"), testFraction: 0.2, seed: 7 }),
+        {}
+      )
       const { tokenizer } = b.add(Tokenize.chars({ minCount: 1 }), { corpus: real.train })
       // TypeScript only: must never rerun below.
       const ngram = b.add(Train.ngram({ order: 3 }), { corpus: real.train, tokenizer }, { name: "ngram" })
@@ -384,16 +453,26 @@ describe("Train.torch in a pipeline with TypeScript stages", { skip: NO_TORCH ??
         model: ngram.model,
         tokenizer,
         test: real.test,
-        sample: b.add(Sample.text({ documents: 8, maxLength: 40, seed: 1 }), { model: ngram.model, tokenizer }, { name: "ngram-sample" }).corpus
+        sample: b.add(Sample.text({ documents: 8, maxLength: 40, seed: 1 }), { model: ngram.model, tokenizer }, {
+          name: "ngram-sample"
+        }).corpus
       }, { name: "ngram-eval" })
       // Python, then TypeScript reading its model.
-      const { model } = b.add(Train.torch({ steps: 40, batch: 16, shards: 1, model: SHAPE, validation: { every: 20 } }, { script }), {
-        corpus: real.train,
-        tokenizer
-      }, { name: "torch-train" })
+      const { model } = b.add(
+        Train.torch({ steps: 40, batch: 16, shards: 1, model: SHAPE, validation: { every: 20 } }, { script }),
+        {
+          corpus: real.train,
+          tokenizer
+        },
+        { name: "torch-train" }
+      )
       b.add(Evaluate.perplexity({ maxTokens: 3000 }), { model, tokenizer, test: real.test }, { name: "ts-perplexity" })
-      b.add(Evaluate.torchPerplexity({ maxTokens: 3000 }, { script }), { model, tokenizer, test: real.test }, { name: "torch-perplexity" })
-      b.add(Sample.neural({ documents: 4, maxLength: 30, rows: 4, seed: 1 }), { model, tokenizer }, { name: "torch-sample" })
+      b.add(Evaluate.torchPerplexity({ maxTokens: 3000 }, { script }), { model, tokenizer, test: real.test }, {
+        name: "torch-perplexity"
+      })
+      b.add(Sample.neural({ documents: 4, maxLength: 30, rows: 4, seed: 1 }), { model, tokenizer }, {
+        name: "torch-sample"
+      })
     })
 
   let first: RunResult
@@ -415,8 +494,14 @@ describe("Train.torch in a pipeline with TypeScript stages", { skip: NO_TORCH ??
     const ts = metrics("ts-perplexity"), torch = metrics("torch-perplexity")
     assert.equal(ts["test_tokens"], torch["test_tokens"])
     assert.ok(Math.abs(ts["nll"] - torch["nll"]) < 1e-3, `nll ${ts["nll"]} (ouroboros) vs ${torch["nll"]} (torch)`)
-    assert.ok(Math.abs(ts["perplexity"] / torch["perplexity"] - 1) < 1e-3, `perplexity ${ts["perplexity"]} vs ${torch["perplexity"]}`)
-    assert.ok(ts["perplexity"] < 40, `the model learned something (perplexity ${ts["perplexity"]} over ${SHAPE.context}-char windows)`)
+    assert.ok(
+      Math.abs(ts["perplexity"] / torch["perplexity"] - 1) < 1e-3,
+      `perplexity ${ts["perplexity"]} vs ${torch["perplexity"]}`
+    )
+    assert.ok(
+      ts["perplexity"] < 40,
+      `the model learned something (perplexity ${ts["perplexity"]} over ${SHAPE.context}-char windows)`
+    )
   })
 
   it("appending a comment to the trainer script: plan names the file for exactly the torch stages; nothing else reruns; the same model bytes", async () => {
@@ -428,12 +513,17 @@ describe("Train.torch in a pipeline with TypeScript stages", { skip: NO_TORCH ??
     assert.deepEqual(status["torch-train"].reasons, [`file ${script} changed`])
     // It reads the model too: pending on it, and its own script changed.
     assert.equal(status["torch-perplexity"].status, "pending")
-    assert.deepEqual(status["torch-perplexity"].reasons, ["input model will be recomputed by torch-train", `file ${script} changed`])
+    assert.deepEqual(status["torch-perplexity"].reasons, [
+      "input model will be recomputed by torch-train",
+      `file ${script} changed`
+    ])
     for (const path of ["ts-perplexity", "torch-sample"]) {
       assert.equal(status[path].status, "pending", path)
       assert.deepEqual(status[path].reasons, ["input model will be recomputed by torch-train"], path)
     }
-    const others = entries.value.filter((e) => !["torch-train", "torch-perplexity", "ts-perplexity", "torch-sample"].includes(e.node.path))
+    const others = entries.value.filter((e) =>
+      !["torch-train", "torch-perplexity", "ts-perplexity", "torch-sample"].includes(e.node.path)
+    )
     assert.ok(others.every((e) => e.status === "cached"), others.map((e) => `${e.node.path} ${e.status}`).join(", "))
     const again = await runIn(store(), execute(build()))
     assert.ok(Exit.isSuccess(again), Exit.isFailure(again) ? failureMessage(again) : "")
@@ -447,15 +537,19 @@ describe("Train.torch in a pipeline with TypeScript stages", { skip: NO_TORCH ??
     const { fitTokenizer, encode } = await import("../src/lm/tokenizer.ts")
     const text = "Don't stop: 3.14, 1,000 and 42 — naïve café’s co-op <unk> Ünïcödé! ΣΑΣ (x)"
     const tok = fitTokenizer([text], { kind: "word", lowercase: true, minCount: 1 })
-    const r = spawnSync("python3", ["-c", `
+    const r = spawnSync("python3", [
+      "-c",
+      `
 import json, sys
 sys.path.insert(0, ${JSON.stringify(join(ROOT, "python"))})
 import ouro_gpt
 tok = json.loads(sys.argv[1])
 print(json.dumps(ouro_gpt.token_stream(tok, [sys.argv[2]]).tolist()))
-`, JSON.stringify(tok), text], { encoding: "utf8" })
+`,
+      JSON.stringify(tok),
+      text
+    ], { encoding: "utf8" })
     assert.equal(r.status, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), [...encode(tok, text), 1])
   })
 })
-

@@ -15,7 +15,7 @@ import {
   tableFromArrays,
   tableToIPC,
   Utf8,
-  vectorFromArray,
+  vectorFromArray
 } from "apache-arrow"
 import fc from "fast-check"
 import { parquetMetadata, parquetReadObjects } from "hyparquet"
@@ -27,7 +27,7 @@ import {
   corpusDocuments,
   corpusFromDocuments,
   decodeCorpus,
-  encodeCorpus,
+  encodeCorpus
 } from "../src/artifact/corpus.ts"
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex")
@@ -44,14 +44,14 @@ const UNICODE_DOCS = [
   { id: "rtl", text: "مرحبا بالعالم" },
   { id: "\ufeffbom-id", text: "\ufeffstarts with a BOM" },
   { id: "controls", text: "nul\u0000tab\tcr\rlf\n\u001f\u007f" },
-  { id: "astral", text: "\u{10ffff}\u{1d11e}\u{20000}" },
+  { id: "astral", text: "\u{10ffff}\u{1d11e}\u{20000}" }
 ]
 
 /** Encodes an Arrow table straight with parquet-wasm, to make files the codec did not write. */
 const rawParquet = (t: Table): Uint8Array =>
   writeParquet(
     WasmTable.fromIPCStream(tableToIPC(t, "stream")),
-    new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build(),
+    new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build()
   )
 
 const assertInvalid = (bytes: Uint8Array, pattern: RegExp) =>
@@ -61,7 +61,7 @@ const assertInvalid = (bytes: Uint8Array, pattern: RegExp) =>
       assert.ok(e instanceof CorpusInvalid, `expected CorpusInvalid, got ${String(e)}`)
       assert.match(e.message, pattern)
       return true
-    },
+    }
   )
 
 const roundTrip = (docs: ReadonlyArray<{ id: string; text: string }>) => {
@@ -77,8 +77,8 @@ describe("corpus in memory", () => {
       c.schema.fields.map((f) => [f.name, String(f.type), f.nullable]),
       [
         ["id", "Utf8", false],
-        ["text", "Utf8", false],
-      ],
+        ["text", "Utf8", false]
+      ]
     )
     assert.equal(c.numRows, UNICODE_DOCS.length)
     assert.equal(c.batches.length, 1)
@@ -97,28 +97,33 @@ describe("corpus in memory", () => {
     const mine = c.getChild("text")!.data[0]
     const theirs = reference.data[0]
     // Arrow's builder over-allocates its buffers; compare the used part.
-    assert.deepEqual([...mine.valueOffsets.subarray(0, mine.length + 1)], [...theirs.valueOffsets.subarray(0, theirs.length + 1)])
+    assert.deepEqual([...mine.valueOffsets.subarray(0, mine.length + 1)], [
+      ...theirs.valueOffsets.subarray(0, theirs.length + 1)
+    ])
     assert.deepEqual(
       Buffer.from(mine.values.subarray(0, mine.valueOffsets[mine.length])),
-      Buffer.from(theirs.values.subarray(0, theirs.valueOffsets[theirs.length])),
+      Buffer.from(theirs.values.subarray(0, theirs.valueOffsets[theirs.length]))
     )
   })
 
   it("rejects unpaired surrogates, which UTF-8 cannot hold", () => {
     assert.throws(
       () => corpusFromDocuments([{ id: "ok", text: "fine" }, { id: "bad", text: "x\ud800y" }]),
-      /corpus: document 1 \(id "bad"\): field "text" contains an unpaired UTF-16 surrogate/,
+      /corpus: document 1 \(id "bad"\): field "text" contains an unpaired UTF-16 surrogate/
     )
     // Two halves split across documents must not pair up when the column is joined.
     assert.throws(
       () => corpusFromDocuments([{ id: "a", text: "\ud83d" }, { id: "b", text: "\ude00" }]),
-      CorpusInvalid,
+      CorpusInvalid
     )
   })
 
   it("rejects documents whose fields are not strings", () => {
     const docs = [{ id: "a", text: "ok" }, { id: "b", text: null }] as unknown as Array<{ id: string; text: string }>
-    assert.throws(() => corpusFromDocuments(docs), /^CorpusInvalid: corpus: document 1: field "text" is null, expected a string$/)
+    assert.throws(
+      () => corpusFromDocuments(docs),
+      /^CorpusInvalid: corpus: document 1: field "text" is null, expected a string$/
+    )
   })
 
   it("reads multi-chunk tables built elsewhere", () => {
@@ -141,10 +146,13 @@ describe("corpus Parquet round trip", () => {
   })
 
   it("is exact for arbitrary code points (property)", () => {
-    const doc = fc.record({ id: fc.string({ unit: "binary", maxLength: 12 }), text: fc.string({ unit: "binary", maxLength: 60 }) })
+    const doc = fc.record({
+      id: fc.string({ unit: "binary", maxLength: 12 }),
+      text: fc.string({ unit: "binary", maxLength: 60 })
+    })
     fc.assert(
       fc.property(fc.array(doc, { maxLength: 20 }), (docs) => roundTrip(docs)),
-      { numRuns: 60, seed: 20240601 },
+      { numRuns: 60, seed: 20240601 }
     )
   })
 
@@ -161,7 +169,7 @@ describe("corpus Parquet round trip", () => {
       { id: "big1", text: big },
       { id: "big2", text: `é${big}😀` },
       { id: "big3", text: big },
-      { id: "after", text: "é" },
+      { id: "after", text: "é" }
     ])
   })
 
@@ -173,7 +181,10 @@ describe("corpus Parquet round trip", () => {
 })
 
 describe("corpus encoding is deterministic", () => {
-  const docs = Array.from({ length: 500 }, (_, i) => ({ id: `d${String(i).padStart(4, "0")}`, text: `document ${i} ${"é".repeat(i % 7)} 😀` }))
+  const docs = Array.from(
+    { length: 500 },
+    (_, i) => ({ id: `d${String(i).padStart(4, "0")}`, text: `document ${i} ${"é".repeat(i % 7)} 😀` })
+  )
 
   it("gives identical bytes on repeated encodes in one process", () => {
     const c = corpusFromDocuments(docs)
@@ -198,7 +209,9 @@ describe("corpus encoding is deterministic", () => {
       const docs = Array.from({ length: 500 }, (_, i) => ({ id: \`d\${String(i).padStart(4, "0")}\`, text: \`document \${i} \${"é".repeat(i % 7)} 😀\` }))
       process.stdout.write(createHash("sha256").update(encodeCorpus(corpusFromDocuments(docs))).digest("hex"))
     `
-    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" })
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8"
+    })
     assert.equal(child.status, 0, child.stderr)
     assert.equal(child.stdout, here)
   })
@@ -225,7 +238,10 @@ const toArrayBuffer = (b: Uint8Array): ArrayBuffer => {
 
 describe("independent reader (hyparquet)", () => {
   it("reads every row the codec wrote", async () => {
-    const docs = [...UNICODE_DOCS, ...Array.from({ length: 3000 }, (_, i) => ({ id: `n${i}`, text: `row ${i} ${"ü".repeat(i % 5)}` }))]
+    const docs = [
+      ...UNICODE_DOCS,
+      ...Array.from({ length: 3000 }, (_, i) => ({ id: `n${i}`, text: `row ${i} ${"ü".repeat(i % 5)}` }))
+    ]
     const bytes = encodeCorpus(corpusFromDocuments(docs))
     // hyparquet's default string parser drops a leading BOM; decode strictly and keep it.
     const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -243,7 +259,10 @@ describe("decodeCorpus validation", () => {
 
   it("rejects bytes that are not Parquet", () => {
     assertInvalid(new Uint8Array(0), /^corpus: not a Parquet file \(0 bytes, too short\)$/)
-    assertInvalid(new TextEncoder().encode("id,text\na,hello world\n"), /not a Parquet file \(no PAR1 magic at the start\)/)
+    assertInvalid(
+      new TextEncoder().encode("id,text\na,hello world\n"),
+      /not a Parquet file \(no PAR1 magic at the start\)/
+    )
     assertInvalid(tableToIPC(corpusFromDocuments(UNICODE_DOCS), "file"), /no PAR1 magic at the start/)
   })
 
@@ -264,7 +283,10 @@ describe("decodeCorpus validation", () => {
 
   it("rejects a missing column and names the columns found", () => {
     assertInvalid(rawParquet(tableFromArrays({ a: ["x"], b: ["y"] })), /^corpus: column "id" missing \(found: a, b\)$/)
-    assertInvalid(rawParquet(tableFromArrays({ id: ["x"], body: ["y"] })), /^corpus: column "text" missing \(found: id, body\)$/)
+    assertInvalid(
+      rawParquet(tableFromArrays({ id: ["x"], body: ["y"] })),
+      /^corpus: column "text" missing \(found: id, body\)$/
+    )
   })
 
   it("rejects a column of the wrong type", () => {
@@ -273,7 +295,10 @@ describe("decodeCorpus validation", () => {
   })
 
   it("rejects nulls and says where the first one is", () => {
-    const t = new Table({ id: vectorFromArray(["a", "b", "c"], new Utf8()), text: vectorFromArray(["x", null, null], new Utf8()) })
+    const t = new Table({
+      id: vectorFromArray(["a", "b", "c"], new Utf8()),
+      text: vectorFromArray(["x", null, null], new Utf8())
+    })
     assertInvalid(rawParquet(t), /^corpus: column "text" has 2 null value\(s\) \(first at row 1\)$/)
   })
 
@@ -285,7 +310,12 @@ describe("decodeCorpus validation", () => {
 
     const schema = new Schema([new Field("id", new LargeUtf8(), false), new Field("text", new LargeUtf8(), false)])
     const large = (xs: string[]) => vectorFromArray(xs, new LargeUtf8()).data[0]
-    const struct = makeData({ type: new Struct(schema.fields), length: 2, nullCount: 0, children: [large(["p", "q"]), large(["ü", "😀"])] })
+    const struct = makeData({
+      type: new Struct(schema.fields),
+      length: 2,
+      nullCount: 0,
+      children: [large(["p", "q"]), large(["ü", "😀"])]
+    })
     const c2 = decodeCorpus(rawParquet(new Table(schema, new RecordBatch(schema, struct))))
     assert.equal(String(c2.schema.fields[1].type), "Utf8")
     assert.deepEqual(corpusDocuments(c2), { ids: ["p", "q"], texts: ["ü", "😀"] })

@@ -93,7 +93,10 @@ describe("the daily loop: one run, read back", () => {
   it("6: a metric written by the user's own stage is a column of the table, after the built-in ones", () => {
     assert.equal(first.code, 0, first.stderr)
     const header = first.stdout.split("\n").find((l) => l.startsWith("gen ") && l.includes("ppl")) ?? ""
-    assert.match(header, /^gen\s+ppl\s+baseline\s+distinct-1\s+distinct-2\s+rep-4\s+self-BLEU\s+entropy\s+coverage\s+mean-chars\s+sample_tokens$/)
+    assert.match(
+      header,
+      /^gen\s+ppl\s+baseline\s+distinct-1\s+distinct-2\s+rep-4\s+self-BLEU\s+entropy\s+coverage\s+mean-chars\s+sample_tokens$/
+    )
   })
 
   it("7: a scope without generations (the untrained baseline) is no arm of the report: no section, no empty samples", () => {
@@ -117,23 +120,47 @@ describe("the daily loop: one run, read back", () => {
       assert.equal(doc.kind, args[0])
       return doc
     }
-    const plan = json("plan", file) as { pipeline: string; counts: Record<string, number>; stages: Array<Record<string, unknown>> }
+    const plan = json("plan", file) as {
+      pipeline: string
+      counts: Record<string, number>
+      stages: Array<Record<string, unknown>>
+    }
     assert.equal(plan.pipeline, "loop")
     assert.deepEqual(plan.counts, { stages: plan.stages.length, cached: plan.stages.length, run: 0, pending: 0 })
     assert.deepEqual(Object.keys(plan.stages[0]), ["path", "kind", "status", "key", "reasons"])
     assert.match(String(plan.stages[0].key), /^[0-9a-f]{64}$/)
-    const ls = json("ls") as { pipelines: Array<{ name: string; run: string; artifacts: Array<Record<string, string>> }> }
+    const ls = json("ls") as {
+      pipelines: Array<{ name: string; run: string; artifacts: Array<Record<string, string>> }>
+    }
     assert.deepEqual(ls.pipelines.map((p) => p.name), ["loop"])
     const train = ls.pipelines[0].artifacts.find((x) => x.stage === "arm=replace/g1/train-ngram")!
     assert.deepEqual(Object.keys(train), ["stage", "output", "kind", "hash"])
     const status = json("status") as Record<string, unknown>
-    assert.deepEqual(Object.keys(status), ["format", "kind", "store", "blobs", "bytes", "records", "strays", "pipelines"])
-    const show = json("show", "loop/arm=replace/g1/evaluate-lm") as { type: string; record: { key: string }; outputs: Record<string, { hash: string; text: string }> }
+    assert.deepEqual(Object.keys(status), [
+      "format",
+      "kind",
+      "store",
+      "blobs",
+      "bytes",
+      "records",
+      "strays",
+      "pipelines"
+    ])
+    const show = json("show", "loop/arm=replace/g1/evaluate-lm") as {
+      type: string
+      record: { key: string }
+      outputs: Record<string, { hash: string; text: string }>
+    }
     assert.equal(show.type, "record")
     assert.match(show.outputs.metrics.text, /^metrics\n/)
     const blob = json("show", show.outputs.metrics.hash) as Record<string, unknown>
     assert.equal(blob.type, "blob")
-    const verify = json("verify") as { clean: boolean; checked: Record<string, number>; corrupt: unknown[]; missing: unknown[] }
+    const verify = json("verify") as {
+      clean: boolean
+      checked: Record<string, number>
+      corrupt: unknown[]
+      missing: unknown[]
+    }
     assert.equal(verify.clean, true)
     assert.deepEqual(verify.corrupt, [])
   })
@@ -141,7 +168,10 @@ describe("the daily loop: one run, read back", () => {
   it("12: ls of a pipeline that never ran names it and exits 1; a usage error exits 2", () => {
     const r = ouro(dir, "ls", "nopipeline")
     assert.equal(r.code, 1, r.stdout + r.stderr)
-    assert.equal(r.stderr, "ouro: nopipeline: no pipeline by that name has run in this store (pipelines that have: loop)\n")
+    assert.equal(
+      r.stderr,
+      "ouro: nopipeline: no pipeline by that name has run in this store (pipelines that have: loop)\n"
+    )
     assert.equal(r.stdout, "")
     const usage = ouro(dir, "ls", "--bogus")
     assert.equal(usage.code, 2, usage.stdout + usage.stderr)
@@ -169,7 +199,9 @@ describe("the daily loop: progress lines", () => {
     const dir = tempDir("ouro-wait-")
     try {
       const file = join(dir, "wait.ts")
-      writeFileSync(file, `
+      writeFileSync(
+        file,
+        `
 import { Effect, Schema } from "effect"
 import { defineStage, Metrics, Pipeline } from "ouroboros"
 const Nap = defineStage({
@@ -180,10 +212,12 @@ export default Pipeline.make("wait", (p) => {
   p.add(Nap({ ms: 2500 }), {}, { name: "slow" })
   p.add(Nap({ ms: 1 }), {}, { name: "quick" })
 })
-`)
+`
+      )
       const r = ouro(dir, "run", file, "--jobs", "1")
       assert.equal(r.code, 0, r.stderr)
-      const done = (name: string) => r.stderr.split("\n").find((l) => l.startsWith("  done") && l.includes(` ${name} `)) ?? ""
+      const done = (name: string) =>
+        r.stderr.split("\n").find((l) => l.startsWith("  done") && l.includes(` ${name} `)) ?? ""
       // Its record's time (the first stage on a fresh worker also pays for the worker's start).
       const slow = /^ {2}done {4}slow {2}(\d+\.\d\d) s$/.exec(done("slow"))
       assert.ok(slow !== null && Number(slow[1]) >= 2.5, `slow: ${JSON.stringify(done("slow"))}`)
@@ -221,10 +255,13 @@ describe("the daily loop: where sources are", () => {
     try {
       mkdirSync(join(dir, "exp"))
       writeFileSync(join(dir, "exp", "tiny.txt"), "one document here.\n\nanother document there.\n\na third one.\n")
-      writeFileSync(join(dir, "exp", "rel.ts"), `
+      writeFileSync(
+        join(dir, "exp", "rel.ts"),
+        `
 import { Pipeline, Seed } from "ouroboros"
 export default Pipeline.make("rel", (p) => { p.add(Seed.corpus({ source: "./tiny.txt", testFraction: 0.4 }), {}) })
-`)
+`
+      )
       const r = ouro(dir, "run", "exp/rel.ts")
       assert.equal(r.code, 0, r.stderr)
       const shown = ouro(dir, "show", "rel/seed-corpus")
@@ -254,13 +291,18 @@ export default Pipeline.make("rel", (p) => { p.add(Seed.corpus({ source: "./tiny
       const texts = ["the first document.", "a second one.", "and a third.", "a fourth, at last."]
       writeFileSync(join(dir, "hf.parquet"), parquet({ text: texts }))
       writeFileSync(join(dir, "mapped.parquet"), parquet({ doc_id: ["d1", "d2", "d3", "d4"], content: texts }))
-      writeFileSync(join(dir, "pq.ts"), `
+      writeFileSync(
+        join(dir, "pq.ts"),
+        `
 import { Pipeline, Seed } from "ouroboros"
 export default Pipeline.make("pq", (p) => {
   p.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "hf.parquet"))}, testFraction: 0.25 }), {}, { name: "hf" })
-  p.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "mapped.parquet"))}, testFraction: 0.25, columns: { text: "content", id: "doc_id" } }), {}, { name: "mapped" })
+  p.add(Seed.corpus({ source: ${
+          JSON.stringify(join(dir, "mapped.parquet"))
+        }, testFraction: 0.25, columns: { text: "content", id: "doc_id" } }), {}, { name: "mapped" })
 })
-`)
+`
+      )
       const r = ouro(dir, "run", "pq.ts")
       assert.equal(r.code, 0, r.stderr)
       const hf = ouro(dir, "show", "pq/hf", "--head", "10")
@@ -270,10 +312,15 @@ export default Pipeline.make("pq", (p) => {
       const mapped = ouro(dir, "show", "pq/mapped", "--head", "10")
       assert.match(mapped.stdout, /\n {2}d[1-4]: (the|a|and) /)
       // A column named but missing is refused, naming it.
-      writeFileSync(join(dir, "bad.ts"), `
+      writeFileSync(
+        join(dir, "bad.ts"),
+        `
 import { Pipeline, Seed } from "ouroboros"
-export default Pipeline.make("bad", (p) => { p.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "hf.parquet"))}, columns: { text: "body" } }), {}) })
-`)
+export default Pipeline.make("bad", (p) => { p.add(Seed.corpus({ source: ${
+          JSON.stringify(join(dir, "hf.parquet"))
+        }, columns: { text: "body" } }), {}) })
+`
+      )
       const bad = ouro(dir, "run", "bad.ts")
       assert.equal(bad.code, 1)
       assert.match(bad.stderr, /column "body" missing \(found: text\)/)
@@ -286,7 +333,10 @@ export default Pipeline.make("bad", (p) => { p.add(Seed.corpus({ source: ${JSON.
 describe("the daily loop: bounded metrics", () => {
   const bounded = [0.97, 0.99, 0.62] // mean 0.86; a t-interval over 3 seeds reaches far above 1
   it("14: the table clips a bounded metric's interval to [0, 1] and says so", () => {
-    const rows = bounded.map((v, i) => ({ tags: { seed: i + 1, generation: 1 }, values: { rep_4: v, perplexity: 100 + v } }))
+    const rows = bounded.map((v, i) => ({
+      tags: { seed: i + 1, generation: 1 },
+      values: { rep_4: v, perplexity: 100 + v }
+    }))
     const table = metricsTables(rows)
     const cell = /^1\s+\S+\s+(.+)$/m.exec(table)![1]
     const [lo, hi] = /\[(\S+), (\S+)\]/.exec(cell)!.slice(1).map(Number)
@@ -300,12 +350,25 @@ describe("the daily loop: bounded metrics", () => {
     const arm: ArmReport = {
       name: "arm=replace",
       generations: [1, 2].map((generation) => ({
-        generation, seeds: 3, metrics: { rep_4: s, self_bleu: s, perplexity: summarize([10, 11, 12]) }, rankFrequency: [], sampleText: "x"
+        generation,
+        seeds: 3,
+        metrics: { rep_4: s, self_bleu: s, perplexity: summarize([10, 11, 12]) },
+        rankFrequency: [],
+        sampleText: "x"
       }))
     }
     for (const r of seriesRows(arm, ["rep_4", "self_bleu"], false)) assert.ok(r.lo >= 0 && r.hi <= 1, JSON.stringify(r))
-    const html = await renderReport({ pipeline: "b", manifest: "0".repeat(64), arms: [arm], dag: { nodes: [], edges: [] }, artifacts: [], theory: [] })
-    const rep = /<figure class="plot" data-plot="rep:arm=replace"><figcaption>([^<]*(<span[^>]*>[^<]*<\/span>)?)/.exec(html)
+    const html = await renderReport({
+      pipeline: "b",
+      manifest: "0".repeat(64),
+      arms: [arm],
+      dag: { nodes: [], edges: [] },
+      artifacts: [],
+      theory: []
+    })
+    const rep = /<figure class="plot" data-plot="rep:arm=replace"><figcaption>([^<]*(<span[^>]*>[^<]*<\/span>)?)/.exec(
+      html
+    )
     assert.ok(rep !== null)
     assert.match(rep[1], /band clipped to \[0, 1\]/)
     assert.doesNotMatch(html, /\[0\.\d+, 1\.[0-9]*[1-9]/, "no interval above 1 in the numbers either")
@@ -316,64 +379,109 @@ describe("the daily loop: the report's samples", () => {
   it("7: a character model's <unk> (decoded as U+FFFD) is shown as a visible <unk> token, not '\uFFFD'", async () => {
     const arm: ArmReport = {
       name: "arm=replace",
-      generations: [{ generation: 1, seeds: 1, metrics: { perplexity: summarize([9]) }, rankFrequency: [], sampleText: "the \uFFFDnion is strong" }]
+      generations: [{
+        generation: 1,
+        seeds: 1,
+        metrics: { perplexity: summarize([9]) },
+        rankFrequency: [],
+        sampleText: "the \uFFFDnion is strong"
+      }]
     }
-    const html = await renderReport({ pipeline: "u", manifest: "0".repeat(64), arms: [arm], dag: { nodes: [], edges: [] }, artifacts: [], theory: [] })
+    const html = await renderReport({
+      pipeline: "u",
+      manifest: "0".repeat(64),
+      arms: [arm],
+      dag: { nodes: [], edges: [] },
+      artifacts: [],
+      theory: []
+    })
     assert.ok(!html.includes("\uFFFD"), "a U+FFFD reached the page")
     assert.match(html, /the <span class="unk"[^>]*>&lt;unk&gt;<\/span>nion is strong/)
   })
 })
 
 describe("the daily loop: the report's overview in a browser", () => {
-  it("7: five arms with long names: every legend entry whole and visible, each arm its own colour, the baseline apart", { timeout: 120_000 }, async () => {
-    const names = ["accumulate-subsample-2000", "accumulate-everything", "replace-with-filter-dedup", "real-fraction-0.1-and-more", "replace"].map((n) => `arm=${n}`)
-    const arms: ArmReport[] = names.map((name, a) => ({
-      name,
-      generations: [1, 2, 3, 4].map((generation) => ({
-        generation,
-        seeds: 1,
-        metrics: {
-          perplexity: summarize([100 + 20 * a * generation]),
-          baseline_perplexity: summarize([900]),
-          distinct_2: summarize([0.5 - 0.05 * a * generation])
-        },
-        rankFrequency: [],
-        sampleText: `sample of ${name}`
+  it(
+    "7: five arms with long names: every legend entry whole and visible, each arm its own colour, the baseline apart",
+    { timeout: 120_000 },
+    async () => {
+      const names = [
+        "accumulate-subsample-2000",
+        "accumulate-everything",
+        "replace-with-filter-dedup",
+        "real-fraction-0.1-and-more",
+        "replace"
+      ].map((n) => `arm=${n}`)
+      const arms: ArmReport[] = names.map((name, a) => ({
+        name,
+        generations: [1, 2, 3, 4].map((generation) => ({
+          generation,
+          seeds: 1,
+          metrics: {
+            perplexity: summarize([100 + 20 * a * generation]),
+            baseline_perplexity: summarize([900]),
+            distinct_2: summarize([0.5 - 0.05 * a * generation])
+          },
+          rankFrequency: [],
+          sampleText: `sample of ${name}`
+        }))
       }))
-    }))
-    const data: ReportData = { pipeline: "five", manifest: "0".repeat(64), arms, dag: { nodes: [], edges: [] }, artifacts: [], theory: [] }
-    const dir = mkdtempSync(join(tmpdir(), "ouro-legend-"))
-    const file = join(dir, "report.html")
-    writeFileSync(file, await renderReport(data))
-    const { browser } = await launchBrowser()
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-      await page.goto(pathToFileURL(file).href, { waitUntil: "load" })
-      for (const id of ["perplexity:arms", "distinct-2:arms"]) {
-        const legend = await page.$eval(`figure[data-plot="${id}"]`, (fig) => {
-          const box = fig.getBoundingClientRect()
-          const labels = [...fig.querySelectorAll(".role-legend-label text")].map((t) => {
-            const b = t.getBoundingClientRect()
-            return { text: t.textContent ?? "", inside: b.left >= box.left - 0.5 && b.right <= box.right + 0.5 && b.top >= box.top && b.bottom <= box.bottom && b.width > 0 }
-          })
-          const symbols = [...fig.querySelectorAll(".role-legend-symbol path")].map((p) => p.getAttribute("stroke") ?? p.getAttribute("fill") ?? "")
-          // A solid line is drawn with the dash [1, 0]: the dashed ones are the others.
-          const dashed = [...fig.querySelectorAll(".role-mark path[stroke-dasharray]")]
-            .filter((p) => !/^1[ ,]+0$/.test(p.getAttribute("stroke-dasharray") ?? ""))
-            .map((p) => p.getAttribute("stroke") ?? "")
-          return { labels, symbols, dashed }
-        })
-        const baseline = id === "perplexity:arms" ? ["untrained baseline"] : []
-        assert.deepEqual(legend.labels.map((l) => l.text), [...names, ...baseline], `${id}: legend labels`)
-        for (const l of legend.labels) assert.ok(l.inside, `${id}: legend entry ${l.text} is cut off`)
-        assert.equal(new Set(legend.symbols).size, names.length + baseline.length, `${id}: colours ${legend.symbols.join(" ")}`)
-        const armColours = legend.symbols.slice(0, names.length)
-        for (const d of legend.dashed) assert.ok(!armColours.includes(d), `${id}: the dashed baseline is drawn in an arm's colour ${d}`)
-        if (id === "perplexity:arms") assert.ok(legend.dashed.length > 0, "the baseline is drawn")
+      const data: ReportData = {
+        pipeline: "five",
+        manifest: "0".repeat(64),
+        arms,
+        dag: { nodes: [], edges: [] },
+        artifacts: [],
+        theory: []
       }
-    } finally {
-      await browser.close()
-      rmSync(dir, { recursive: true, force: true })
+      const dir = mkdtempSync(join(tmpdir(), "ouro-legend-"))
+      const file = join(dir, "report.html")
+      writeFileSync(file, await renderReport(data))
+      const { browser } = await launchBrowser()
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+        await page.goto(pathToFileURL(file).href, { waitUntil: "load" })
+        for (const id of ["perplexity:arms", "distinct-2:arms"]) {
+          const legend = await page.$eval(`figure[data-plot="${id}"]`, (fig) => {
+            const box = fig.getBoundingClientRect()
+            const labels = [...fig.querySelectorAll(".role-legend-label text")].map((t) => {
+              const b = t.getBoundingClientRect()
+              return {
+                text: t.textContent ?? "",
+                inside: b.left >= box.left - 0.5 && b.right <= box.right + 0.5 && b.top >= box.top &&
+                  b.bottom <= box.bottom && b.width > 0
+              }
+            })
+            const symbols = [...fig.querySelectorAll(".role-legend-symbol path")].map((p) =>
+              p.getAttribute("stroke") ?? p.getAttribute("fill") ?? ""
+            )
+            // A solid line is drawn with the dash [1, 0]: the dashed ones are the others.
+            const dashed = [...fig.querySelectorAll(".role-mark path[stroke-dasharray]")]
+              .filter((p) => !/^1[ ,]+0$/.test(p.getAttribute("stroke-dasharray") ?? ""))
+              .map((p) => p.getAttribute("stroke") ?? "")
+            return { labels, symbols, dashed }
+          })
+          const baseline = id === "perplexity:arms" ? ["untrained baseline"] : []
+          assert.deepEqual(legend.labels.map((l) => l.text), [...names, ...baseline], `${id}: legend labels`)
+          for (const l of legend.labels) assert.ok(l.inside, `${id}: legend entry ${l.text} is cut off`)
+          assert.equal(
+            new Set(legend.symbols).size,
+            names.length + baseline.length,
+            `${id}: colours ${legend.symbols.join(" ")}`
+          )
+          const armColours = legend.symbols.slice(0, names.length)
+          for (const d of legend.dashed) {
+            assert.ok(
+              !armColours.includes(d),
+              `${id}: the dashed baseline is drawn in an arm's colour ${d}`
+            )
+          }
+          if (id === "perplexity:arms") assert.ok(legend.dashed.length > 0, "the baseline is drawn")
+        }
+      } finally {
+        await browser.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
     }
-  })
+  )
 })

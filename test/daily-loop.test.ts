@@ -17,12 +17,16 @@ const writeArms = (
   o: { readonly arms?: ReadonlyArray<string>; readonly temperature?: Readonly<Record<string, number>> } = {}
 ): string => {
   const file = join(dir, "arms.ts")
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Evaluate, Filter, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 const temperature: Record<string, number> = ${JSON.stringify(o.temperature ?? {})}
 export default Pipeline.make("arms", (p) => {
-  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }), {})
+  const real = p.add(Seed.corpus({ source: ${
+      JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))
+    }, testFraction: 0.2, seed: 7 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
   for (const arm of ${JSON.stringify(o.arms ?? ["replace", "replace-filtered"])}) {
     p.scope({ arm }, (s) =>
@@ -36,7 +40,8 @@ export default Pipeline.make("arms", (p) => {
       }))
   }
 })
-`)
+`
+  )
   return file
 }
 
@@ -84,7 +89,13 @@ describe("the researcher's daily loop", () => {
     assert.match(shared, /corpus: 30 documents/)
     assert.equal(keyOf(shared), keyOf(first))
     const traced = ok(ouro(dir, "lineage", "arms/arm=replace-filtered/g2/evaluate-lm"))
-    for (const stage of ["arm=replace-filtered/g2/filter-length", "arm=replace-filtered/g1/mix-replace", "arm=replace-filtered/g1/sample-text"]) {
+    for (
+      const stage of [
+        "arm=replace-filtered/g2/filter-length",
+        "arm=replace-filtered/g1/mix-replace",
+        "arm=replace-filtered/g1/sample-text"
+      ]
+    ) {
       assert.ok(traced.includes(stage), `${stage} in\n${traced}`)
     }
     const out = join(dir, "shared.html")
@@ -104,9 +115,15 @@ describe("the researcher's daily loop", () => {
   })
 
   it("plan gives the real reason for a node that never ran under its own path but whose twin did", () => {
-    const edited = writeArms(dir, { arms: ["replace", "replace-filtered", "hot"], temperature: { "replace-filtered": 0.9, hot: 0.8 } })
+    const edited = writeArms(dir, {
+      arms: ["replace", "replace-filtered", "hot"],
+      temperature: { "replace-filtered": 0.9, hot: 0.8 }
+    })
     const planned = ok(ouro(dir, "plan", edited))
-    assert.match(lineOf(planned, "arm=replace-filtered/g1/sample-text"), /^run\s+\S+\s+params field temperature 1 -> 0\.9/)
+    assert.match(
+      lineOf(planned, "arm=replace-filtered/g1/sample-text"),
+      /^run\s+\S+\s+params field temperature 1 -> 0\.9/
+    )
     assert.match(lineOf(planned, "arm=hot/g1/train-ngram"), /^cached/)
     assert.match(lineOf(planned, "arm=hot/g1/sample-text"), /^run\s+\S+\s+params field temperature 1 -> 0\.8/)
     assert.doesNotMatch(planned, /new stage/)
@@ -163,10 +180,16 @@ describe("the researcher's daily loop", () => {
     assert.match(runs, /\d{4}-\d\d-\d\dT\d\d:\d\d/)
     assert.match(runs.split("\n").find((l) => l.includes(runB.slice(0, 12))) ?? "", /latest/)
     refuses(ouro(dir, "pin", "nope"), /^ouro: nope: /m)
-    assert.match(ok(ouro(dir, "pin", runA.slice(0, 12), "--name", "baseline")), new RegExp(`pinned run ${runA.slice(0, 12)}\\w* as baseline`))
+    assert.match(
+      ok(ouro(dir, "pin", runA.slice(0, 12), "--name", "baseline")),
+      new RegExp(`pinned run ${runA.slice(0, 12)}\\w* as baseline`)
+    )
     assert.match(ok(ouro(dir, "runs", "arms")), new RegExp(`${runA.slice(0, 12)}.*baseline`))
     ok(ouro(dir, "gc", "--apply", "--grace-minutes", "0"))
-    assert.match(ok(ouro(dir, "show", `${runA.slice(0, 12)}/arm=replace-filtered/g1/sample-text`)), /corpus: 30 documents/)
+    assert.match(
+      ok(ouro(dir, "show", `${runA.slice(0, 12)}/arm=replace-filtered/g1/sample-text`)),
+      /corpus: 30 documents/
+    )
     ok(ouro(dir, "report", runA, "-o", join(dir, "pinned.html")))
     ok(ouro(dir, "verify"))
     refuses(ouro(dir, "unpin", "nope"), /^ouro: nope: /m)

@@ -55,13 +55,20 @@ describe("engine", () => {
     const byPath = new Map(entries.map((e) => [e.node.path, e]))
     assert.equal(byPath.get("g1/toy-upper")!.status, "cached")
     assert.equal(byPath.get("g2/toy-upper")!.status, "run")
-    assert.deepEqual(byPath.get("g2/toy-upper")!.reasons, ['params field suffix "!" -> "?"'])
+    assert.deepEqual(byPath.get("g2/toy-upper")!.reasons, ["params field suffix \"!\" -> \"?\""])
     assert.equal(byPath.get("g2/toy-lower")!.status, "pending")
     assert.match(byPath.get("g2/toy-lower")!.reasons.join(";"), /input in will be recomputed by g2\/toy-upper/)
     calls.clear()
     const result = await run(execute(chain("?")))
     const ran = result.nodes.filter((n) => n.status === "ran").map((n) => n.node.path)
-    assert.deepEqual(ran, ["g2/toy-upper", "g2/toy-lower", "g2/toy-concat", "g3/toy-upper", "g3/toy-lower", "g3/toy-concat"])
+    assert.deepEqual(ran, [
+      "g2/toy-upper",
+      "g2/toy-lower",
+      "g2/toy-concat",
+      "g3/toy-upper",
+      "g3/toy-lower",
+      "g3/toy-concat"
+    ])
   })
 
   it("early cutoff: an upstream rerun that reproduces its bytes leaves everything below cached", async () => {
@@ -91,7 +98,7 @@ describe("engine", () => {
     const bumped = await run(plan(make(2, { lib: "1.0" })))
     assert.deepEqual(bumped[1].reasons, ["version bumped 1 -> 2"])
     const moved = await run(plan(make(1, { lib: "1.1" })))
-    assert.deepEqual(moved[1].reasons, ['env lib "1.0" -> "1.1"'])
+    assert.deepEqual(moved[1].reasons, ["env lib \"1.0\" -> \"1.1\""])
     assert.equal(moved[0].status, "cached")
   })
 
@@ -109,10 +116,16 @@ describe("engine", () => {
   it("refuses bad pipelines at definition time, naming the stage and the field", () => {
     assert.throws(
       () => Pipeline.make("bad", (p) => p.add(Source({ text: 3 }), {})),
-      (e: unknown) => e instanceof PipelineInvalid && /stage toy-source: invalid params for toy\/source: Expected string at \["text"\]/.test(e.message)
+      (e: unknown) =>
+        e instanceof PipelineInvalid &&
+        /stage toy-source: invalid params for toy\/source: Expected string at \["text"\]/.test(e.message)
     )
     assert.throws(
-      () => Pipeline.make("bad", (p) => p.add(Upper({ suffix: "far too long" }), { in: p.add(Source({ text: "" }), {}).out })),
+      () =>
+        Pipeline.make(
+          "bad",
+          (p) => p.add(Upper({ suffix: "far too long" }), { in: p.add(Source({ text: "" }), {}).out })
+        ),
       (e: unknown) => e instanceof PipelineInvalid && /at \["suffix"\]/.test(e.message)
     )
     assert.throws(

@@ -30,7 +30,11 @@ const every: ReadonlyArray<OuroError> = [
   new PipelineLoadError({ file: "p.ts", detail: "does not compile", cause: new SyntaxError("Unexpected token") }),
   new ArtifactMissing({ hash: "a".repeat(64) }),
   new ArtifactCorrupt({ hash: "b".repeat(64), path: "/s/blobs/bb", detail: "its bytes hash to c" }),
-  new StoreError({ path: "/s", detail: "EROFS", cause: Object.assign(new Error("read-only file system"), { code: "EROFS" }) }),
+  new StoreError({
+    path: "/s",
+    detail: "EROFS",
+    cause: Object.assign(new Error("read-only file system"), { code: "EROFS" })
+  }),
   new NotAStore({ path: "/home", detail: "no marker" }),
   new StoreNotFound({ path: "/typo" }),
   new OutputUnwritable({ what: "report", path: "/tmp", detail: "is a directory" }),
@@ -66,15 +70,20 @@ suite("errors", () => {
     assert.ok(e instanceof Error)
   })
 
-  it("a stage that throws on a worker thread fails with StageFailed, its cause carried across the thread", { timeout: 60_000 }, async () => {
+  it("a stage that throws on a worker thread fails with StageFailed, its cause carried across the thread", {
+    timeout: 60_000
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "ouro-errors-"))
     try {
       linkOuroboros(dir)
       const file = join(dir, "throws.ts")
-      writeFileSync(file, `import { Pipeline } from "ouroboros"
+      writeFileSync(
+        file,
+        `import { Pipeline } from "ouroboros"
 import { Throws } from ${JSON.stringify(join(ROOT, "test/support/faulty.ts"))}
 export default Pipeline.make("throws", (p) => { p.add(Throws({ message: "kaboom in user code" })) })
-`)
+`
+      )
       const pipeline = (await import(file)).default
       const failure = await Effect.runPromise(
         Effect.flip(execute(pipeline)).pipe(Effect.provide(localWorkers(join(dir, ".ouroboros"), file, 1)))

@@ -41,21 +41,24 @@ describe("sha256", () => {
 
 describe("canonicalJson (RFC 8785)", () => {
   it("sorts object keys recursively and drops whitespace", () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}')
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } }),
+      "{\"a\":{\"c\":null,\"d\":[3,{\"y\":2,\"z\":1}]},\"b\":1}"
+    )
     assert.equal(canonicalJson([]), "[]")
     assert.equal(canonicalJson({}), "{}")
   })
 
   it("reproduces the RFC 8785 section 3.2.2 example", () => {
     const input = JSON.parse(
-      '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],' +
-        '"string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",' +
-        '"literals": [null, true, false]}'
+      "{\"numbers\": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]," +
+        "\"string\": \"\\u20ac$\\u000F\\u000aA'\\u0042\\u0022\\u005c\\\\\\\"\\/\"," +
+        "\"literals\": [null, true, false]}"
     )
     assert.equal(
       canonicalJson(input),
-      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],' +
-        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'
+      "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27]," +
+        "\"string\":\"€$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}"
     )
   })
 
@@ -71,8 +74,8 @@ describe("canonicalJson (RFC 8785)", () => {
     }
     assert.equal(
       canonicalJson(input),
-      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
-        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}'
+      "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u0080\":\"Control\",\"\u00f6\":\"Latin Small Letter O With Diaeresis\"," +
+        "\"\u20ac\":\"Euro Sign\",\"\ud83d\ude00\":\"Emoji: Grinning Face\",\"\ufb33\":\"Hebrew Letter Dalet With Dagesh\"}"
     )
   })
 
@@ -97,13 +100,13 @@ describe("canonicalJson (RFC 8785)", () => {
       [333333333.3333333, "333333333.3333333"]
     ]
     for (const [n, s] of vectors) assert.equal(canonicalJson(n), s, `${n}`)
-    assert.equal(canonicalJson({ x: -0 }), '{"x":0}')
+    assert.equal(canonicalJson({ x: -0 }), "{\"x\":0}")
   })
 
   it("escapes control characters with lowercase hex and leaves other characters as they are", () => {
-    assert.equal(canonicalJson("\u0000\u001f\b\t\n\f\r"), '"\\u0000\\u001f\\b\\t\\n\\f\\r"')
-    assert.equal(canonicalJson('"\\/'), '"\\"\\\\/"')
-    assert.equal(canonicalJson("é😀\u2028\u007f"), '"é😀\u2028\u007f"')
+    assert.equal(canonicalJson("\u0000\u001f\b\t\n\f\r"), "\"\\u0000\\u001f\\b\\t\\n\\f\\r\"")
+    assert.equal(canonicalJson("\"\\/"), "\"\\\"\\\\/\"")
+    assert.equal(canonicalJson("é😀\u2028\u007f"), "\"é😀\u2028\u007f\"")
   })
 
   it("is invariant to key insertion order", () => {
@@ -121,7 +124,8 @@ describe("canonicalJson (RFC 8785)", () => {
   })
 
   it("refuses values JSON cannot represent, naming the path", () => {
-    const refuses = (v: unknown, re: RegExp) => assert.throws(() => canonicalJson(v), (e: unknown) => e instanceof TypeError && re.test(e.message))
+    const refuses = (v: unknown, re: RegExp) =>
+      assert.throws(() => canonicalJson(v), (e: unknown) => e instanceof TypeError && re.test(e.message))
     refuses(undefined, /undefined at \$ /)
     refuses({ a: undefined }, /undefined at \$\.a /)
     refuses({ a: [1, NaN] }, /non-finite number at \$\.a\[1\]/)
@@ -172,7 +176,10 @@ describe("stageKey", () => {
       ["extra param", material({ params: { order: 3, smoothing: { kind: "kneser-ney", discount: 0.75 }, x: null } })],
       ["input hash", material({ inputs: { corpus: sha256("other"), tokenizer: sha256("tokenizer") } })],
       ["input name", material({ inputs: { text: sha256("corpus"), tokenizer: sha256("tokenizer") } })],
-      ["extra input", material({ inputs: { corpus: sha256("corpus"), tokenizer: sha256("tokenizer"), z: sha256("") } })],
+      [
+        "extra input",
+        material({ inputs: { corpus: sha256("corpus"), tokenizer: sha256("tokenizer"), z: sha256("") } })
+      ],
       ["env value", material({ env: { "parquet-wasm": "0.8.1", backend: "cpu" } })],
       ["env entry", material({ env: { "parquet-wasm": "0.8.0", backend: "cpu", "apache-arrow": "21" } })],
       ["env removed", material({ env: { backend: "cpu" } })]
@@ -233,7 +240,9 @@ const shuffleKeys = (v: unknown, seed: number): unknown => {
     }
     const out: Record<string, unknown> = {}
     // defineProperty: a "__proto__" key must stay an own key, as JSON.parse makes it.
-    for (const [k, val] of entries) Object.defineProperty(out, k, { value: go(val), enumerable: true, writable: true, configurable: true })
+    for (const [k, val] of entries) {
+      Object.defineProperty(out, k, { value: go(val), enumerable: true, writable: true, configurable: true })
+    }
     return out
   }
   return go(v)
@@ -242,6 +251,8 @@ const shuffleKeys = (v: unknown, seed: number): unknown => {
 const normalizeZero = (v: unknown): unknown => {
   if (Object.is(v, -0)) return 0
   if (Array.isArray(v)) return v.map(normalizeZero)
-  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalizeZero(x)]))
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalizeZero(x)]))
+  }
   return v
 }

@@ -50,7 +50,7 @@ const circles = (graph: ReadonlyMap<string, ReadonlySet<string>>): string[][] =>
     }
     if (low.get(v) === index.get(v)) {
       const component: string[] = []
-      for (let w = stack.pop()!; ; w = stack.pop()!) {
+      for (let w = stack.pop()!;; w = stack.pop()!) {
         onStack.delete(w)
         component.push(w)
         if (w === v) break

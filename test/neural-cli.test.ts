@@ -7,12 +7,16 @@ import { ouro, ROOT, tempDir } from "./support/cli.ts"
 /** A two-generation replace run with a tiny transformer on the shipped Shakespeare sample, as a user writes one. */
 const writeNeuralPipeline = (dir: string, heads = 2): string => {
   const file = join(dir, "neural.ts")
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 const model = { layers: 1, dModel: 16, heads: ${heads}, context: 16 }
 export default Pipeline.make("neural", (p) => {
-  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }), {})
+  const real = p.add(Seed.corpus({ source: ${
+      JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))
+    }, testFraction: 0.2, seed: 7 }), {})
   const { tokenizer } = p.add(Tokenize.chars({ lowercase: true }), { corpus: real.train })
   const untrained = p.add(Train.transformer({ model, steps: 0 }), { corpus: real.train, tokenizer }, { name: "untrained" })
   const baseline = p.add(Evaluate.perplexity({ maxTokens: 2000 }), { model: untrained.model, tokenizer, test: real.test }, { name: "baseline" })
@@ -23,7 +27,8 @@ export default Pipeline.make("neural", (p) => {
     return g.add(Mix.replace(), { real: real.train, previous: prev.pool, synthetic })
   })
 })
-`)
+`
+  )
   return file
 }
 
@@ -61,7 +66,10 @@ describe("neural stages through the ouro CLI", () => {
     assert.equal(table(again.stdout), table(first.stdout))
     const shown = ouro(dir, "show", "neural/g1/train-transformer")
     assert.equal(shown.code, 0, shown.stderr)
-    assert.match(shown.stdout, /model: model\/transformer \{"vocab":\d+,"layers":1,"dModel":16,"heads":2,"context":16\}, 18 tensors, \d+ parameters/)
+    assert.match(
+      shown.stdout,
+      /model: model\/transformer \{"vocab":\d+,"layers":1,"dModel":16,"heads":2,"context":16\}, 18 tensors, \d+ parameters/
+    )
     assert.equal(ouro(dir, "verify").code, 0)
   })
 
@@ -69,7 +77,10 @@ describe("neural stages through the ouro CLI", () => {
     const bad = writeNeuralPipeline(tempDir("ouro-neural-bad-"), 3)
     const r = ouro(dir, "plan", bad)
     assert.equal(r.code, 1)
-    assert.match(r.stderr, /^ouro: .*stage untrained: invalid params for train\/transformer: .*heads \(3\) must divide dModel \(16\).*\["model"\]\["heads"\]/m)
+    assert.match(
+      r.stderr,
+      /^ouro: .*stage untrained: invalid params for train\/transformer: .*heads \(3\) must divide dModel \(16\).*\["model"\]\["heads"\]/m
+    )
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace")
   })
 
@@ -77,11 +88,19 @@ describe("neural stages through the ouro CLI", () => {
     const r = ouro(dir, "env")
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /TF\.js backend for neural stages: wasm\n  why: @tensorflow\/tfjs-node: not installed/)
-    assert.match(r.stdout, /in every neural stage's key: tfjs-backend=wasm, @tensorflow\/tfjs-core=\d+\.\d+\.\d+, @tensorflow\/tfjs-backend-wasm=\d+\.\d+\.\d+/)
+    assert.match(
+      r.stdout,
+      /in every neural stage's key: tfjs-backend=wasm, @tensorflow\/tfjs-core=\d+\.\d+\.\d+, @tensorflow\/tfjs-backend-wasm=\d+\.\d+\.\d+/
+    )
   })
 
   it("the shipped neural pipelines define and plan, each with the untrained baseline", () => {
-    const expected: Record<string, number> = { "paper-replace": 24, accumulate: 24, "real-fraction": 24, "neural-collapse": 44 }
+    const expected: Record<string, number> = {
+      "paper-replace": 24,
+      accumulate: 24,
+      "real-fraction": 24,
+      "neural-collapse": 44
+    }
     for (const [name, stages] of Object.entries(expected)) {
       const r = ouro(dir, "plan", join(ROOT, "pipelines", `${name}.ts`))
       assert.equal(r.code, 0, `${name}: ${r.stderr}`)

@@ -17,7 +17,19 @@ import { localInProcess } from "../src/engine/layers.ts"
 import type { Progress } from "../src/engine/Progress.ts"
 import type { StageRunner } from "../src/engine/StageRunner.ts"
 import {
-  ArtifactStore, Corpus, Evaluate, execute, Metrics, Model, Pipeline, PipelineInvalid, type RunResult, Sample, Seed, Tokenize, Tokenizer,
+  ArtifactStore,
+  Corpus,
+  Evaluate,
+  execute,
+  Metrics,
+  Model,
+  Pipeline,
+  PipelineInvalid,
+  type RunResult,
+  Sample,
+  Seed,
+  Tokenize,
+  Tokenizer,
   Train
 } from "../src/index.ts"
 import { selectBackend } from "../src/lm/neural/backend.ts"
@@ -44,7 +56,9 @@ const randomTokens = (n: number, vocab: number, seed: number, lo = 0): Int32Arra
 /** Every parameter plus seeded N(0, scale²) noise: weights far from the near-zero init, so logits are of order 1. */
 const noisy = (params: Params, seed: number, scale: number): Params => {
   const { normal } = seededDraws(seed)
-  return Object.fromEntries(Object.entries(params).map(([k, a]) => [k, Float32Array.from(a, (v) => v + scale * normal())]))
+  return Object.fromEntries(
+    Object.entries(params).map(([k, a]) => [k, Float32Array.from(a, (v) => v + scale * normal())])
+  )
 }
 
 /** Largest |got - want| / max(1, |want|); NaN anywhere fails. */
@@ -112,7 +126,12 @@ const checkDecoder = (
     for (let r = 0; r < rows; r++) {
       windows[r] = o.push(windows[r], feed[r])
       longest = Math.max(longest, windows[r].length)
-      assertClose(row(got, r, vocab), o.expected(windows[r]), o.tol, `step ${s}, row ${r} (window of ${windows[r].length})`)
+      assertClose(
+        row(got, r, vocab),
+        o.expected(windows[r]),
+        o.tol,
+        `step ${s}, row ${r} (window of ${windows[r].length})`
+      )
     }
   }
   return { longest }
@@ -154,7 +173,9 @@ describe("transformer KV-cache decoder", () => {
       for (let j = 0; j < T; j++) {
         const got = dec.step(Int32Array.from({ length: rows }, (_, r) => seqs[r * T + j]))
         assert.equal(got.length, rows * V)
-        for (let r = 0; r < rows; r++) assertClose(row(got, r, V), row(full, r * T + j, V), 1e-4, `row ${r}, prefix ${j + 1}`)
+        for (let r = 0; r < rows; r++) {
+          assertClose(row(got, r, V), row(full, r * T + j, V), 1e-4, `row ${r}, prefix ${j + 1}`)
+        }
       }
     } finally {
       dec.dispose()
@@ -216,7 +237,9 @@ describe("LSTM decoder", () => {
     try {
       for (let j = 0; j < T; j++) {
         const got = dec.step(Int32Array.from({ length: rows }, (_, r) => seqs[r * T + j]))
-        for (let r = 0; r < rows; r++) assertClose(row(got, r, V), row(full, r * T + j, V), 1e-4, `row ${r}, prefix ${j + 1}`)
+        for (let r = 0; r < rows; r++) {
+          assertClose(row(got, r, V), row(full, r * T + j, V), 1e-4, `row ${r}, prefix ${j + 1}`)
+        }
       }
     } finally {
       dec.dispose()
@@ -249,7 +272,13 @@ const sigmoid = (v: number) => 1 / (1 + Math.exp(-v))
  * The LSTM's mean next-token cross-entropy written out by hand in float64, independently of lstm.ts: PyTorch's
  * cell (gates i, f, g, o; input and recurrent biases), zero initial state, a dense head.
  */
-const lstmLoss64 = (c: LstmConfig, w: Readonly<Record<string, ArrayLike<number>>>, inputs: Int32Array, targets: Int32Array, batch: number) => {
+const lstmLoss64 = (
+  c: LstmConfig,
+  w: Readonly<Record<string, ArrayLike<number>>>,
+  inputs: Int32Array,
+  targets: Int32Array,
+  batch: number
+) => {
   const T = inputs.length / batch, H = c.hidden, G = 4 * H
   let total = 0
   for (let b = 0; b < batch; b++) {
@@ -300,7 +329,15 @@ describe("LSTM training", () => {
       steps: 40,
       seed: 6,
       adamw: {
-        lr: 2e-2, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, warmup: 0, schedule: "constant", totalSteps: 40, minLrFraction: 1
+        lr: 2e-2,
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        weightDecay: 0,
+        warmup: 0,
+        schedule: "constant",
+        totalSteps: 40,
+        minLrFraction: 1
       },
       shards: 1,
       every: 0,
@@ -314,7 +351,10 @@ describe("LSTM training", () => {
     assert.ok(Math.abs(head - uniform) < 0.3, `the initial loss ${head} is near ln(vocab) = ${uniform}`)
     assert.ok(tail < head - 0.8, `the loss fell from ${head.toFixed(3)} to ${tail.toFixed(3)}`)
     assert.equal(curve.length, 1)
-    assert.ok(curve[0].validation !== undefined && curve[0].validation < uniform - 0.8, `validation ${curve[0].validation}`)
+    assert.ok(
+      curve[0].validation !== undefined && curve[0].validation < uniform - 0.8,
+      `validation ${curve[0].validation}`
+    )
   })
 
   it("lossAndGrads: the loss of a hand-written float64 LSTM, and its central differences", () => {
@@ -323,7 +363,9 @@ describe("LSTM training", () => {
     const batch = 3
     const { inputs, targets } = sampleBatch(randomTokens(60, config.vocab, 9), batch, config.context, uniformStream(10))
     const { loss, grads } = lstm.lossAndGrads(config, params, inputs, targets, batch)
-    const p64: Record<string, Float64Array> = Object.fromEntries(Object.entries(params).map(([k, a]) => [k, Float64Array.from(a)]))
+    const p64: Record<string, Float64Array> = Object.fromEntries(
+      Object.entries(params).map(([k, a]) => [k, Float64Array.from(a)])
+    )
     const at = () => lstmLoss64(config, p64, inputs, targets, batch)
     assert.ok(Math.abs(loss - at()) < 1e-5, `tf loss ${loss} vs float64 ${at()}`)
 
@@ -347,7 +389,10 @@ describe("LSTM training", () => {
       for (let i = 1; i < g.length; i++) if (Math.abs(g[i]) > Math.abs(g[big])) big = i
       for (const i of [big, Math.floor(uniform() * g.length)]) {
         const want = numeric(name, i)
-        assert.ok(Math.abs(g[i] - want) <= 2e-3 * Math.abs(want) + 2e-6, `${name}[${i}]: gradient ${g[i]}, central difference ${want}`)
+        assert.ok(
+          Math.abs(g[i] - want) <= 2e-3 * Math.abs(want) + 2e-6,
+          `${name}[${i}]: gradient ${g[i]}, central difference ${want}`
+        )
         checked++
       }
       assert.ok(Math.abs(g[big]) > 1e-3, `${name}: its largest gradient ${g[big]} is not vacuous`)
@@ -359,9 +404,19 @@ describe("LSTM training", () => {
     const dir = Object.fromEntries(Object.entries(p64).map(([k, a]) => [k, Float64Array.from(a, () => normal())]))
     let dot = 0
     for (const k of Object.keys(dir)) for (let i = 0; i < dir[k].length; i++) dot += grads[k][i] * dir[k][i]
-    const shifted = (s: number) => lstmLoss64(config, Object.fromEntries(Object.entries(p64).map(([k, a]) => [k, a.map((v, i) => v + s * dir[k][i])])), inputs, targets, batch)
+    const shifted = (s: number) =>
+      lstmLoss64(
+        config,
+        Object.fromEntries(Object.entries(p64).map(([k, a]) => [k, a.map((v, i) => v + s * dir[k][i])])),
+        inputs,
+        targets,
+        batch
+      )
     const directional = (shifted(h) - shifted(-h)) / (2 * h)
-    assert.ok(Math.abs(dot - directional) <= 1e-3 * Math.abs(directional), `g·d ${dot} vs central difference ${directional}`)
+    assert.ok(
+      Math.abs(dot - directional) <= 1e-3 * Math.abs(directional),
+      `g·d ${dot} vs central difference ${directional}`
+    )
   })
 })
 
@@ -390,7 +445,11 @@ describe("LSTM safetensors", () => {
       assert.equal(t.dtype, "F32", name)
       assert.deepEqual(t.shape, [...shape], name)
       const buf = Buffer.from(bytes.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]))
-      assert.deepEqual(Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(4 * i)), Array.from(LPARAMS[name]), name)
+      assert.deepEqual(
+        Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(4 * i)),
+        Array.from(LPARAMS[name]),
+        name
+      )
     }
     assert.deepEqual((header["l1.hh.w"] as { shape: number[] }).shape, [LCFG.hidden, 4 * LCFG.hidden])
 
@@ -399,7 +458,9 @@ describe("LSTM safetensors", () => {
     assert.equal(net.family, "lstm")
     assert.deepEqual(net.metadata, metadata)
     assert.throws(() => lstm.fromSafetensors(transformer.toSafetensors(TCFG, TPARAMS, {})), /not a model\/lstm/)
-    const other = writeSafetensors({ x: { dtype: "F32", shape: [1], data: new Float32Array(1) } }, { artifact: "model/ngram" })
+    const other = writeSafetensors({ x: { dtype: "F32", shape: [1], data: new Float32Array(1) } }, {
+      artifact: "model/ngram"
+    })
     assert.throws(() => netFromSafetensors(other), /not a neural model file/)
   })
 })
@@ -446,16 +507,30 @@ const NEVER = -1e4
 const unigram = (logits: ReadonlyArray<number>) => chain(logits.map(() => logits))
 
 const OPTIONS: DecodeOptions = {
-  documents: 10, maxLength: 12, tokens: 0, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, beams: 1, rows: 4, seed: 1
+  documents: 10,
+  maxLength: 12,
+  tokens: 0,
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  repetitionPenalty: 1,
+  beams: 1,
+  rows: 4,
+  seed: 1
 }
-const decodeWith = (make: (rows: number) => Decoder, o: Partial<DecodeOptions>) => decodeDocuments(make, { ...OPTIONS, ...o })
+const decodeWith = (make: (rows: number) => Decoder, o: Partial<DecodeOptions>) =>
+  decodeDocuments(make, { ...OPTIONS, ...o })
 const docsKey = (docs: ReadonlyArray<Int32Array>) => JSON.stringify(docs.map((d) => Array.from(d)))
 
 /** A seeded random chain over `V` tokens whose documents end now and then. */
 const randomChain = (V: number, seed: number) => {
   const { normal } = seededDraws(seed)
-  return chain(Array.from({ length: V }, (_, prev) =>
-    Array.from({ length: V }, (_, k) => (k === EOS_ID ? (prev === EOS_ID ? NEVER : -1) : 1.5 * normal()))))
+  return chain(
+    Array.from(
+      { length: V },
+      (_, prev) => Array.from({ length: V }, (_, k) => (k === EOS_ID ? (prev === EOS_ID ? NEVER : -1) : 1.5 * normal()))
+    )
+  )
 }
 
 const softmax = (z: ReadonlyArray<number>) => {
@@ -468,9 +543,11 @@ const softmax = (z: ReadonlyArray<number>) => {
 const frequencies = (docs: ReadonlyArray<Int32Array>, V: number) => {
   const counts = new Array<number>(V).fill(0)
   let n = 0
-  for (const d of docs) for (const t of d) {
-    counts[t]++
-    n++
+  for (const d of docs) {
+    for (const t of d) {
+      counts[t]++
+      n++
+    }
   }
   return counts.map((c) => c / n)
 }
@@ -479,28 +556,29 @@ const frequencies = (docs: ReadonlyArray<Int32Array>, V: number) => {
  * A Decoder whose next-token logits depend on each row's whole history since its reset (`next(history)`), so that
  * resetRow and reorder matter: decoding that mishandles either gets other logits.
  */
-const historyModel = (V: number, next: (history: ReadonlyArray<number>) => ReadonlyArray<number>) => (rows: number): Decoder => {
-  let history: number[][] = Array.from({ length: rows }, () => [])
-  return {
-    rows,
-    vocab: V,
-    step(tokens) {
-      const out = new Float32Array(rows * V)
-      tokens.forEach((t, r) => {
-        history[r].push(t)
-        out.set(next(history[r]), r * V)
-      })
-      return out
-    },
-    resetRow(r) {
-      history[r] = []
-    },
-    reorder(from) {
-      history = Array.from(from, (f) => history[f].slice())
-    },
-    dispose() {}
+const historyModel =
+  (V: number, next: (history: ReadonlyArray<number>) => ReadonlyArray<number>) => (rows: number): Decoder => {
+    let history: number[][] = Array.from({ length: rows }, () => [])
+    return {
+      rows,
+      vocab: V,
+      step(tokens) {
+        const out = new Float32Array(rows * V)
+        tokens.forEach((t, r) => {
+          history[r].push(t)
+          out.set(next(history[r]), r * V)
+        })
+        return out
+      },
+      resetRow(r) {
+        history[r] = []
+      },
+      reorder(from) {
+        history = Array.from(from, (f) => history[f].slice())
+      },
+      dispose() {}
+    }
   }
-}
 
 describe("decode: sampling", () => {
   it("the same seed gives the same documents, another seed others; documents never hold <eos>", () => {
@@ -569,37 +647,61 @@ describe("decode: sampling", () => {
     const positive = unigram([NEVER, NEVER, 3, 2, 1])
     assert.deepEqual(Array.from(decodeWith(positive.make, { topK: 1, maxLength: 5, documents: 1 })[0]), [2, 2, 2, 2, 2])
     // 3 -> 1.5 < 2 picks 3; then 2 -> 1 < 1.5: back to 2 and there it stays (1.5 > 1, 1)
-    assert.deepEqual(Array.from(decodeWith(positive.make, { topK: 1, maxLength: 5, documents: 1, repetitionPenalty: 2 })[0]), [2, 3, 2, 2, 2])
+    assert.deepEqual(
+      Array.from(decodeWith(positive.make, { topK: 1, maxLength: 5, documents: 1, repetitionPenalty: 2 })[0]),
+      [2, 3, 2, 2, 2]
+    )
     const negative = unigram([NEVER, NEVER, -1, -1.5, -3])
     // -1 -> -2 < -1.5 picks 3; then -1.5 -> -3: back to 2 (-2 beats -3); dividing instead would keep 2 (-0.5)
-    assert.deepEqual(Array.from(decodeWith(negative.make, { topK: 1, maxLength: 4, documents: 1, repetitionPenalty: 2 })[0]), [2, 3, 2, 2])
+    assert.deepEqual(
+      Array.from(decodeWith(negative.make, { topK: 1, maxLength: 4, documents: 1, repetitionPenalty: 2 })[0]),
+      [2, 3, 2, 2]
+    )
 
     const peaked = unigram([NEVER, NEVER, ...Array.from({ length: 20 }, (_, k) => 3 - 0.3 * k)])
     const repeats = (docs: ReadonlyArray<Int32Array>) => {
       let rep = 0, n = 0
-      for (const d of docs) d.forEach((t, i) => {
-        if (d.subarray(0, i).includes(t)) rep++
-        n++
-      })
+      for (const d of docs) {
+        d.forEach((t, i) => {
+          if (d.subarray(0, i).includes(t)) rep++
+          n++
+        })
+      }
       return rep / n
     }
-    const rates = [1, 2, 5].map((repetitionPenalty) => repeats(decodeWith(peaked.make, { documents: 40, maxLength: 15, repetitionPenalty })))
-    assert.ok(rates[0] > rates[1] + 0.05 && rates[1] > rates[2] + 0.03, `repeat rate by penalty 1, 2, 5: ${rates.map((r) => r.toFixed(3))}`)
+    const rates = [1, 2, 5].map((repetitionPenalty) =>
+      repeats(decodeWith(peaked.make, { documents: 40, maxLength: 15, repetitionPenalty }))
+    )
+    assert.ok(
+      rates[0] > rates[1] + 0.05 && rates[1] > rates[2] + 0.03,
+      `repeat rate by penalty 1, 2, 5: ${rates.map((r) => r.toFixed(3))}`
+    )
   })
 
   it("each document starts from a reset row: what came before it does not condition it", () => {
     // Greedy: after <eos>, 2; after <eos> 2, 3; after <eos> 2 3, 4; then <eos>. A row not reset would go on
     // from its earlier documents' history.
-    const counting = historyModel(6, (h) => Array.from({ length: 6 }, (_, k) => (k === (h.length <= 3 ? h.length + 1 : EOS_ID) ? 5 : 0)))
+    const counting = historyModel(
+      6,
+      (h) => Array.from({ length: 6 }, (_, k) => (k === (h.length <= 3 ? h.length + 1 : EOS_ID) ? 5 : 0))
+    )
     for (const rows of [1, 2]) {
-      assert.equal(docsKey(decodeWith(counting, { topK: 1, documents: 5, rows })), docsKey(Array.from({ length: 5 }, () => Int32Array.of(2, 3, 4))))
+      assert.equal(
+        docsKey(decodeWith(counting, { topK: 1, documents: 5, rows })),
+        docsKey(Array.from({ length: 5 }, () => Int32Array.of(2, 3, 4)))
+      )
     }
   })
 
   it("respects documents, maxLength and the token budget; begins each document after <eos>; frees the decoder", () => {
     const endless = randomChain(9, 32)
     // a chain that never ends a document on its own
-    const never = chain(Array.from({ length: 9 }, (_, prev) => Array.from({ length: 9 }, (_, k) => (k === EOS_ID ? NEVER : (prev * 7 + k * 3) % 5))))
+    const never = chain(
+      Array.from(
+        { length: 9 },
+        (_, prev) => Array.from({ length: 9 }, (_, k) => (k === EOS_ID ? NEVER : (prev * 7 + k * 3) % 5))
+      )
+    )
     for (const rows of [1, 3, 64]) {
       const budget = decodeWith(never.make, { documents: 100, maxLength: 7, tokens: 30, rows })
       assert.equal(budget.reduce((n, d) => n + d.length, 0), 30, `rows ${rows}: exactly the token budget`)
@@ -613,7 +715,12 @@ describe("decode: sampling", () => {
     assert.equal(never.log.disposed, never.log.made.length)
     assert.ok(never.log.fed[0].every((t) => t === EOS_ID), "the first step feeds <eos> to every row")
     // rows 1, 3 documents of 2 tokens: each document begins with <eos> fed after a reset
-    const feeds = chain(Array.from({ length: 9 }, (_, prev) => Array.from({ length: 9 }, (_, k) => (k === EOS_ID ? NEVER : (prev + k) % 4))))
+    const feeds = chain(
+      Array.from(
+        { length: 9 },
+        (_, prev) => Array.from({ length: 9 }, (_, k) => (k === EOS_ID ? NEVER : (prev + k) % 4))
+      )
+    )
     const out = decodeWith(feeds.make, { documents: 3, maxLength: 2, rows: 1 })
     assert.deepEqual(out.map((d) => d.length), [2, 2, 2])
     assert.deepEqual(feeds.log.fed.map((f) => f[0] === EOS_ID), [true, false, true, false, true, false])
@@ -633,7 +740,7 @@ describe("decode: beam search", () => {
       p[A] = 0.5
       p[B] = 0.4
       p[C] = 0.1
-    } else if (p2 === X && p1 === A) for (let k = U; k < V; k++) p[k] = 0.1
+    } else if (p2 === X && p1 === A) { for (let k = U; k < V; k++) p[k] = 0.1 }
     else if (p2 === X && p1 === B) {
       p[C] = 0.99
       p[U] = 0.01
@@ -678,7 +785,10 @@ describe("decode over the real decoders", () => {
         const opts = { documents: 4, maxLength: 3 * TCFG.context, seed: 8, ...o }
         const a = decodeWith(make, opts)
         assert.equal(docsKey(a), docsKey(decodeWith(make, opts)), `${name} ${JSON.stringify(o)}`)
-        assert.ok(a.length >= 1 && a.length <= 4 && a.every((d) => d.length >= 1 && d.length <= opts.maxLength && !d.includes(EOS_ID)))
+        assert.ok(
+          a.length >= 1 && a.length <= 4 &&
+            a.every((d) => d.length >= 1 && d.length <= opts.maxLength && !d.includes(EOS_ID))
+        )
       }
     }
     assert.equal(tf.memory().numTensors, before, "no tensor outlives its decoder")
@@ -757,7 +867,10 @@ describe("sliding-window perplexity", () => {
 
   it("a uniform model (all-zero logits) has perplexity exactly its vocabulary", () => {
     for (const V of [2, 13, 1000]) {
-      const { nll, tokens } = slidingNll(fixedNet(new Array<number>(V).fill(0), 16), randomTokens(100, V, V), { stride: 5, batch: 4 })
+      const { nll, tokens } = slidingNll(fixedNet(new Array<number>(V).fill(0), 16), randomTokens(100, V, V), {
+        stride: 5,
+        batch: 4
+      })
       assert.equal(tokens, 99)
       assert.ok(Math.abs(Math.exp(nll) - V) < 1e-9 * V, `vocab ${V}: perplexity ${Math.exp(nll)}`)
     }
@@ -781,9 +894,12 @@ describe("neural stages through the engine", () => {
     return node.outputs[output].hash
   }
   const blob = (hash: string, store: string) =>
-    run(Effect.gen(function*() {
-      return yield* (yield* ArtifactStore).getBlob(hash)
-    }), store)
+    run(
+      Effect.gen(function*() {
+        return yield* (yield* ArtifactStore).getBlob(hash)
+      }),
+      store
+    )
   const net = async (hash: string, store: string): Promise<Net> => {
     const m = Model.decode(await blob(hash, store))
     assert.equal(m.family, "neural")
@@ -799,10 +915,19 @@ describe("neural stages through the engine", () => {
   const trainSample = (trainSeed: number) =>
     Pipeline.make("neural", (p) => {
       const { real, corpus, tokenizer } = base(p)
-      const { model } = p.add(Train.transformer({ steps: 10, batch: 8, shards: 1, seed: trainSeed, model: TINY }), { corpus, tokenizer })
+      const { model } = p.add(Train.transformer({ steps: 10, batch: 8, shards: 1, seed: trainSeed, model: TINY }), {
+        corpus,
+        tokenizer
+      })
       p.add(Sample.neural({ documents: 4, maxLength: 40, rows: 4, seed: 1 }), { model, tokenizer })
-      const untrained = p.add(Train.transformer({ steps: 0, seed: trainSeed, model: TINY }), { corpus, tokenizer }, { name: "untrained" })
-      p.add(Evaluate.perplexity({ maxTokens: 400, stride: 5, batch: 16 }), { model: untrained.model, tokenizer, test: real.test })
+      const untrained = p.add(Train.transformer({ steps: 0, seed: trainSeed, model: TINY }), { corpus, tokenizer }, {
+        name: "untrained"
+      })
+      p.add(Evaluate.perplexity({ maxTokens: 400, stride: 5, batch: 16 }), {
+        model: untrained.model,
+        tokenizer,
+        test: real.test
+      })
     })
 
   it("the same seed gives the same model and sample in two fresh stores; another seed another model", async () => {
@@ -826,28 +951,47 @@ describe("neural stages through the engine", () => {
     const { texts } = corpusDocuments(Corpus.decode(await blob(hashOf(a, "sample-neural", "corpus"), "a")))
     assert.ok(texts.length >= 1 && texts.length <= 4, `${texts.length} documents`)
     const { offsets } = encodeDocuments(tokenizer, texts)
-    for (let i = 0; i < texts.length; i++) assert.ok(offsets[i + 1] - offsets[i] <= 40, `document ${i} within maxLength`)
+    for (let i = 0; i < texts.length; i++) {
+      assert.ok(offsets[i + 1] - offsets[i] <= 40, `document ${i} within maxLength`)
+    }
 
     // The untrained model (GPT-2 init: logits near zero) is close to uniform; 400 tokens score 399 predictions.
     const metrics = Metrics.decode(await blob(hashOf(a, "evaluate-perplexity", "metrics"), "a")).values
     assert.equal(metrics.test_tokens, 399)
-    assert.ok(Math.abs(metrics.perplexity / model.vocab - 1) < 0.05, `untrained perplexity ${metrics.perplexity}, vocabulary ${model.vocab}`)
+    assert.ok(
+      Math.abs(metrics.perplexity / model.vocab - 1) < 0.05,
+      `untrained perplexity ${metrics.perplexity}, vocabulary ${model.vocab}`
+    )
     assert.ok(Math.abs(Math.log(metrics.perplexity) - metrics.nll) < 1e-12)
   })
 
   it("from: \"previous\" continues from the previous model's weights", async () => {
-    const result = await run(execute(Pipeline.make("continue", (p) => {
-      const { corpus, tokenizer } = base(p)
-      const first = p.add(
-        Train.transformer({ steps: 30, batch: 8, shards: 1, seed: 1, model: TINY, optimizer: { lr: 1e-2, warmup: 0 } }),
-        { corpus, tokenizer },
-        { name: "first" }
-      )
-      const o = { steps: 2, batch: 8, shards: 1, seed: 2, model: TINY, validation: { every: 1 } }
-      p.add(Train.transformer({ ...o, from: "previous" }), { corpus, tokenizer, previous: first.model }, { name: "continued" })
-      p.add(Train.transformer(o), { corpus, tokenizer }, { name: "fresh" })
-      p.add(Train.transformer({ ...o, steps: 0, from: "previous" }), { corpus, tokenizer, previous: first.model }, { name: "unchanged" })
-    })), "continue")
+    const result = await run(
+      execute(Pipeline.make("continue", (p) => {
+        const { corpus, tokenizer } = base(p)
+        const first = p.add(
+          Train.transformer({
+            steps: 30,
+            batch: 8,
+            shards: 1,
+            seed: 1,
+            model: TINY,
+            optimizer: { lr: 1e-2, warmup: 0 }
+          }),
+          { corpus, tokenizer },
+          { name: "first" }
+        )
+        const o = { steps: 2, batch: 8, shards: 1, seed: 2, model: TINY, validation: { every: 1 } }
+        p.add(Train.transformer({ ...o, from: "previous" }), { corpus, tokenizer, previous: first.model }, {
+          name: "continued"
+        })
+        p.add(Train.transformer(o), { corpus, tokenizer }, { name: "fresh" })
+        p.add(Train.transformer({ ...o, steps: 0, from: "previous" }), { corpus, tokenizer, previous: first.model }, {
+          name: "unchanged"
+        })
+      })),
+      "continue"
+    )
     const first = await net(hashOf(result, "first", "model"), "continue")
     const continued = curve(await net(hashOf(result, "continued", "model"), "continue"))
     const fresh = curve(await net(hashOf(result, "fresh", "model"), "continue"))
@@ -855,8 +999,14 @@ describe("neural stages through the engine", () => {
     assert.equal(continued.length, 2)
     // Curve points are [step, mean training loss since the last point, validation loss]; with every: 1 the first
     // training loss is that of the starting weights on the first batch, and the validation windows are shared.
-    assert.ok(continued[0][1] < fresh[0][1] - 0.4, `initial loss: continued ${continued[0][1]}, from scratch ${fresh[0][1]}`)
-    assert.ok(continued[0][2] < fresh[0][2] - 0.7, `validation after one step: continued ${continued[0][2]}, from scratch ${fresh[0][2]}`)
+    assert.ok(
+      continued[0][1] < fresh[0][1] - 0.4,
+      `initial loss: continued ${continued[0][1]}, from scratch ${fresh[0][1]}`
+    )
+    assert.ok(
+      continued[0][2] < fresh[0][2] - 0.7,
+      `validation after one step: continued ${continued[0][2]}, from scratch ${fresh[0][2]}`
+    )
     assert.ok(Math.abs(fresh[0][1] - Math.log(first.vocab)) < 0.3, `from scratch starts near ln(vocab): ${fresh[0][1]}`)
     // Zero steps from the previous model: its weights, unchanged.
     const unchanged = await net(hashOf(result, "unchanged", "model"), "continue")
@@ -876,14 +1026,23 @@ describe("neural stage params", () => {
       /stage train-transformer: invalid params for train\/transformer: heads \(3\) must divide dModel \(16\) at \["model"\]\["heads"\]/
     )
     refuses((p) => p.add(Train.transformer({ model: { heads: 0 } }), none), /at \["model"\]\["heads"\]/)
-    refuses((p) => p.add(Train.transformer({ model: { context: 0 } }), none), /stage train-transformer: .* at \["model"\]\["context"\]/)
-    refuses((p) => p.add(Train.lstm({ model: { hidden: 0 } }), none), /stage train-lstm: invalid params for train\/lstm: .* at \["model"\]\["hidden"\]/)
+    refuses(
+      (p) => p.add(Train.transformer({ model: { context: 0 } }), none),
+      /stage train-transformer: .* at \["model"\]\["context"\]/
+    )
+    refuses(
+      (p) => p.add(Train.lstm({ model: { hidden: 0 } }), none),
+      /stage train-lstm: invalid params for train\/lstm: .* at \["model"\]\["hidden"\]/
+    )
     refuses((p) => p.add(Train.lstm({ steps: 10, epochs: 1 }), none), /exactly one of steps and epochs at \["steps"\]/)
     refuses((p) => p.add(Train.lstm({ optimizer: { lr: 0 } }), none), /at \["optimizer"\]\["lr"\]/)
     refuses((p) => p.add(Train.transformer({ shards: 0 }), none), /at \["shards"\]/)
     const sample = (o: Partial<Parameters<typeof Sample.neural>[0]>) => (p: Pipeline.Builder) =>
       p.add(Sample.neural({ documents: 1, maxLength: 1, seed: 1, ...o }), none)
-    refuses(sample({ temperature: 0 }), /stage sample-neural: invalid params for sample\/neural: .* at \["temperature"\]/)
+    refuses(
+      sample({ temperature: 0 }),
+      /stage sample-neural: invalid params for sample\/neural: .* at \["temperature"\]/
+    )
     refuses(sample({ temperature: -1 }), /at \["temperature"\]/)
     refuses(sample({ topP: 0 }), /at \["topP"\]/)
     refuses(sample({ topP: 1.5 }), /at \["topP"\]/)
@@ -891,11 +1050,13 @@ describe("neural stage params", () => {
     refuses(sample({ beams: 0 }), /at \["beams"\]/)
     refuses(sample({ repetitionPenalty: 0 }), /at \["repetitionPenalty"\]/)
     // the boundaries that are allowed
-    assert.doesNotThrow(() => Pipeline.make("ok", (p) => {
-      const s = p.add(Seed.corpus({ source: SHAKESPEARE }), {})
-      const { tokenizer } = p.add(Tokenize.chars(), { corpus: s.train })
-      const { model } = p.add(Train.lstm({ steps: 0 }), { corpus: s.train, tokenizer })
-      p.add(Sample.neural({ documents: 1, maxLength: 1, seed: 1, topP: 1, temperature: 1e-3 }), { model, tokenizer })
-    }))
+    assert.doesNotThrow(() =>
+      Pipeline.make("ok", (p) => {
+        const s = p.add(Seed.corpus({ source: SHAKESPEARE }), {})
+        const { tokenizer } = p.add(Tokenize.chars(), { corpus: s.train })
+        const { model } = p.add(Train.lstm({ steps: 0 }), { corpus: s.train, tokenizer })
+        p.add(Sample.neural({ documents: 1, maxLength: 1, seed: 1, topP: 1, temperature: 1e-3 }), { model, tokenizer })
+      })
+    )
   })
 })

@@ -13,7 +13,7 @@ import {
   type NgramModel,
   type NgramSmoothing,
   type SampleOptions,
-  type TokenDocuments,
+  type TokenDocuments
 } from "../src/lm/ngram.ts"
 import { readSafetensors, writeSafetensors, type Tensor } from "../src/format/safetensors.ts"
 
@@ -26,7 +26,7 @@ const toData = (docs: ReadonlyArray<ReadonlyArray<number>>): TokenDocuments => {
 }
 
 /** Deterministic LCG for building test corpora (no Math.random). */
-const lcg = (seed: number): (() => number) => {
+const lcg = (seed: number): () => number => {
   let x = seed >>> 0
   return () => {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0
@@ -43,7 +43,7 @@ const referenceModel = (
   V: number,
   n: number,
   smoothing: NgramSmoothing
-): ((prefix: ReadonlyArray<number>, w: number) => number) => {
+): (prefix: ReadonlyArray<number>, w: number) => number => {
   const top = new Map<string, number>()
   const cont: Array<Map<string, Set<number>>> = Array.from({ length: n }, () => new Map())
   for (const doc of docs) {
@@ -54,7 +54,7 @@ const referenceModel = (
       for (let k = 1; k < n; k++) {
         const g = seq.slice(j - k + 1, j + 1).join(",")
         let s = cont[k].get(g)
-        if (s === undefined) cont[k].set(g, (s = new Set()))
+        if (s === undefined) cont[k].set(g, s = new Set())
         s.add(seq[j - k])
       }
     }
@@ -102,8 +102,14 @@ describe("trainNgram / probabilities", () => {
             V: fc.constant(V),
             order: fc.integer({ min: 1, max: 4 }),
             smoothing: smoothingArb,
-            docs: fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 10 }), { minLength: 1, maxLength: 6 }),
-            prefixes: fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 5 }), { minLength: 1, maxLength: 4 }),
+            docs: fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 10 }), {
+              minLength: 1,
+              maxLength: 6
+            }),
+            prefixes: fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { maxLength: 5 }), {
+              minLength: 1,
+              maxLength: 4
+            })
           })
         ),
         ({ V, order, smoothing, docs, prefixes }) => {
@@ -115,7 +121,10 @@ describe("trainNgram / probabilities", () => {
             for (let w = 0; w < V; w++) {
               const expected = ref(prefix, w)
               assert.ok(dist[w] > 0)
-              assert.ok(Math.abs(dist[w] - expected) <= 1e-12 * expected, `p(${w} | ${prefix}) = ${dist[w]} vs ${expected}`)
+              assert.ok(
+                Math.abs(dist[w] - expected) <= 1e-12 * expected,
+                `p(${w} | ${prefix}) = ${dist[w]} vs ${expected}`
+              )
               sum += dist[w]
             }
             assert.ok(Math.abs(sum - 1) < 1e-12, `sum ${sum}`)
@@ -136,7 +145,7 @@ describe("trainNgram / probabilities", () => {
       vocabSize: 4,
       smoothing: { kind: "kneser-ney", discount: 0.5 },
       ngrams: [3, 4],
-      trainingTokens: 5,
+      trainingTokens: 5
     })
   })
 
@@ -235,7 +244,11 @@ const transform = (p: Float64Array, temperature: number, topK: number, topP: num
 }
 
 /** Chi-square of the joint distribution of the first two tokens (eos ends a document) against the model's. */
-const checkFirstTwo = (model: NgramModel, opts: Omit<SampleOptions, "documents" | "maxLength">, documents: number): void => {
+const checkFirstTwo = (
+  model: NgramModel,
+  opts: Omit<SampleOptions, "documents" | "maxLength">,
+  documents: number
+): void => {
   const V = model.config.vocabSize
   const first = transform(nextTokenDistribution(model, []), opts.temperature, opts.topK, opts.topP)
   // cells: a*V + b for [a, b], a*V + EOS for [a], V*V for []
@@ -273,7 +286,7 @@ describe("sampleNgram", () => {
     [3, 4, 2, 6],
     [2, 3, 4, 4, 7],
     [5, 2, 3],
-    [2, 6, 6, 3, 4],
+    [2, 6, 6, 3, 4]
   ]
   const V = 9 // token 8 never occurs: it is reached only through the uniform floor (KN) or add-k
   const models: Array<[string, NgramModel]> = [
@@ -281,14 +294,14 @@ describe("sampleNgram", () => {
     ["KN order 2, D = 1", trainNgram(toData(corpus), V, { order: 2, smoothing: { kind: "kneser-ney", discount: 1 } })],
     ["KN order 1", trainNgram(toData(corpus), V, { order: 1, smoothing: { kind: "kneser-ney", discount: 0.5 } })],
     ["add-k order 2", trainNgram(toData(corpus), V, { order: 2, smoothing: { kind: "add-k", k: 0.5 } })],
-    ["add-k order 1", trainNgram(toData(corpus), V, { order: 1, smoothing: { kind: "add-k", k: 0.2 } })],
+    ["add-k order 1", trainNgram(toData(corpus), V, { order: 1, smoothing: { kind: "add-k", k: 0.2 } })]
   ]
   const settings = [
     { temperature: 1, topK: 0, topP: 1 },
     { temperature: 0.7, topK: 0, topP: 1 },
     { temperature: 1, topK: 3, topP: 1 },
     { temperature: 1.6, topK: 0, topP: 0.8 },
-    { temperature: 0.7, topK: 4, topP: 0.7 },
+    { temperature: 0.7, topK: 4, topP: 0.7 }
   ]
 
   for (const [name, model] of models) {
@@ -303,15 +316,19 @@ describe("sampleNgram", () => {
     for (let j = 2; j < 52; j++) for (let c = 0; c < j - 1; c++) docs.push([j, 2 + ((j * c) % 50)])
     const Vb = 60
     const model = trainNgram(toData(docs), Vb, { order: 2, smoothing: { kind: "kneser-ney", discount: 0.75 } })
-    for (const s of [
-      { temperature: 1, topK: 0, topP: 0.9 },
-      { temperature: 0.8, topK: 40, topP: 1 },
-      { temperature: 1.3, topK: 45, topP: 0.95 },
-    ]) {
+    for (
+      const s of [
+        { temperature: 1, topK: 0, topP: 0.9 },
+        { temperature: 0.8, topK: 40, topP: 1 },
+        { temperature: 1.3, topK: 45, topP: 0.95 }
+      ]
+    ) {
       const expected = transform(nextTokenDistribution(model, []), s.temperature, s.topK, s.topP)
       const N = 20000
       const observed = new Float64Array(Vb)
-      for (const doc of sampleNgram(model, { ...s, documents: N, maxLength: 1, seed: 5 })) observed[doc.length === 0 ? EOS : doc[0]]++
+      for (const doc of sampleNgram(model, { ...s, documents: N, maxLength: 1, seed: 5 })) {
+        observed[doc.length === 0 ? EOS : doc[0]]++
+      }
       let chi2 = 0
       let cells = 0
       for (let w = 0; w < Vb; w++) {
@@ -344,7 +361,7 @@ describe("sampleNgram", () => {
     assert.deepEqual(sampleNgram(model, { ...settings[0], documents: 3, maxLength: 0, seed: 1 }), [
       new Int32Array(0),
       new Int32Array(0),
-      new Int32Array(0),
+      new Int32Array(0)
     ])
   })
 
@@ -395,7 +412,7 @@ describe("ngram safetensors", () => {
   const docs = [
     [2, 3, 4, 2, 3],
     [4, 4, 5],
-    [2, 5, 3, 3],
+    [2, 5, 3, 3]
   ]
   const model = trainNgram(toData(docs), 7, { order: 3, smoothing: { kind: "kneser-ney", discount: 0.75 } })
 
@@ -407,12 +424,18 @@ describe("ngram safetensors", () => {
     const file = readSafetensors(ngramToSafetensors(model))
     assert.deepEqual(file.metadata, {
       artifact: "model/ngram",
-      config: '{"order":3,"smoothing":{"discount":0.75,"kind":"kneser-ney"},"vocabSize":7}',
+      config: "{\"order\":3,\"smoothing\":{\"discount\":0.75,\"kind\":\"kneser-ney\"},\"vocabSize\":7}"
     })
     assert.deepEqual([...file.tensors.keys()].sort(), [
-      "order1.counts", "order1.ctx_offsets", "order1.words",
-      "order2.counts", "order2.ctx_offsets", "order2.words",
-      "order3.counts", "order3.ctx_offsets", "order3.words",
+      "order1.counts",
+      "order1.ctx_offsets",
+      "order1.words",
+      "order2.counts",
+      "order2.ctx_offsets",
+      "order2.words",
+      "order3.counts",
+      "order3.ctx_offsets",
+      "order3.words"
     ])
   })
 
@@ -426,14 +449,23 @@ describe("ngram safetensors", () => {
     const tensors = Object.fromEntries(file.tensors) as Record<string, Tensor>
     const rewrite = (t: Record<string, Tensor>, meta: Record<string, string> = file.metadata): Uint8Array =>
       writeSafetensors(t, meta)
-    assert.throws(() => ngramFromSafetensors(rewrite(tensors, { ...file.metadata, artifact: "corpus" })), /"artifact" is "corpus"/)
-    assert.throws(() => ngramFromSafetensors(rewrite(tensors, { ...file.metadata, config: "{" })), /"config" is not valid JSON/)
+    assert.throws(
+      () => ngramFromSafetensors(rewrite(tensors, { ...file.metadata, artifact: "corpus" })),
+      /"artifact" is "corpus"/
+    )
+    assert.throws(
+      () => ngramFromSafetensors(rewrite(tensors, { ...file.metadata, config: "{" })),
+      /"config" is not valid JSON/
+    )
     const { ["order2.words"]: _dropped, ...missing } = tensors
     assert.throws(() => ngramFromSafetensors(rewrite(missing)), /missing tensor "order2.words"/)
     const words = Int32Array.from(tensors["order1.words"].data as Int32Array)
     words[0] = 99
     assert.throws(
-      () => ngramFromSafetensors(rewrite({ ...tensors, "order1.words": { dtype: "I32", shape: [words.length], data: words } })),
+      () =>
+        ngramFromSafetensors(
+          rewrite({ ...tensors, "order1.words": { dtype: "I32", shape: [words.length], data: words } })
+        ),
       /token 99 outside 0..6/
     )
     assert.throws(() => ngramFromSafetensors(new Uint8Array(3)), /safetensors: file is 3 bytes/)

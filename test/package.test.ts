@@ -21,7 +21,10 @@ describe("the packed package", { timeout: 600_000 }, () => {
   }
 
   before(() => {
-    execFileSync(npm, ["pack", "--silent", "--pack-destination", dir], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] })
+    execFileSync(npm, ["pack", "--silent", "--pack-destination", dir], {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "inherit"]
+    })
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))
     assert.ok(tarball !== undefined, "npm pack wrote no tarball")
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "my-study", private: true, type: "module" }))

@@ -13,12 +13,17 @@ const OUTPUT = fileURLToPath(new URL("../test-output/", import.meta.url))
 
 /** Every plot container: its data-plot id and its contents. */
 const figures = (html: string): Array<{ id: string; body: string }> =>
-  [...html.matchAll(/<figure class="plot[^"]*" data-plot="([^"]+)">([\s\S]*?)<\/figure>/g)].map((m) => ({ id: m[1], body: m[2] }))
+  [...html.matchAll(/<figure class="plot[^"]*" data-plot="([^"]+)">([\s\S]*?)<\/figure>/g)].map((m) => ({
+    id: m[1],
+    body: m[2]
+  }))
 
 const expectedPlots = (arms: ReadonlyArray<string>): string[] => [
   "perplexity:arms",
   "distinct-2:arms",
-  ...arms.flatMap((a) => [`perplexity:arm=${a}`, `distinct:arm=${a}`, `rep:arm=${a}`, `self-bleu:arm=${a}`, `rank-frequency:arm=${a}`]),
+  ...arms.flatMap((
+    a
+  ) => [`perplexity:arm=${a}`, `distinct:arm=${a}`, `rep:arm=${a}`, `self-bleu:arm=${a}`, `rank-frequency:arm=${a}`]),
   "dag-schematic",
   "dag",
   "theory:surviving-word-types-under-resampling",
@@ -37,7 +42,7 @@ describe("report HTML", () => {
       const svg = f.body.match(/<svg[\s\S]*<\/svg>/)
       assert.ok(svg !== null, `${f.id}: no svg`)
       assert.ok(/<(path|line|polygon|ellipse)\b[^>]*\b(d|points|x2|rx)="[^"]+/.test(svg[0]), `${f.id}: no drawn marks`)
-      if (f.id.startsWith("dag")) assert.ok(svg[0].includes('class="node"'), `${f.id}: no nodes`)
+      if (f.id.startsWith("dag")) assert.ok(svg[0].includes("class=\"node\""), `${f.id}: no nodes`)
       else assert.ok(/class="mark-(line|area|symbol)/.test(svg[0]), `${f.id}: no line, area or point marks`)
     }
     // Bands and lines: every per-generation metric plot draws both.
@@ -115,7 +120,13 @@ describe("report HTML", () => {
         {
           name: "arm=once",
           generations: [
-            { generation: 1, seeds: 2, metrics: { distinct_2: summarize([0.5, 0.6]) }, rankFrequency: [{ rank: 1, frequency: 3 }], sampleText: "" }
+            {
+              generation: 1,
+              seeds: 2,
+              metrics: { distinct_2: summarize([0.5, 0.6]) },
+              rankFrequency: [{ rank: 1, frequency: 3 }],
+              sampleText: ""
+            }
           ]
         }
       ],
@@ -124,11 +135,27 @@ describe("report HTML", () => {
     const figs = figures(await renderReport(partial))
     assert.deepEqual(
       figs.map((f) => f.id),
-      ["perplexity:arms", "distinct-2:arms", "perplexity:arm=solo", "rep:arm=solo", "distinct:arm=once", "rank-frequency:arm=once", "dag-schematic", "dag"]
+      [
+        "perplexity:arms",
+        "distinct-2:arms",
+        "perplexity:arm=solo",
+        "rep:arm=solo",
+        "distinct:arm=once",
+        "rank-frequency:arm=once",
+        "dag-schematic",
+        "dag"
+      ]
     )
     for (const f of figs) assert.ok(/<svg[\s\S]*<(path|line)\b/.test(f.body), `${f.id}: nothing drawn`)
 
-    const empty: ReportData = { pipeline: "nothing", manifest: "0".repeat(64), arms: [], dag: { nodes: [], edges: [] }, artifacts: [], theory: [] }
+    const empty: ReportData = {
+      pipeline: "nothing",
+      manifest: "0".repeat(64),
+      arms: [],
+      dag: { nodes: [], edges: [] },
+      artifacts: [],
+      theory: []
+    }
     const html = await renderReport(empty)
     assert.equal(figures(html).length, 0)
     assert.match(html, /^<!DOCTYPE html>[\s\S]*<\/html>\n$/)
@@ -136,54 +163,59 @@ describe("report HTML", () => {
 })
 
 describe("report in a browser", () => {
-  it("shows every plot with a non-empty picture, without console errors or requests", { timeout: 120_000 }, async () => {
-    const html = await renderReport(reportFixture())
-    const dir = mkdtempSync(join(tmpdir(), "ouro-report-"))
-    const file = join(dir, "report.html")
-    writeFileSync(file, html)
-    const { browser } = await launchBrowser()
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-      const problems: string[] = []
-      const requests: string[] = []
-      page.on("console", (m) => {
-        if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`)
-      })
-      page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
-      page.on("request", (r) => requests.push(r.url()))
-      await page.goto(pathToFileURL(file).href, { waitUntil: "load" })
-
-      const boxes = await page.$$eval("figure.plot", (figs) =>
-        figs.map((f) => {
-          const svg = f.querySelector("svg")
-          const box = svg?.getBoundingClientRect()
-          const marks = svg?.querySelectorAll("path, line, polygon, ellipse") ?? []
-          const drawn = [...marks].filter((m) => {
-            const b = m.getBoundingClientRect()
-            return b.width > 0 || b.height > 0
-          }).length
-          return { id: f.getAttribute("data-plot") ?? "", width: box?.width ?? 0, height: box?.height ?? 0, drawn }
+  it(
+    "shows every plot with a non-empty picture, without console errors or requests",
+    { timeout: 120_000 },
+    async () => {
+      const html = await renderReport(reportFixture())
+      const dir = mkdtempSync(join(tmpdir(), "ouro-report-"))
+      const file = join(dir, "report.html")
+      writeFileSync(file, html)
+      const { browser } = await launchBrowser()
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+        const problems: string[] = []
+        const requests: string[] = []
+        page.on("console", (m) => {
+          if (m.type() === "error" || m.type() === "warning") problems.push(`${m.type()}: ${m.text()}`)
         })
-      )
-      assert.deepEqual(
-        boxes.map((b) => b.id),
-        expectedPlots(ARMS)
-      )
-      for (const b of boxes) {
-        assert.ok(b.width > 100 && b.height > 100, `${b.id}: svg is ${b.width}×${b.height}`)
-        assert.ok(b.drawn > 0, `${b.id}: no visible marks`)
-      }
-      // The page must not overflow sideways: a plot wider than its box would.
-      const overflow = Number(await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
-      assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`)
-      assert.deepEqual(problems, [])
-      assert.deepEqual(requests, [pathToFileURL(file).href])
+        page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`))
+        page.on("request", (r) => requests.push(r.url()))
+        await page.goto(pathToFileURL(file).href, { waitUntil: "load" })
 
-      mkdirSync(OUTPUT, { recursive: true })
-      await page.screenshot({ path: join(OUTPUT, "report.png"), fullPage: true })
-    } finally {
-      await browser.close()
-      rmSync(dir, { recursive: true, force: true })
+        const boxes = await page.$$eval("figure.plot", (figs) =>
+          figs.map((f) => {
+            const svg = f.querySelector("svg")
+            const box = svg?.getBoundingClientRect()
+            const marks = svg?.querySelectorAll("path, line, polygon, ellipse") ?? []
+            const drawn = [...marks].filter((m) => {
+              const b = m.getBoundingClientRect()
+              return b.width > 0 || b.height > 0
+            }).length
+            return { id: f.getAttribute("data-plot") ?? "", width: box?.width ?? 0, height: box?.height ?? 0, drawn }
+          }))
+        assert.deepEqual(
+          boxes.map((b) => b.id),
+          expectedPlots(ARMS)
+        )
+        for (const b of boxes) {
+          assert.ok(b.width > 100 && b.height > 100, `${b.id}: svg is ${b.width}×${b.height}`)
+          assert.ok(b.drawn > 0, `${b.id}: no visible marks`)
+        }
+        // The page must not overflow sideways: a plot wider than its box would.
+        const overflow = Number(
+          await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        )
+        assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`)
+        assert.deepEqual(problems, [])
+        assert.deepEqual(requests, [pathToFileURL(file).href])
+
+        mkdirSync(OUTPUT, { recursive: true })
+        await page.screenshot({ path: join(OUTPUT, "report.png"), fullPage: true })
+      } finally {
+        await browser.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
     }
-  })
+  )
 })

@@ -8,7 +8,7 @@ const tensors: Record<string, Tensor> = {
   "c.u8": { dtype: "U8", shape: [3], data: new Uint8Array([0, 7, 255]) },
   "d.f32": { dtype: "F32", shape: [1], data: new Float32Array([0.25]) },
   "e.i64": { dtype: "I64", shape: [2], data: new BigInt64Array([-1n, 2n ** 62n]) },
-  "f.empty": { dtype: "F64", shape: [0], data: new Float64Array(0) },
+  "f.empty": { dtype: "F64", shape: [0], data: new Float64Array(0) }
 }
 
 const headerOf = (bytes: Uint8Array): { length: number; json: string } => {
@@ -46,7 +46,10 @@ describe("safetensors", () => {
     const bytes = writeSafetensors(tensors, { artifact: "test" })
     const { length, json } = headerOf(bytes)
     assert.equal(length % 8, 0)
-    assert.match(json, /^\{"__metadata__":\{"artifact":"test"\},"a\.i32":\{"dtype":"I32","shape":\[2,2\],"data_offsets":\[0,16\]\}/)
+    assert.match(
+      json,
+      /^\{"__metadata__":\{"artifact":"test"\},"a\.i32":\{"dtype":"I32","shape":\[2,2\],"data_offsets":\[0,16\]\}/
+    )
     assert.ok(json.endsWith(" ") || json.endsWith("}"))
     const header = JSON.parse(json) as Record<string, { data_offsets: [number, number] }>
     assert.deepEqual(header["b.f64"].data_offsets, [16, 40])
@@ -63,7 +66,7 @@ describe("safetensors", () => {
   it("reads a file whose F64 tensor is not 8-byte aligned", () => {
     const bytes = writeSafetensors({
       a: { dtype: "U8", shape: [1], data: new Uint8Array([9]) },
-      b: { dtype: "F64", shape: [1], data: new Float64Array([0.1]) },
+      b: { dtype: "F64", shape: [1], data: new Float64Array([0.1]) }
     })
     assert.deepEqual(readSafetensors(bytes).tensors.get("b")?.data, new Float64Array([0.1]))
   })
@@ -87,29 +90,32 @@ describe("safetensors", () => {
     assert.throws(() => readSafetensors(rawFile("[1,2,3] ", new Uint8Array(0))), /not a JSON object/)
     const d4 = new Uint8Array(4)
     assert.throws(
-      () => readSafetensors(rawFile('{"x":{"dtype":"Q7","shape":[1],"data_offsets":[0,4]}}', d4)),
+      () => readSafetensors(rawFile("{\"x\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", d4)),
       /unknown dtype "Q7"/
     )
     assert.throws(
-      () => readSafetensors(rawFile('{"x":{"dtype":"I32","shape":[1],"data_offsets":[0,8]}}', d4)),
+      () => readSafetensors(rawFile("{\"x\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[0,8]}}", d4)),
       /data_offsets \[0, 8\] out of range/
     )
     assert.throws(
-      () => readSafetensors(rawFile('{"x":{"dtype":"I32","shape":[2],"data_offsets":[0,4]}}', d4)),
+      () => readSafetensors(rawFile("{\"x\":{\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,4]}}", d4)),
       /needs 8/
     )
     assert.throws(
-      () => readSafetensors(rawFile('{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}', d4)),
+      () => readSafetensors(rawFile("{\"x\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}", d4)),
       /tensors cover 2/
     )
     assert.throws(
       () =>
         readSafetensors(
-          rawFile('{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', d4)
+          rawFile(
+            "{\"x\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},\"y\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}",
+            d4
+          )
         ),
       /gap or overlap/
     )
-    assert.throws(() => readSafetensors(rawFile('{"__metadata__":{"a":1}}', new Uint8Array(0))), /__metadata__\.a/)
+    assert.throws(() => readSafetensors(rawFile("{\"__metadata__\":{\"a\":1}}", new Uint8Array(0))), /__metadata__\.a/)
     assert.throws(() => expectTensor(readSafetensors(good), "nope", "I32"), /missing tensor "nope"/)
     assert.throws(() => expectTensor(readSafetensors(good), "b.f64", "I32"), /dtype F64, expected I32/)
   })

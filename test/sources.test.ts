@@ -31,7 +31,10 @@ describe("loadSotu", () => {
     const docs = await loadSotu()
     assert.equal(docs.length, 233)
     assert.equal(docs[0].id, "1790_george_washington_n")
-    assert.ok(docs[0].text.startsWith("Fellow-Citizens of the Senate and House of Representatives:"), docs[0].text.slice(0, 80))
+    assert.ok(
+      docs[0].text.startsWith("Fellow-Citizens of the Senate and House of Representatives:"),
+      docs[0].text.slice(0, 80)
+    )
     assert.equal(docs.at(-1)?.id, "2021_joseph_r_biden_d")
     const ids = docs.map((d) => d.id)
     assert.deepEqual(ids, [...ids].sort())
@@ -49,7 +52,8 @@ describe("loadSotu", () => {
 })
 
 describe("loadTextFile", () => {
-  const sample = "  First paragraph,\nsecond line.\n\n\n  Second paragraph.  \n \t \nThird\r\nwith CRLF.\r\n\r\nFourth.\n"
+  const sample =
+    "  First paragraph,\nsecond line.\n\n\n  Second paragraph.  \n \t \nThird\r\nwith CRLF.\r\n\r\nFourth.\n"
 
   it("splits paragraphs on blank lines (LF, CRLF, whitespace-only lines), trimmed", async () => {
     const file = write("book.txt", sample)
@@ -57,7 +61,7 @@ describe("loadTextFile", () => {
       { id: "book:000000", text: "First paragraph,\nsecond line." },
       { id: "book:000001", text: "Second paragraph." },
       { id: "book:000002", text: "Third\nwith CRLF." },
-      { id: "book:000003", text: "Fourth." },
+      { id: "book:000003", text: "Fourth." }
     ])
     // Paragraphs are the default.
     assert.deepEqual(await loadTextFile(file), await loadTextFile(file, { split: "paragraph" }))
@@ -69,7 +73,7 @@ describe("loadTextFile", () => {
       { id: "lines:000000", text: "a" },
       { id: "lines:000001", text: "b" },
       { id: "lines:000002", text: "c" },
-      { id: "lines:000003", text: "d" },
+      { id: "lines:000003", text: "d" }
     ])
   })
 
@@ -89,7 +93,11 @@ describe("loadTextFile", () => {
 
   it("reports invalid UTF-8 with the file, the byte offset and the line", async () => {
     // "ok line\n" is 8 bytes, "second é line " 15: the bad byte is at 23.
-    const bytes = Buffer.concat([Buffer.from("ok line\nsecond é line "), Buffer.from([0xc3, 0x28]), Buffer.from(" end")])
+    const bytes = Buffer.concat([
+      Buffer.from("ok line\nsecond é line "),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(" end")
+    ])
     const file = write("bad.txt", bytes)
     await rejectsWith(loadTextFile(file), file, /invalid UTF-8 at byte offset 23, line 2 \(byte 0xc3\)/)
   })
@@ -125,7 +133,7 @@ describe("loadParquetFile", () => {
   it("loads a corpus file in file order", async () => {
     const docs = [
       { id: "z", text: "last id first" },
-      { id: "a", text: "ünïcödé 😀" },
+      { id: "a", text: "ünïcödé 😀" }
     ]
     const file = write("corpus.parquet", encodeCorpus(corpusFromDocuments(docs)))
     assert.deepEqual(await loadParquetFile(file), docs)
@@ -138,7 +146,11 @@ describe("loadParquetFile", () => {
     const wrong = write("wrong.parquet", writeParquet(WasmTable.fromIPCStream(tableToIPC(t, "stream"))))
     // Without an id column a file's ids are its row numbers (#11.15): the text column is what it must have.
     await rejectsWith(loadParquetFile(wrong), wrong, /corpus: column "text" missing \(found: title, body\)/)
-    await rejectsWith(loadParquetFile(wrong, { text: "body", id: "key" }), wrong, /corpus: column "key" missing \(found: title, body\)/)
+    await rejectsWith(
+      loadParquetFile(wrong, { text: "body", id: "key" }),
+      wrong,
+      /corpus: column "key" missing \(found: title, body\)/
+    )
   })
 
   it("reports an empty corpus and a missing file", async () => {

@@ -72,9 +72,9 @@ describe("splitByHash", () => {
           const flags = splitByHash(xs, f, seed)
           const n = count(flags)
           return n >= 1 && n <= xs.length - 1
-        },
+        }
       ),
-      { numRuns: 300, seed: 42 },
+      { numRuns: 300, seed: 42 }
     )
   })
 

@@ -49,9 +49,12 @@ const hashOf = (result: RunResult, path: string, output: string): string => {
 }
 
 const readBlob = (hash: string, root?: string) =>
-  run(Effect.gen(function*() {
-    return yield* (yield* ArtifactStore).getBlob(hash)
-  }), root)
+  run(
+    Effect.gen(function*() {
+      return yield* (yield* ArtifactStore).getBlob(hash)
+    }),
+    root
+  )
 
 const readDocs = async (hash: string): Promise<Doc[]> => {
   const { ids, texts } = corpusDocuments(Corpus.decode(await readBlob(hash)))
@@ -64,10 +67,16 @@ const totalWords = (docs: ReadonlyArray<Doc>): number => docs.reduce((n, d) => n
 const writeParagraphs = (file: string, texts: ReadonlyArray<string>) => writeFileSync(file, texts.join("\n\n") + "\n")
 
 describe("Seed.corpus", () => {
-  const texts = Array.from({ length: 30 }, (_, i) => `paragraph number ${i} says\nsomething ${"more ".repeat(i % 5)}here`)
+  const texts = Array.from(
+    { length: 30 },
+    (_, i) => `paragraph number ${i} says\nsomething ${"more ".repeat(i % 5)}here`
+  )
   const seedPipeline = (file: string, o: { testFraction?: number; seed?: number } = {}) =>
     Pipeline.make("seed", (p) => {
-      p.add(Seed.corpus({ source: file, split: "paragraph", testFraction: o.testFraction ?? 0.3, seed: o.seed ?? 7 }), {})
+      p.add(
+        Seed.corpus({ source: file, split: "paragraph", testFraction: o.testFraction ?? 0.3, seed: o.seed ?? 7 }),
+        {}
+      )
     })
 
   it("splits a text file into disjoint train and test corpora covering every document, by the seeded id hash", async () => {
@@ -114,7 +123,10 @@ describe("Seed.corpus", () => {
     assert.ok(entry.reasons.some((r) => /^input external:source changed/.test(r)), entry.reasons.join("; "))
     const second = await run(execute(seedPipeline(file)))
     assert.equal(second.nodes[0].status, "ran")
-    const docs = [...await readDocs(hashOf(second, "seed-corpus", "train")), ...await readDocs(hashOf(second, "seed-corpus", "test"))]
+    const docs = [
+      ...await readDocs(hashOf(second, "seed-corpus", "train")),
+      ...await readDocs(hashOf(second, "seed-corpus", "test"))
+    ]
     assert.ok(docs.some((d) => d.text === "an edited last paragraph"))
 
     writeParagraphs(file, texts) // back to the original: cached again
@@ -301,7 +313,12 @@ describe("Tokenize, Train.ngram, Sample.text, Evaluate.lm", () => {
       const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
       const { model } = p.add(Train.ngram({ order: 2 }), { corpus: real.train, tokenizer })
       const sample = p.add(
-        Sample.text({ documents: o.documents ?? 1000, maxLength: o.maxLength ?? 40, tokens: budget, seed: o.seed ?? 5 }),
+        Sample.text({
+          documents: o.documents ?? 1000,
+          maxLength: o.maxLength ?? 40,
+          tokens: budget,
+          seed: o.seed ?? 5
+        }),
         { model, tokenizer }
       ).corpus
       p.add(Evaluate.lm({ selfBleuDocs: 10, selfBleuLength: 30 }), { model, tokenizer, test: real.test, sample })
@@ -315,9 +332,14 @@ describe("Tokenize, Train.ngram, Sample.text, Evaluate.lm", () => {
     const sample = await readDocs(hashOf(result, "sample-text", "corpus"))
     const encoded = encodeDocuments(tokenizer, sample.map((d) => d.text))
     assert.equal(encoded.ids.length, 777)
-    for (let i = 0; i < sample.length; i++) assert.ok(encoded.offsets[i + 1] - encoded.offsets[i] <= 40, `document ${i} is within maxLength`)
+    for (let i = 0; i < sample.length; i++) {
+      assert.ok(encoded.offsets[i + 1] - encoded.offsets[i] <= 40, `document ${i} is within maxLength`)
+    }
     assert.ok(sample.length <= 1000)
-    assert.ok(sample.every((d, i) => d.id === `s5-${String(i).padStart(3, "0")}`), sample.slice(0, 3).map((d) => d.id).join(", "))
+    assert.ok(
+      sample.every((d, i) => d.id === `s5-${String(i).padStart(3, "0")}`),
+      sample.slice(0, 3).map((d) => d.id).join(", ")
+    )
 
     const metrics = Metrics.decode(await readBlob(hashOf(result, "evaluate-lm", "metrics"))).values
     assert.deepEqual(Object.keys(metrics).sort(), [
@@ -334,7 +356,10 @@ describe("Tokenize, Train.ngram, Sample.text, Evaluate.lm", () => {
     for (const [k, v] of Object.entries(metrics)) assert.ok(Number.isFinite(v), `${k} = ${v}`)
     assert.equal(metrics.baseline_perplexity, tokenizer.vocab.length)
     assert.equal(metrics.sample_tokens, 777)
-    assert.ok(metrics.perplexity > 1 && metrics.perplexity < metrics.baseline_perplexity, `perplexity ${metrics.perplexity}`)
+    assert.ok(
+      metrics.perplexity > 1 && metrics.perplexity < metrics.baseline_perplexity,
+      `perplexity ${metrics.perplexity}`
+    )
     for (const k of ["distinct_1", "distinct_2", "rep_4", "self_bleu", "vocab_coverage"]) {
       assert.ok(metrics[k] >= 0 && metrics[k] <= 1, `${k} = ${metrics[k]}`)
     }
@@ -374,7 +399,10 @@ describe("params validation", () => {
     refuses((p) => p.add(Mix.accumulateSubsample(0), none), /at \["size"\]/)
     refuses((p) => p.add(Train.ngram({ order: 0 }), none), /stage train-ngram: .* at \["order"\]/)
     refuses((p) => p.add(Train.ngram({ order: 6 }), none), /at \["order"\]/)
-    refuses((p) => p.add(Train.ngram({ smoothing: { kind: "kneser-ney", discount: 1 } }), none), /at \["smoothing"\]\["discount"\]/)
+    refuses(
+      (p) => p.add(Train.ngram({ smoothing: { kind: "kneser-ney", discount: 1 } }), none),
+      /at \["smoothing"\]\["discount"\]/
+    )
     refuses((p) => p.add(Seed.corpus({ testFraction: 1 }), none), /stage seed-corpus: .* at \["testFraction"\]/)
     refuses((p) => p.add(Filter.repetition({ n: 9, maxRate: 0.5 }), none), /at \["n"\]/)
     refuses((p) => p.add(Filter.length({ maxWords: 0 }), none), /at \["maxWords"\]/)

@@ -20,7 +20,15 @@ import * as Pipeline from "../src/pipeline/pipeline.ts"
 import type { ArtifactStore } from "../src/store/ArtifactStore.ts"
 import { makeLocalStore } from "../src/store/local.ts"
 import { ouro, tempDir } from "./support/cli.ts"
-import { canUnshare, inNamespace, ouroAsync, processState, sleep, waitFor, writeToyPipeline } from "./support/store-faults.ts"
+import {
+  canUnshare,
+  inNamespace,
+  ouroAsync,
+  processState,
+  sleep,
+  waitFor,
+  writeToyPipeline
+} from "./support/store-faults.ts"
 import { Concat, Lower, Source, Upper } from "./support/toy.ts"
 
 const MARKER = "OUROBOROS-STORE"
@@ -32,7 +40,11 @@ const snapshot = (dir: string): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     const full = join(e.parentPath, e.name)
-    out[full.slice(dir.length + 1)] = e.isFile() ? fs.readFileSync(full, "latin1") : e.isDirectory() ? "<dir>" : "<other>"
+    out[full.slice(dir.length + 1)] = e.isFile()
+      ? fs.readFileSync(full, "latin1")
+      : e.isDirectory()
+      ? "<dir>"
+      : "<other>"
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)))
 }
@@ -50,8 +62,11 @@ const chain = Pipeline.make("chain", (p) => {
   const low = p.add(Lower({ suffix: "x" }), { in: up.out })
   p.add(Concat({}), { a: low.out, b: src.out })
 })
-const inStore = <A, E>(root: string, eff: Effect.Effect<A, E, ArtifactStore | Progress | StageRunner>, progress?: Layer.Layer<Progress>) =>
-  Effect.runPromise(eff.pipe(Effect.provide(localInProcess(root, progress))))
+const inStore = <A, E>(
+  root: string,
+  eff: Effect.Effect<A, E, ArtifactStore | Progress | StageRunner>,
+  progress?: Layer.Layer<Progress>
+) => Effect.runPromise(eff.pipe(Effect.provide(localInProcess(root, progress))))
 const blobPath = (root: string, h: string) => join(root, "blobs", h.slice(0, 2), h)
 
 describe("1. a store is recognisable, and opening a directory touches nothing it does not own", () => {
@@ -71,7 +86,11 @@ describe("1. a store is recognisable, and opening a directory touches nothing it
     for (const args of [["status"], ["verify"], ["gc", "--apply"], ["run", pipeline, "--jobs", "1"]]) {
       const r = ouro(dir, ...args, "--store", d)
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`)
-      assert.match(r.stderr, new RegExp(`^ouro: ${d} is not an ouroboros store \\(no OUROBOROS-STORE marker\\); refusing to use it$`, "m"), args.join(" "))
+      assert.match(
+        r.stderr,
+        new RegExp(`^ouro: ${d} is not an ouroboros store \\(no OUROBOROS-STORE marker\\); refusing to use it$`, "m"),
+        args.join(" ")
+      )
       assert.deepEqual(snapshot(d), before, `${args.join(" ")} left the directory as it was`)
     }
   })
@@ -87,7 +106,10 @@ describe("1. a store is recognisable, and opening a directory touches nothing it
       assert.match(empty.stderr, /^ouro: .*empty/m)
       const dot = ouro(dir, ...args, "--store", ".")
       assert.equal(dot.code, 1, dot.stdout + dot.stderr)
-      assert.match(dot.stderr, /^ouro: \. is not an ouroboros store \(no OUROBOROS-STORE marker\); refusing to use it$/m)
+      assert.match(
+        dot.stderr,
+        /^ouro: \. is not an ouroboros store \(no OUROBOROS-STORE marker\); refusing to use it$/m
+      )
     }
     assert.deepEqual(snapshot(dir), before)
   })
@@ -130,7 +152,13 @@ describe("1. a store is recognisable, and opening a directory touches nothing it
     const store = join(dir, "store")
     const pipeline = writeToyPipeline(dir)
     assert.equal(ouro(dir, "run", pipeline, "--jobs", "1", "--quiet", "--store", store).code, 0)
-    const keep = ["2024-report.txt", "12345-notes.md", `${DEAD_TMP}.bak`, "99999999-0123456789abcde.tmp", `${process.pid}-0123456789abcdef.tmp`]
+    const keep = [
+      "2024-report.txt",
+      "12345-notes.md",
+      `${DEAD_TMP}.bak`,
+      "99999999-0123456789abcde.tmp",
+      `${process.pid}-0123456789abcdef.tmp`
+    ]
     for (const name of [...keep, DEAD_TMP]) fs.writeFileSync(join(store, "tmp", name), "x")
     const before = snapshot(store)
     for (const args of [["status"], ["verify"], ["ls"], ["plan", pipeline], ["gc"]]) {
@@ -150,7 +178,9 @@ describe("2. gc and a run exclude each other for the whole sweep", () => {
     assert.equal(ouro(dir, "run", a, "--jobs", "1", "--quiet", "--store", store).code, 0)
     assert.equal(ouro(dir, "run", b, "--jobs", "1", "--quiet", "--store", store).code, 0)
     // What run a made is now unreachable (the pipeline ref names run b): gc plans to remove it.
-    const gc = ouroAsync(dir, ["gc", "--apply", "--grace-minutes", "0", "--store", store], { OURO_TEST_PAUSE_GC_AFTER_CHECK: "1" })
+    const gc = ouroAsync(dir, ["gc", "--apply", "--grace-minutes", "0", "--store", store], {
+      OURO_TEST_PAUSE_GC_AFTER_CHECK: "1"
+    })
     try {
       assert.ok(await waitFor(() => processState(gc.pid) === "T", 20_000), `gc never paused: ${gc.stderr()}`)
       const run = ouroAsync(dir, ["run", a, "--jobs", "1", "--store", store])
@@ -166,7 +196,9 @@ describe("2. gc and a run exclude each other for the whole sweep", () => {
       const v = ouro(dir, "verify", "--store", store)
       assert.equal(v.code, 0, v.stdout + v.stderr)
       // Every output of the run's manifest is in the store, and so is every record it names.
-      const manifest = JSON.parse(fs.readFileSync(blobPath(store, manifestOf(r.stdout)!), "utf8")) as { nodes: Array<{ key: string; outputs: Record<string, string> }> }
+      const manifest = JSON.parse(fs.readFileSync(blobPath(store, manifestOf(r.stdout)!), "utf8")) as {
+        nodes: Array<{ key: string; outputs: Record<string, string> }>
+      }
       for (const n of manifest.nodes) {
         assert.ok(fs.existsSync(join(store, "records", n.key.slice(0, 2), `${n.key}.json`)), `record ${n.key}`)
         for (const h of Object.values(n.outputs)) assert.ok(fs.existsSync(blobPath(store, h)), `output ${h}`)
@@ -214,7 +246,10 @@ describe("3. a symlink in the store is never followed", () => {
     assert.deepEqual(outsideState(), untouched, "the outside file kept its mode, time and bytes")
     assert.ok(fs.lstatSync(blobPath(root, h)).isFile(), "the blob is a regular file again")
     const quarantined = fs.readdirSync(join(root, "quarantine")).map((n) => join(root, "quarantine", n))
-    assert.ok(quarantined.some((q) => fs.lstatSync(q).isSymbolicLink() && fs.readlinkSync(q) === outside), "the link itself was moved to quarantine")
+    assert.ok(
+      quarantined.some((q) => fs.lstatSync(q).isSymbolicLink() && fs.readlinkSync(q) === outside),
+      "the link itself was moved to quarantine"
+    )
     assert.ok(isClean(await inStore(root, verify)))
   })
 
@@ -260,7 +295,10 @@ describe("4. a corrupt blob met anywhere is quarantined and its stage recomputed
     assert.match(again.stdout, /1 ran/)
     const v = ouro(dir, "verify", "--store", store)
     assert.equal(v.code, 0, v.stdout)
-    assert.ok(fs.readdirSync(join(store, "quarantine")).some((n) => n.startsWith(metrics)), "the rotten blob is kept in quarantine")
+    assert.ok(
+      fs.readdirSync(join(store, "quarantine")).some((n) => n.startsWith(metrics)),
+      "the rotten blob is kept in quarantine"
+    )
   })
 
   it("getBlob of a sealed corrupt blob quarantines it in a writable store, so the next check says it is missing", async () => {
@@ -269,7 +307,11 @@ describe("4. a corrupt blob met anywhere is quarantined and its stage recomputed
     const data = new TextEncoder().encode("precious bytes")
     const { hash } = await Effect.runPromise(s.putBlob(data))
     rot(blobPath(root, hash))
-    assert.equal(await Effect.runPromise(s.checkBlob(hash, data.byteLength)), "ok", "the seal hides it from a cheap check")
+    assert.equal(
+      await Effect.runPromise(s.checkBlob(hash, data.byteLength)),
+      "ok",
+      "the seal hides it from a cheap check"
+    )
     const e = await Effect.runPromise(Effect.flip(s.getBlob(hash)))
     assert.equal(e._tag, "ArtifactCorrupt")
     assert.equal(await Effect.runPromise(s.checkBlob(hash, data.byteLength)), "missing")
@@ -307,13 +349,18 @@ describe("6. leases and active-run files are written whole; an undecodable lease
     }
   })
 
-  it("a run waiting on a lease held by a live process logs the stage key and the holder's pid and host", { timeout: 30_000 }, async () => {
+  it("a run waiting on a lease held by a live process logs the stage key and the holder's pid and host", {
+    timeout: 30_000
+  }, async () => {
     const root = join(dir, "store")
     await Effect.runPromise(makeLocalStore(root))
     const key = (await inStore(root, plan(chain)))[0].key!
     const holder = spawn("sleep", ["60"])
     try {
-      fs.writeFileSync(join(root, "leases", key), JSON.stringify({ pid: holder.pid, host: hostname(), startedMs: Date.now() }))
+      fs.writeFileSync(
+        join(root, "leases", key),
+        JSON.stringify({ pid: holder.pid, host: hostname(), startedMs: Date.now() })
+      )
       const logs: string[] = []
       const capture = Layer.succeed(Progress, {
         emit: (e: ProgressEvent) => Effect.sync(() => void (e._tag === "Log" && logs.push(`${e.path}: ${e.line}`)))
@@ -330,13 +377,17 @@ describe("6. leases and active-run files are written whole; an undecodable lease
     }
   })
 
-  it("a run that fails on a full disk leaves no empty lease, active-run or temp file, and the next run does not stall", { skip: !canUnshare() && "needs a private mount namespace (root)" }, () => {
-    const pipeline = writeToyPipeline(dir)
-    // The same file, edited: its source ref does not move, so the run's first write is its active-run file.
-    const changed = writeToyPipeline(dir, { file: "changed.ts", suffix: "?" })
-    const disk = join(dir, "disk")
-    fs.mkdirSync(disk)
-    const r = inNamespace(`
+  it(
+    "a run that fails on a full disk leaves no empty lease, active-run or temp file, and the next run does not stall",
+    { skip: !canUnshare() && "needs a private mount namespace (root)" },
+    () => {
+      const pipeline = writeToyPipeline(dir)
+      // The same file, edited: its source ref does not move, so the run's first write is its active-run file.
+      const changed = writeToyPipeline(dir, { file: "changed.ts", suffix: "?" })
+      const disk = join(dir, "disk")
+      fs.mkdirSync(disk)
+      const r = inNamespace(
+        `
       set -u
       mount -t tmpfs -o size=1m none ${disk} || exit 99
       $OURO run ${pipeline} --jobs 1 --quiet --store ${disk}/store >/dev/null || { echo "first run failed"; exit 1; }
@@ -350,26 +401,32 @@ describe("6. leases and active-run files are written whole; an undecodable lease
       OURO_LEASE_STALE_MS=120000 $OURO run ${pipeline} --jobs 1 --store ${disk}/store >/dev/null 2>${dir}/after.log || { echo "run after freeing failed"; exit 1; }
       echo "ms: $(( ($(date +%s%N) - start) / 1000000 ))"
       echo "waited: $(grep -c waiting ${dir}/after.log)"
-    `, dir)
-    assert.equal(r.code, 0, r.stdout + r.stderr)
-    assert.match(r.stdout, /empty: 0\n/)
-    assert.match(r.stdout, /files: 0\n/)
-    // A stall is a wait on a lease a dead write left behind: the run would say so, and (with leases stale only
-    // after 120 s here) take minutes. Neither happens; the time bound is loose, for a loaded machine.
-    assert.match(r.stdout, /waited: 0\n/)
-    const ms = Number(/ms: (\d+)/.exec(r.stdout)![1])
-    assert.ok(ms < 60_000, `the run after freeing the disk took ${ms} ms`)
-  })
+    `,
+        dir
+      )
+      assert.equal(r.code, 0, r.stdout + r.stderr)
+      assert.match(r.stdout, /empty: 0\n/)
+      assert.match(r.stdout, /files: 0\n/)
+      // A stall is a wait on a lease a dead write left behind: the run would say so, and (with leases stale only
+      // after 120 s here) take minutes. Neither happens; the time bound is loose, for a loaded machine.
+      assert.match(r.stdout, /waited: 0\n/)
+      const ms = Number(/ms: (\d+)/.exec(r.stdout)![1])
+      assert.ok(ms < 60_000, `the run after freeing the disk took ${ms} ms`)
+    }
+  )
 })
 
 describe("9. reading commands work on a read-only store", () => {
-  it("status, verify, ls, show and lineage succeed on a read-only store holding a dead process's temp file", { skip: !canUnshare() && "needs a private mount namespace (root)" }, () => {
+  it("status, verify, ls, show and lineage succeed on a read-only store holding a dead process's temp file", {
+    skip: !canUnshare() && "needs a private mount namespace (root)"
+  }, () => {
     const store = join(dir, "store")
     const pipeline = writeToyPipeline(dir)
     const run = ouro(dir, "run", pipeline, "--jobs", "1", "--quiet", "--store", store)
     assert.equal(run.code, 0, run.stderr)
     fs.writeFileSync(join(store, "tmp", DEAD_TMP), "half a blob")
-    const r = inNamespace(`
+    const r = inNamespace(
+      `
       set -u
       mount --bind -o ro ${store} ${store} || exit 99
       touch ${store}/probe 2>/dev/null && { echo "not read-only"; exit 1; }
@@ -377,7 +434,9 @@ describe("9. reading commands work on a read-only store", () => {
         $OURO $cmd --store ${store} >/dev/null 2>err.txt || { echo "$cmd failed: $(cat err.txt)"; exit 1; }
       done
       echo ok
-    `, dir)
+    `,
+      dir
+    )
     assert.equal(r.code, 0, r.stdout + r.stderr)
     assert.match(r.stdout, /ok/)
     assert.ok(fs.existsSync(join(store, "tmp", DEAD_TMP)))

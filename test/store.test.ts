@@ -73,7 +73,10 @@ describe("local store: blobs", () => {
     assert.deepEqual(b, a)
     assert.equal(fs.statSync(blobFile(a.hash)).mode & 0o777, 0o444)
     assert.equal(fs.statSync(blobFile(a.hash)).mtimeMs, mtime)
-    assert.deepEqual((await run(store.listBlobs)).map(({ hash, bytes }) => ({ hash, bytes })), [{ hash: a.hash, bytes: data.byteLength }])
+    assert.deepEqual((await run(store.listBlobs)).map(({ hash, bytes }) => ({ hash, bytes })), [{
+      hash: a.hash,
+      bytes: data.byteLength
+    }])
     assert.deepEqual(tmpEntries(), [])
   })
 
@@ -227,7 +230,12 @@ describe("local store: refs", () => {
       { name: "pipelines/b/y", value: "2" },
       { name: "pipelines/b/z", value: "3" }
     ])
-    assert.deepEqual((await run(store.listRefs(""))).map((r) => r.name), ["nodes/x", "pipelines/a", "pipelines/b/y", "pipelines/b/z"])
+    assert.deepEqual((await run(store.listRefs(""))).map((r) => r.name), [
+      "nodes/x",
+      "pipelines/a",
+      "pipelines/b/y",
+      "pipelines/b/z"
+    ])
     assert.deepEqual(await run(store.listRefs("nothing/")), [])
   })
 

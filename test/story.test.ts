@@ -26,12 +26,16 @@ describe("Tokenize.bpe (r50k_base, from js-tiktoken, offline)", () => {
 
   it("is GPT-2's vocabulary shifted past <unk> and <eos>: 50256 tokens + 2", () => {
     assert.equal(bpe.vocab.length, 50258)
-    assert.deepEqual(bpe.vocab.slice(0, 4), ["<unk>", "<eos>", "!", '"'])
+    assert.deepEqual(bpe.vocab.slice(0, 4), ["<unk>", "<eos>", "!", "\""])
     assert.deepEqual(Array.from(encode(bpe, "First Citizen:")), [5962 + 2, 22307 + 2, 25 + 2])
   })
 
   it("gives tiktoken's ids (its own encode, no specials) and decodes back to the text", () => {
-    const texts = ["Fellow-Citizens of the Senate,  and 1,000 dollars\n\nthe end.", "naïve café — 東京 🎉 <|endoftext|> it's", "   "]
+    const texts = [
+      "Fellow-Citizens of the Senate,  and 1,000 dollars\n\nthe end.",
+      "naïve café — 東京 🎉 <|endoftext|> it's",
+      "   "
+    ]
     for (const t of texts) {
       assert.deepEqual(Array.from(encode(bpe, t), (id) => id - 2), tiktoken.encode(t, [], []))
       assert.equal(decode(bpe, encode(bpe, t)), t)
@@ -82,7 +86,9 @@ describe("repetition measures", () => {
   })
 
   it("compression ratio: deterministic, higher for repetitive text", () => {
-    const varied = Array.from({ length: 200 }, (_, i) => `word${(i * 7919) % 1009} other${(i * 104729) % 997}`).join(" ")
+    const varied = Array.from({ length: 200 }, (_, i) => `word${(i * 7919) % 1009} other${(i * 104729) % 997}`).join(
+      " "
+    )
     const loop = "the state of the union is strong ".repeat(60)
     assert.equal(compressionRatio([loop]), compressionRatio([loop]))
     assert.ok(compressionRatio([loop]) > 2 * compressionRatio([varied]))
@@ -91,11 +97,19 @@ describe("repetition measures", () => {
 })
 
 describe("Filter.perplexity", () => {
-  const tok = fitTokenizer(["the cat sat on the mat", "the dog sat on the log"], { kind: "word", lowercase: true, minCount: 1 })
-  const reference = trainNgram(encodeDocuments(tok, ["the cat sat on the mat", "the dog sat on the log"]), tok.vocab.length, {
-    order: 2,
-    smoothing: { kind: "kneser-ney", discount: 0.75 }
+  const tok = fitTokenizer(["the cat sat on the mat", "the dog sat on the log"], {
+    kind: "word",
+    lowercase: true,
+    minCount: 1
   })
+  const reference = trainNgram(
+    encodeDocuments(tok, ["the cat sat on the mat", "the dog sat on the log"]),
+    tok.vocab.length,
+    {
+      order: 2,
+      smoothing: { kind: "kneser-ney", discount: 0.75 }
+    }
+  )
   const docs = [
     { id: "a", text: "mat the on log dog cat" },
     { id: "b", text: "the cat sat on the mat" },
@@ -104,7 +118,11 @@ describe("Filter.perplexity", () => {
   ]
 
   it("keeps the documents the reference scores best, in their order", async () => {
-    const run = Filter.perplexity({ keep: 0.5 }).run({ corpus: corpusFromDocuments(docs), model: { family: "ngram", ngram: reference }, tokenizer: tok }, ctx)
+    const run = Filter.perplexity({ keep: 0.5 }).run({
+      corpus: corpusFromDocuments(docs),
+      model: { family: "ngram", ngram: reference },
+      tokenizer: tok
+    }, ctx)
     const out = await Effect.runPromise(run)
     assert.deepEqual(corpusDocuments(out.corpus).ids, ["b", "d"])
     const score = (t: string) => {
@@ -115,7 +133,11 @@ describe("Filter.perplexity", () => {
   })
 
   it("keeps at least one document; keep is checked", async () => {
-    const run = Filter.perplexity({ keep: 0.01 }).run({ corpus: corpusFromDocuments(docs), model: { family: "ngram", ngram: reference }, tokenizer: tok }, ctx)
+    const run = Filter.perplexity({ keep: 0.01 }).run({
+      corpus: corpusFromDocuments(docs),
+      model: { family: "ngram", ngram: reference },
+      tokenizer: tok
+    }, ctx)
     assert.equal(corpusDocuments((await Effect.runPromise(run)).corpus).ids.length, 1)
     assert.equal(Filter.perplexity({ keep: 0 }).params._tag, "Invalid")
     assert.equal(Filter.perplexity({ keep: 1.5 }).params._tag, "Invalid")
@@ -126,7 +148,10 @@ describe("Filter.typical", () => {
   it("keeps the documents whose cross-entropy is closest to the reference's on held-out text", async () => {
     const real = ["the cat sat on the mat", "the dog sat on the log"]
     const tok = fitTokenizer(real, { kind: "word", lowercase: true, minCount: 1 })
-    const reference = trainNgram(encodeDocuments(tok, real), tok.vocab.length, { order: 2, smoothing: { kind: "kneser-ney", discount: 0.75 } })
+    const reference = trainNgram(encodeDocuments(tok, real), tok.vocab.length, {
+      order: 2,
+      smoothing: { kind: "kneser-ney", discount: 0.75 }
+    })
     const heldout = corpusFromDocuments([{ id: "h", text: "the cat sat on the log" }])
     const docs = [
       { id: "loop", text: "the the the the the the the the" },
@@ -163,11 +188,15 @@ describe("ouro metrics", () => {
   before(() => {
     dir = tempDir("ouro-metrics-")
     pipeline = join(dir, "story-tiny.ts")
-    writeFileSync(pipeline, `
+    writeFileSync(
+      pipeline,
+      `
 import { Evaluate, Filter, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 export default Pipeline.make("story-tiny", (p) => {
-  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }))
+  const real = p.add(Seed.corpus({ source: ${
+        JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))
+      }, testFraction: 0.2, seed: 7 }))
   const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
   const reference = p.scope({ arm: "reference" }, (r) => r.add(Train.ngram({ order: 2 }), { corpus: real.train, tokenizer }).model)
   for (const arm of ["accumulate", "quality"]) {
@@ -181,7 +210,8 @@ export default Pipeline.make("story-tiny", (p) => {
       })))
   }
 })
-`)
+`
+    )
     const run = ouro(dir, "run", "--quiet", pipeline)
     assert.equal(run.code, 0, run.stderr)
   })
@@ -192,8 +222,20 @@ export default Pipeline.make("story-tiny", (p) => {
     assert.equal(r.code, 0, r.stderr)
     const [header, ...rows] = parseCsv(r.stdout)
     assert.deepEqual(header.slice(0, 6), ["arm", "family", "seed", "generation", "perplexity", "baseline_perplexity"])
-    for (const c of ["word_rep_4", "repeated_3gram_share", "compression_ratio", "distinct_1", "train_documents", "train_tokens",
-      "train_real_documents", "train_synthetic_tokens", "train_real_token_share", "dropped_documents_filter_perplexity"]) {
+    for (
+      const c of [
+        "word_rep_4",
+        "repeated_3gram_share",
+        "compression_ratio",
+        "distinct_1",
+        "train_documents",
+        "train_tokens",
+        "train_real_documents",
+        "train_synthetic_tokens",
+        "train_real_token_share",
+        "dropped_documents_filter_perplexity"
+      ]
+    ) {
       assert.ok(header.includes(c), `no column ${c} in ${header.join(",")}`)
     }
     assert.equal(rows.length, 2 * 2 * 2)
@@ -247,9 +289,19 @@ describe("metrics export formats", () => {
     { arm: "replace", seed: 1, generation: 1, perplexity: 10, baseline_perplexity: 50, dropped_documents_f: 3 }
   ]
   it("orders columns: arm, seed, generation, perplexity, baseline, other tags, metrics, confounds; csv quotes", () => {
-    assert.deepEqual(exportColumns(rows), ["arm", "seed", "generation", "perplexity", "baseline_perplexity", "note", "zeta", "train_tokens", "dropped_documents_f"])
-    assert.equal(toCsv(rows).split("\n")[1], 'replace,1,2,12.25,,"a,""b""",0.5,10,')
-    assert.deepEqual(parseCsv(toCsv(rows))[1][5], 'a,"b"')
+    assert.deepEqual(exportColumns(rows), [
+      "arm",
+      "seed",
+      "generation",
+      "perplexity",
+      "baseline_perplexity",
+      "note",
+      "zeta",
+      "train_tokens",
+      "dropped_documents_f"
+    ])
+    assert.equal(toCsv(rows).split("\n")[1], "replace,1,2,12.25,,\"a,\"\"b\"\"\",0.5,10,")
+    assert.deepEqual(parseCsv(toCsv(rows))[1][5], "a,\"b\"")
     assert.match(toTable(rows), /^arm\s+seed\s+generation\s+perplexity/)
     assert.equal((JSON.parse(toJson(rows)) as Array<Record<string, unknown>>)[1].zeta, null)
   })

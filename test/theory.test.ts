@@ -160,8 +160,14 @@ describe("exactUnigramPrediction", () => {
     for (let g = 0; g <= G; g++) {
       const t = pred[g].expectedSurvivingTypes
       const h = pred[g].expectedEntropy
-      assert.ok(t >= types[g].lo - 1e-9 && t <= types[g].hi + 1e-9, `types g=${g}: ${t} not in [${types[g].lo}, ${types[g].hi}]`)
-      assert.ok(h >= entropy[g].lo - 1e-9 && h <= entropy[g].hi + 1e-9, `entropy g=${g}: ${h} not in [${entropy[g].lo}, ${entropy[g].hi}]`)
+      assert.ok(
+        t >= types[g].lo - 1e-9 && t <= types[g].hi + 1e-9,
+        `types g=${g}: ${t} not in [${types[g].lo}, ${types[g].hi}]`
+      )
+      assert.ok(
+        h >= entropy[g].lo - 1e-9 && h <= entropy[g].hi + 1e-9,
+        `entropy g=${g}: ${h} not in [${entropy[g].lo}, ${entropy[g].hi}]`
+      )
       assert.ok(t >= types[g].percentileLo && t <= types[g].percentileHi)
     }
   })

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import fc from "fast-check"
-import { EOS_ID, UNK_ID, decode, encode, encodeDocuments, fitTokenizer, type TokenizerSpec } from "../src/lm/tokenizer.ts"
+import {
+  EOS_ID,
+  UNK_ID,
+  decode,
+  encode,
+  encodeDocuments,
+  fitTokenizer,
+  type TokenizerSpec
+} from "../src/lm/tokenizer.ts"
 
 const tokensOf = (tok: TokenizerSpec, text: string): string[] => Array.from(encode(tok, text), (id) => tok.vocab[id])
 
@@ -16,7 +24,12 @@ describe("fitTokenizer", () => {
 
   it("drops tokens under minCount and caps the size with maxVocab (specials included)", () => {
     const texts = ["x x x y y z"]
-    assert.deepEqual(fitTokenizer(texts, { kind: "word", lowercase: false, minCount: 2 }).vocab, ["<unk>", "<eos>", "x", "y"])
+    assert.deepEqual(fitTokenizer(texts, { kind: "word", lowercase: false, minCount: 2 }).vocab, [
+      "<unk>",
+      "<eos>",
+      "x",
+      "y"
+    ])
     assert.deepEqual(
       fitTokenizer(texts, { kind: "word", lowercase: false, minCount: 1, maxVocab: 3 }).vocab,
       ["<unk>", "<eos>", "x"]
@@ -42,17 +55,43 @@ describe("word tokenizer", () => {
 
   it("splits words (internal apostrophes and hyphens), numbers and single punctuation marks", () => {
     assert.deepEqual(tokensOf(tok, text), [
-      "don't", "stop", ":", "the", "well-known", "3.5", "%", "rise", "in", "1,000", "(", "new", ")", "jobs",
-      ".", ".", ".", "<unk>", "élan", "!",
+      "don't",
+      "stop",
+      ":",
+      "the",
+      "well-known",
+      "3.5",
+      "%",
+      "rise",
+      "in",
+      "1,000",
+      "(",
+      "new",
+      ")",
+      "jobs",
+      ".",
+      ".",
+      ".",
+      "<unk>",
+      "élan",
+      "!"
     ])
   })
 
   it("maps the literal <unk> (any case when lowercasing) and unknown words to id 0", () => {
-    assert.deepEqual(Array.from(encode(tok, "<unk> <UNK> zebra the")), [UNK_ID, UNK_ID, UNK_ID, tok.vocab.indexOf("the")])
+    assert.deepEqual(Array.from(encode(tok, "<unk> <UNK> zebra the")), [
+      UNK_ID,
+      UNK_ID,
+      UNK_ID,
+      tok.vocab.indexOf("the")
+    ])
   })
 
   it("decodes with no space before closing punctuation and none after (", () => {
-    assert.equal(decode(tok, encode(tok, text)), "don't stop: the well-known 3.5 % rise in 1,000 (new) jobs... <unk> élan!")
+    assert.equal(
+      decode(tok, encode(tok, text)),
+      "don't stop: the well-known 3.5 % rise in 1,000 (new) jobs... <unk> élan!"
+    )
     assert.equal(decode(tok, [tok.vocab.indexOf("the"), EOS_ID, tok.vocab.indexOf("new")]), "the\nnew")
   })
 
@@ -63,8 +102,43 @@ describe("word tokenizer", () => {
   })
 
   const pieces = fc.constantFrom(
-    "a", "B", "é", "e\u0301", "ß", "İ", "7", "42", "3.14", "1,000", "don't", "x-y", "'", "-", "(", ")", ",", ".", ";",
-    ":", "!", "?", "\"", "<", ">", "unk", "<unk>", "<UNK>", "<eos>", " ", "  ", "\n", "\t", "😀", "中文", "_", "$"
+    "a",
+    "B",
+    "é",
+    "e\u0301",
+    "ß",
+    "İ",
+    "7",
+    "42",
+    "3.14",
+    "1,000",
+    "don't",
+    "x-y",
+    "'",
+    "-",
+    "(",
+    ")",
+    ",",
+    ".",
+    ";",
+    ":",
+    "!",
+    "?",
+    "\"",
+    "<",
+    ">",
+    "unk",
+    "<unk>",
+    "<UNK>",
+    "<eos>",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "😀",
+    "中文",
+    "_",
+    "$"
   )
   const textArb = fc.array(pieces, { maxLength: 30 }).map((p) => p.join(""))
 

@@ -8,8 +8,21 @@ import { createParallelTrainer } from "../src/lm/neural/parallel.ts"
 import { type AdamWConfig, adamwStep, learningRate, optimizerState } from "../src/lm/neural/adamw.ts"
 import { sampleBatch, uniformStream } from "../src/lm/neural/train.ts"
 import {
-  attention, crossEntropy, dense, embedding, FAST, gelu, layerNorm, forward, fromSafetensors, initParams, lossAndGrads, paramShapes,
-  REFERENCE, toSafetensors, type TransformerConfig
+  attention,
+  crossEntropy,
+  dense,
+  embedding,
+  FAST,
+  gelu,
+  layerNorm,
+  forward,
+  fromSafetensors,
+  initParams,
+  lossAndGrads,
+  paramShapes,
+  REFERENCE,
+  toSafetensors,
+  type TransformerConfig
 } from "../src/lm/neural/transformer.ts"
 
 const TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat by the log. ".repeat(20)
@@ -17,7 +30,15 @@ const CHARS = [...new Set(TEXT)].sort()
 const TOKENS = Int32Array.from(TEXT, (ch) => CHARS.indexOf(ch))
 const CONFIG: TransformerConfig = { vocab: CHARS.length, layers: 2, dModel: 32, heads: 4, context: 16 }
 const ADAMW: AdamWConfig = {
-  lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, warmup: 5, schedule: "cosine", totalSteps: 60, minLrFraction: 0.1
+  lr: 1e-2,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  warmup: 5,
+  schedule: "cosine",
+  totalSteps: 60,
+  minLrFraction: 0.1
 }
 
 const train = (steps: number, seed: number) => {
@@ -76,16 +97,28 @@ describe("lm/transformer", () => {
       })
     }
     tf.tidy(() => {
-      check("dense", (impl, x, w, b) => dense(impl, x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [r([n * t, d], 1), r([d, 3 * d], 2), r([3 * d], 3)])
-      check("attention (wasm SIMD)", (impl, qkv) => attention(impl, qkv as tf.Tensor2D, n, t, heads), [r([n * t, 3 * d], 4)])
+      check("dense", (impl, x, w, b) => dense(impl, x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), [
+        r([n * t, d], 1),
+        r([d, 3 * d], 2),
+        r([3 * d], 3)
+      ])
+      check("attention (wasm SIMD)", (impl, qkv) => attention(impl, qkv as tf.Tensor2D, n, t, heads), [
+        r([n * t, 3 * d], 4)
+      ])
       const js = { ...FAST, attention: "js" as const }
-      check("attention (js)", (impl, qkv) => attention(impl === FAST ? js : impl, qkv as tf.Tensor2D, n, t, heads), [r([n * t, 3 * d], 4)])
+      check("attention (js)", (impl, qkv) => attention(impl === FAST ? js : impl, qkv as tf.Tensor2D, n, t, heads), [
+        r([n * t, 3 * d], 4)
+      ])
       // head size 6 is no multiple of 4: "wasm" falls back to the JS kernels
       check("attention (hd 6)", (impl, qkv) => attention(impl, qkv as tf.Tensor2D, n, t, 2), [r([n * t, 36], 11)])
       const ids = Int32Array.from({ length: n * t }, (_, i) => (i * 5) % v)
       check("embedding", (impl, table) => embedding(impl, table as tf.Tensor2D, ids), [r([v, d], 5)])
       check("gelu", (impl, x) => gelu(impl, x as tf.Tensor2D), [r([n * t, 4 * d], 7)])
-      check("layer norm", (impl, x, g, b) => layerNorm(impl, x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), [r([n * t, d], 8), r([d], 9), r([d], 10)])
+      check("layer norm", (impl, x, g, b) => layerNorm(impl, x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), [
+        r([n * t, d], 8),
+        r([d], 9),
+        r([d], 10)
+      ])
       check("cross-entropy", (impl, z) => crossEntropy(impl, z as tf.Tensor2D, ids), [r([n * t, v], 6)])
     })
     // the whole model: every parameter's gradient
@@ -94,8 +127,12 @@ describe("lm/transformer", () => {
     const fast = lossAndGrads(CONFIG, params, b.inputs, b.targets, 3, FAST)
     const ref = lossAndGrads(CONFIG, params, b.inputs, b.targets, 3, REFERENCE)
     assert.ok(Math.abs(fast.loss - ref.loss) < 1e-5)
-    for (const k of Object.keys(ref.grads)) assert.ok(maxDiff(fast.grads[k], ref.grads[k]) < 1e-4, `model gradient ${k}`)
-    assert.ok(maxDiff(forward(CONFIG, params, b.inputs, 3, FAST), forward(CONFIG, params, b.inputs, 3, REFERENCE)) < 1e-4)
+    for (const k of Object.keys(ref.grads)) {
+      assert.ok(maxDiff(fast.grads[k], ref.grads[k]) < 1e-4, `model gradient ${k}`)
+    }
+    assert.ok(
+      maxDiff(forward(CONFIG, params, b.inputs, 3, FAST), forward(CONFIG, params, b.inputs, 3, REFERENCE)) < 1e-4
+    )
   })
 
   it("round-trips through safetensors, readable by an independent parser", () => {
@@ -108,7 +145,10 @@ describe("lm/transformer", () => {
     assert.equal(sha(toSafetensors(back.config, back.params)), sha(bytes))
     // independent reader: the format by hand (u64 LE header length, JSON header, LE f32 data)
     const n = Number(Buffer.from(bytes).readBigUInt64LE(0))
-    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>
+    const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString("utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >
     const meta = header["__metadata__"] as unknown as Record<string, string>
     assert.deepEqual(JSON.parse(meta["config"]), CONFIG)
     const w = header["h1.mlp.fc.w"]
@@ -117,7 +157,9 @@ describe("lm/transformer", () => {
     const buf = Buffer.from(bytes.subarray(8 + n + w.data_offsets[0], 8 + n + w.data_offsets[1]))
     const floats = Array.from({ length: buf.length / 4 }, (_, i) => buf.readFloatLE(4 * i))
     assert.deepEqual(floats, Array.from(params["h1.mlp.fc.w"]))
-    const other = writeSafetensors({ x: { dtype: "F32", shape: [1], data: new Float32Array(1) } }, { artifact: "model/ngram" })
+    const other = writeSafetensors({ x: { dtype: "F32", shape: [1], data: new Float32Array(1) } }, {
+      artifact: "model/ngram"
+    })
     assert.throws(() => fromSafetensors(other), /not a model\/transformer/)
   })
 

@@ -40,7 +40,9 @@ export const Tokenizer: ArtifactType<TokenizerSpec> = {
     }),
   decode: (bytes) => {
     const t = decodeTokenizer(bytes)
-    if (t.vocab[0] !== "<unk>" || t.vocab[1] !== "<eos>") throw new Error("tokenizer: vocab must start with <unk>, <eos>")
+    if (t.vocab[0] !== "<unk>" || t.vocab[1] !== "<eos>") {
+      throw new Error("tokenizer: vocab must start with <unk>, <eos>")
+    }
     if (t.kind === "bpe") {
       if (t.encoding === undefined) throw new Error("tokenizer: a bpe tokenizer needs an encoding")
       return { kind: t.kind, lowercase: t.lowercase, vocab: t.vocab, encoding: t.encoding }
@@ -75,7 +77,13 @@ export const TheoryCurve = Schema.Struct({
   /** What the prediction assumes, in a sentence. */
   assumption: Schema.String,
   points: Schema.Array(
-    Schema.Struct({ generation: Schema.Int, predicted: Schema.Finite, mean: Schema.Finite, lo: Schema.Finite, hi: Schema.Finite })
+    Schema.Struct({
+      generation: Schema.Int,
+      predicted: Schema.Finite,
+      mean: Schema.Finite,
+      lo: Schema.Finite,
+      hi: Schema.Finite
+    })
   )
 })
 export type TheoryCurve = typeof TheoryCurve.Type

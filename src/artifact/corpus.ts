@@ -18,7 +18,7 @@ import {
   Utf8,
   DataType,
   type Data,
-  type Vector,
+  type Vector
 } from "apache-arrow"
 import {
   Compression,
@@ -26,7 +26,7 @@ import {
   readSchema,
   Table as WasmTable,
   writeParquet,
-  WriterPropertiesBuilder,
+  WriterPropertiesBuilder
 } from "parquet-wasm"
 import { describe } from "../errors/index.ts"
 
@@ -63,7 +63,7 @@ const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): bo
 const utf8Column = (
   strings: ReadonlyArray<string>,
   column: string,
-  idOf: (i: number) => string,
+  idOf: (i: number) => string
 ): Data<Utf8> => {
   const n = strings.length
   const offsets = new Int32Array(n + 1)
@@ -76,12 +76,16 @@ const utf8Column = (
     while (end < n) {
       const s = strings[end]
       if (typeof s !== "string") {
-        throw new CorpusInvalid(`document ${end}: field "${column}" is ${s === null ? "null" : typeof s}, expected a string`)
+        throw new CorpusInvalid(
+          `document ${end}: field "${column}" is ${s === null ? "null" : typeof s}, expected a string`
+        )
       }
       // A lone surrogate would be replaced by U+FFFD in UTF-8 and not round-trip.
       if (!wellFormed(s)) {
         throw new CorpusInvalid(
-          `document ${end} (id ${JSON.stringify(idOf(end))}): field "${column}" contains an unpaired UTF-16 surrogate and cannot be stored as UTF-8`,
+          `document ${end} (id ${
+            JSON.stringify(idOf(end))
+          }): field "${column}" contains an unpaired UTF-16 surrogate and cannot be stored as UTF-8`
         )
       }
       if (end > start && chars + s.length > JOIN_CHUNK_CHARS) break
@@ -102,7 +106,9 @@ const utf8Column = (
     pieces.push(bytes)
     start = end
   }
-  const data = pieces.length === 1 ? new Uint8Array(pieces[0].buffer, pieces[0].byteOffset, pieces[0].length) : concatBytes(pieces, total)
+  const data = pieces.length === 1
+    ? new Uint8Array(pieces[0].buffer, pieces[0].byteOffset, pieces[0].length)
+    : concatBytes(pieces, total)
   return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
 }
 
@@ -246,7 +252,6 @@ const READ_BATCH_ROWS = 0x7fffffff
 const MAGIC = [0x50, 0x41, 0x52, 0x31] // "PAR1"
 const hasMagicAt = (b: Uint8Array, at: number) => MAGIC.every((m, i) => b[at + i] === m)
 
-
 const isStringType = (t: DataType): boolean =>
   t.typeId === Type.Utf8 ||
   t.typeId === Type.LargeUtf8 ||
@@ -332,12 +337,19 @@ export const decodeDocumentColumns = (
   bytes: Uint8Array,
   columns: { readonly text: string; readonly id: string; readonly idRequired: boolean }
 ): { readonly ids: ReadonlyArray<string> | undefined; readonly texts: ReadonlyArray<string> } => {
-  const found = readStringColumns(bytes, [columns.id, columns.text].filter((c, i, all) => all.indexOf(c) === i), columns.idRequired ? [] : [columns.id])
+  const found = readStringColumns(
+    bytes,
+    [columns.id, columns.text].filter((c, i, all) => all.indexOf(c) === i),
+    columns.idRequired ? [] : [columns.id]
+  )
   const strings = (d: Data<Utf8>, name: string) => {
     const out: string[] = []
     decodeUtf8(d, name, out)
     return out
   }
   const id = found.get(columns.id)
-  return { ids: id === undefined ? undefined : strings(id, columns.id), texts: strings(found.get(columns.text)!, columns.text) }
+  return {
+    ids: id === undefined ? undefined : strings(id, columns.id),
+    texts: strings(found.get(columns.text)!, columns.text)
+  }
 }

@@ -38,7 +38,9 @@ const byPath = (a: FileEntry, b: FileEntry) => (a.path < b.path ? -1 : a.path > 
 
 /** Entries sorted, paths checked, modes normalised; throws on a duplicate or bad path. */
 export const normaliseTree = (tree: FileTree): FileTree => {
-  const sorted = [...tree].map((e) => ({ path: e.path, mode: e.mode & 0o100 ? 0o755 : 0o644, bytes: e.bytes })).sort(byPath)
+  const sorted = [...tree].map((e) => ({ path: e.path, mode: e.mode & 0o100 ? 0o755 : 0o644, bytes: e.bytes })).sort(
+    byPath
+  )
   for (let i = 0; i < sorted.length; i++) {
     checkPath(sorted[i].path)
     if (i > 0 && sorted[i - 1].path === sorted[i].path) fail(`duplicate path ${sorted[i].path}`)
@@ -102,7 +104,11 @@ export const encodeFiles = (tree: FileTree): Uint8Array => {
       parts.push(header("PaxHeader", "", pax.length, 0o644, "x"), pax, new Uint8Array(padded(pax) - pax.length))
     }
     const { name, prefix } = split ?? { name: "././@LongName", prefix: "" }
-    parts.push(header(name, prefix, e.bytes.length, e.mode, "0"), e.bytes, new Uint8Array(padded(e.bytes) - e.bytes.length))
+    parts.push(
+      header(name, prefix, e.bytes.length, e.mode, "0"),
+      e.bytes,
+      new Uint8Array(padded(e.bytes) - e.bytes.length)
+    )
   }
   parts.push(new Uint8Array(2 * BLOCK))
   const total = parts.reduce((n, p) => n + p.length, 0)
@@ -171,7 +177,9 @@ export const readTree = (root: string): FileTree => {
       const r = rel === "" ? d.name : `${rel}/${d.name}`
       if (d.isDirectory()) walk(abs, r)
       else if (d.isFile()) out.push({ path: r, mode: fs.statSync(abs).mode, bytes: fs.readFileSync(abs) })
-      else fail(`${abs} is ${d.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: only regular files are stored`)
+      else {fail(
+          `${abs} is ${d.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: only regular files are stored`
+        )}
     }
   }
   const st = fs.statSync(root)

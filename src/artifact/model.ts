@@ -36,5 +36,7 @@ export const Model: ArtifactType<LanguageModel> = {
 /** The n-gram model inside, or an Error naming what the stage got instead. */
 export const ngramOf = (m: LanguageModel, stage: string): NgramModel => {
   if (m.family === "ngram") return m.ngram
-  throw new Error(`${stage} takes an n-gram model, got ${m.artifact} (use the neural stages: Sample.neural, Evaluate.neural)`)
+  throw new Error(
+    `${stage} takes an n-gram model, got ${m.artifact} (use the neural stages: Sample.neural, Evaluate.neural)`
+  )
 }

@@ -22,7 +22,9 @@ export interface DiffNode {
   readonly tags: Readonly<Record<string, string | number>>
   /** Undefined while an input is still to be computed (a pipeline file's pending stage). */
   readonly key: Sha256 | undefined
-  readonly material: Pick<StageRecord, "kind" | "version" | "params" | "env"> & { readonly inputs: Readonly<Record<string, Sha256>> }
+  readonly material: Pick<StageRecord, "kind" | "version" | "params" | "env"> & {
+    readonly inputs: Readonly<Record<string, Sha256>>
+  }
   /** Inputs not known yet, and the node that will compute each. */
   readonly pending: Readonly<Record<string, string>>
   /** Undefined when the node computes no metrics, or has not been computed. */
@@ -50,10 +52,20 @@ export const runSide = (run: { readonly hash: Sha256; readonly manifest: RunMani
     for (const n of run.manifest.nodes) {
       const record = yield* store.getRecord(n.key)
       if (Option.isNone(record)) {
-        return yield* new NotFound({ what: run.hash, detail: `the record of ${n.path} in this run (key ${n.key.slice(0, 12)}) is no longer in the store` })
+        return yield* new NotFound({
+          what: run.hash,
+          detail: `the record of ${n.path} in this run (key ${n.key.slice(0, 12)}) is no longer in the store`
+        })
       }
       const { kind, version, params, env, inputs } = record.value
-      nodes.push({ path: n.path, tags: n.tags, key: n.key, material: { kind, version, params, env, inputs }, pending: {}, metrics: yield* metricsOf(record.value) })
+      nodes.push({
+        path: n.path,
+        tags: n.tags,
+        key: n.key,
+        material: { kind, version, params, env, inputs },
+        pending: {},
+        metrics: yield* metricsOf(record.value)
+      })
     }
     return { label: `run ${run.hash.slice(0, 12)}`, pipeline: run.manifest.pipeline, nodes } satisfies DiffSide
   })
@@ -67,9 +79,13 @@ export const pipelineSide = (pipeline: Pipeline, file: string) =>
     for (const e of yield* plan(pipeline)) {
       const { kind, version, params, env } = keyMaterial(e.node.stage, e.inputs)
       const pending = Object.fromEntries(
-        Object.entries(e.node.inputs).filter(([name]) => !(name in e.inputs)).map(([name, src]) => [name, byId.get(src.node)!.path])
+        Object.entries(e.node.inputs).filter(([name]) => !(name in e.inputs)).map((
+          [name, src]
+        ) => [name, byId.get(src.node)!.path])
       )
-      const record = e.status === "cached" && e.key !== undefined ? yield* store.getRecord(e.key) : Option.none<StageRecord>()
+      const record = e.status === "cached" && e.key !== undefined
+        ? yield* store.getRecord(e.key)
+        : Option.none<StageRecord>()
       nodes.push({
         path: e.node.path,
         tags: e.node.tags,
@@ -120,7 +136,9 @@ const metricMeans = (side: DiffSide) => {
       sums.set(id, entry)
     }
   }
-  return new Map([...sums].map(([id, e]) => [id, { ...e, mean: e.values.reduce((s, v) => s + v, 0) / e.values.length }]))
+  return new Map(
+    [...sums].map(([id, e]) => [id, { ...e, mean: e.values.reduce((s, v) => s + v, 0) / e.values.length }])
+  )
 }
 
 export const diffSides = (a: DiffSide, b: DiffSide): Diff => {
@@ -130,10 +148,19 @@ export const diffSides = (a: DiffSide, b: DiffSide): Diff => {
   for (const nb of b.nodes) {
     const na = byPathA.get(nb.path)
     if (na === undefined || sameKey(na, nb)) continue
-    const previous = { ...na.material, key: na.key ?? "", node: na.path, outputs: {}, timings: { startedAt: "", ms: 0 } } satisfies StageRecord
+    const previous = {
+      ...na.material,
+      key: na.key ?? "",
+      node: na.path,
+      outputs: {},
+      timings: { startedAt: "", ms: 0 }
+    } satisfies StageRecord
     const reasons = explain({ ...nb.material, inputs: nb.material.inputs }, previous, nb.pending)
     const unknown = Object.keys(na.pending).map((name) => `input ${name} not computed yet in ${a.label}`)
-    changed.push({ path: nb.path, reasons: [...reasons, ...unknown].length > 0 ? [...reasons, ...unknown] : ["inputs not computed yet"] })
+    changed.push({
+      path: nb.path,
+      reasons: [...reasons, ...unknown].length > 0 ? [...reasons, ...unknown] : ["inputs not computed yet"]
+    })
   }
   const ma = metricMeans(a)
   const mb = metricMeans(b)

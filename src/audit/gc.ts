@@ -23,7 +23,10 @@ export interface GcPlan {
   readonly skipped: ReadonlyArray<StrayEntry>
 }
 
-const Manifest = Schema.Struct({ artifact: Schema.Literal("run"), nodes: Schema.Array(Schema.Struct({ key: Schema.String })) })
+const Manifest = Schema.Struct({
+  artifact: Schema.Literal("run"),
+  nodes: Schema.Array(Schema.Struct({ key: Schema.String }))
+})
 const decodeManifest = Schema.decodeUnknownOption(Schema.fromJsonString(Manifest))
 
 export const planGc = (options: { readonly graceMs: number; readonly nowMs: number }) =>
@@ -40,7 +43,7 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
       const bytes = yield* store.getBlob(ref.value).pipe(Effect.option)
       if (Option.isNone(bytes) || bytes.value[0] !== 0x7b) continue
       const manifest = decodeManifest(new TextDecoder().decode(bytes.value))
-      if (Option.isSome(manifest)) for (const n of manifest.value.nodes) recordKeys.push(n.key)
+      if (Option.isSome(manifest)) { for (const n of manifest.value.nodes) recordKeys.push(n.key) }
     }
     for (const key of recordKeys) {
       if (keepRecords.has(key)) continue
@@ -48,7 +51,9 @@ export const planGc = (options: { readonly graceMs: number; readonly nowMs: numb
       if (Option.isNone(record)) continue
       keepRecords.add(key)
       for (const out of Object.values(record.value.outputs)) keepBlobs.add(out.hash)
-      for (const [name, hash] of Object.entries(record.value.inputs)) if (!name.startsWith("external:")) keepBlobs.add(hash)
+      for (const [name, hash] of Object.entries(record.value.inputs)) {
+        if (!name.startsWith("external:")) keepBlobs.add(hash)
+      }
     }
     const recent = (ms: number | undefined) => ms !== undefined && options.nowMs - ms < options.graceMs
     let spared = 0
@@ -122,7 +127,9 @@ export const sweepGc = (options: { readonly graceMs: number; readonly nowMs: num
   }))
 
 export const formatGc = (plan: GcPlan, applied: boolean): string =>
-  `${applied ? "removed" : "would remove"} ${plan.blobs.length} blobs (${(plan.bytes / 1e6).toFixed(1)} MB) and ${plan.records.length} stage records; ` +
+  `${applied ? "removed" : "would remove"} ${plan.blobs.length} blobs (${
+    (plan.bytes / 1e6).toFixed(1)
+  } MB) and ${plan.records.length} stage records; ` +
   `kept ${plan.kept.blobs} blobs and ${plan.kept.records} records reachable from refs` +
   (plan.spared > 0 ? `; spared ${plan.spared} unreachable items younger than the grace period` : "") +
   plan.skipped.map((s) => `\nskipped ${s.path}: ${s.detail} (neither a blob nor a record; run ouro verify)`).join("") +

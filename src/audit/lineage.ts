@@ -88,7 +88,7 @@ const walk = (records: ReadonlyMap<Sha256, StageRecord>, root: Sha256, rootKind:
   const ranked = new Map<Sha256, StageRecord[]>()
   const rankedFor = (hash: Sha256) => {
     let r = ranked.get(hash)
-    if (r === undefined) ranked.set(hash, (r = rankProducers(hash, producers.get(hash) ?? [])))
+    if (r === undefined) ranked.set(hash, r = rankProducers(hash, producers.get(hash) ?? []))
     return r
   }
 
@@ -117,7 +117,9 @@ const walk = (records: ReadonlyMap<Sha256, StageRecord>, root: Sha256, rootKind:
         // A producer already on the path would make a cycle (records with inconsistent timings): take the next.
         top.producer = candidates.find((r) => nodeState.get(r.key) !== "open")
         if (top.producer === undefined && candidates.length > 0) {
-          notes.push(`artifact ${short(top.hash)}: every record producing it is on its own lineage; the cycle is cut here`)
+          notes.push(
+            `artifact ${short(top.hash)}: every record producing it is on its own lineage; the cycle is cut here`
+          )
         }
         if (top.producer !== undefined && !nodeState.has(top.producer.key)) {
           stack.push({ t: "record", record: top.producer, expanded: false })
@@ -144,7 +146,9 @@ const walk = (records: ReadonlyMap<Sha256, StageRecord>, root: Sha256, rootKind:
       nodeState.set(record.key, "open")
       top.expanded = true
       // Reversed so that the first input (by name) is walked first.
-      for (const [, hash] of tracedInputs(record.inputs).reverse()) stack.push({ t: "artifact", hash, expanded: false, producer: undefined })
+      for (const [, hash] of tracedInputs(record.inputs).reverse()) {
+        stack.push({ t: "artifact", hash, expanded: false, producer: undefined })
+      }
       continue
     }
     stack.pop()
@@ -195,9 +199,13 @@ const readRecords = Effect.gen(function*() {
 })
 
 const unreadableNote = (unreadable: ReadonlyMap<Sha256, unknown>) =>
-  unreadable.size > 0 ? [`${unreadable.size} unreadable stage record(s) skipped: ${[...unreadable.keys()].map(short).join(", ")}`] : []
+  unreadable.size > 0
+    ? [`${unreadable.size} unreadable stage record(s) skipped: ${[...unreadable.keys()].map(short).join(", ")}`]
+    : []
 
-export const lineage = (target: string): Effect.Effect<Lineage, StoreError | ArtifactCorrupt | NotFound, ArtifactStore> =>
+export const lineage = (
+  target: string
+): Effect.Effect<Lineage, StoreError | ArtifactCorrupt | NotFound, ArtifactStore> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     const { records, unreadable } = yield* readRecords
@@ -223,7 +231,9 @@ export const lineage = (target: string): Effect.Effect<Lineage, StoreError | Art
 /** A run as lineage needs it: its manifest's nodes in order (dependencies first), each with its key and outputs. */
 export interface RunNodes {
   readonly hash: Sha256
-  readonly nodes: ReadonlyArray<{ readonly path: string; readonly key: Sha256; readonly outputs: Readonly<Record<string, Sha256>> }>
+  readonly nodes: ReadonlyArray<
+    { readonly path: string; readonly key: Sha256; readonly outputs: Readonly<Record<string, Sha256>> }
+  >
 }
 
 /** Which node of a run each traced input of a node came from: path → input name → the producing node's path. */
@@ -237,7 +247,9 @@ export type Wiring = ReadonlyMap<string, Readonly<Record<string, string>>>
 export const runWiring = (
   run: RunNodes,
   records: ReadonlyMap<Sha256, StageRecord>,
-  structure: ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>> | undefined
+  structure:
+    | ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>>
+    | undefined
 ): Wiring => {
   const byPath = new Map(run.nodes.map((n) => [n.path, n]))
   const wiring = new Map<string, Record<string, string>>()
@@ -280,8 +292,11 @@ const walkRun = (records: ReadonlyMap<Sha256, StageRecord>, run: RunNodes, root:
   const state = new Map<string, "open" | "done">()
   const doneKeys = new Set<Sha256>()
   const typeOf = (key: Sha256 | undefined, hash: Sha256) =>
-    Object.values((key === undefined ? undefined : records.get(key))?.outputs ?? {}).find((o) => o.hash === hash)?.artifact ??
-      (producers.get(hash) ?? []).map((k) => Object.values(records.get(k)!.outputs).find((o) => o.hash === hash)?.artifact).find((a) => a !== undefined)
+    Object.values((key === undefined ? undefined : records.get(key))?.outputs ?? {}).find((o) => o.hash === hash)
+      ?.artifact ??
+      (producers.get(hash) ?? []).map((k) =>
+        Object.values(records.get(k)!.outputs).find((o) => o.hash === hash)?.artifact
+      ).find((a) => a !== undefined)
   const addArtifact = (hash: Sha256, producer: Sha256 | undefined) => {
     if (artifacts.has(hash)) return
     artifacts.set(hash, {
@@ -313,7 +328,11 @@ const walkRun = (records: ReadonlyMap<Sha256, StageRecord>, run: RunNodes, root:
     stack.pop()
     state.set(top.path, "done")
     if (record === undefined) {
-      notes.push(`${top.path}: its stage record ${entry === undefined ? "" : short(entry.key) + " "}is not in the store (or unreadable)`)
+      notes.push(
+        `${top.path}: its stage record ${
+          entry === undefined ? "" : short(entry.key) + " "
+        }is not in the store (or unreadable)`
+      )
       continue
     }
     if (doneKeys.has(record.key)) continue
@@ -338,7 +357,9 @@ const walkRun = (records: ReadonlyMap<Sha256, StageRecord>, run: RunNodes, root:
     for (const [name, hash] of tracedInputs(record.inputs)) addArtifact(hash, sources[name])
   }
   const rootRecord = records.get(byPath.get(root)!.key)
-  if (rootRecord !== undefined) for (const [, out] of sortedEntries(rootRecord.outputs)) addArtifact(out.hash, rootRecord.key)
+  if (rootRecord !== undefined) {
+    for (const [, out] of sortedEntries(rootRecord.outputs)) addArtifact(out.hash, rootRecord.key)
+  }
   return { root: byPath.get(root)!.key, rootKind: "stage", nodes, artifacts: [...artifacts.values()], notes }
 }
 
@@ -361,7 +382,12 @@ export const runNodeLineage = (
     const core = walkRun(records, run, path, runWiring(run, records, structure))
     const artifacts: LineageArtifact[] = []
     for (const a of core.artifacts) artifacts.push({ ...a, stored: yield* store.hasBlob(a.hash) })
-    return { ...core, artifacts, notes: [...core.notes, ...unreadableNote(unreadable)], of: { run: run.hash, path } } satisfies Lineage
+    return {
+      ...core,
+      artifacts,
+      notes: [...core.notes, ...unreadableNote(unreadable)],
+      of: { run: run.hash, path }
+    } satisfies Lineage
   })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -379,9 +405,13 @@ const relations = (l: Lineage) => {
   const used: Usage[] = []
   const generated: Usage[] = []
   // In a run's lineage, a stage some node's input came from generated those bytes there.
-  const sourced = new Set(l.nodes.flatMap((n) => Object.entries(n.sources ?? {}).map(([name, key]) => `${key} ${n.inputs[name]}`)))
+  const sourced = new Set(
+    l.nodes.flatMap((n) => Object.entries(n.sources ?? {}).map(([name, key]) => `${key} ${n.inputs[name]}`))
+  )
   for (const n of l.nodes) {
-    for (const [role, hash] of tracedInputs(n.inputs)) if (byHash.has(hash)) used.push({ activity: n.key, entity: hash, role })
+    for (const [role, hash] of tracedInputs(n.inputs)) {
+      if (byHash.has(hash)) used.push({ activity: n.key, entity: hash, role })
+    }
     for (const [role, out] of sortedEntries(n.outputs)) {
       // Only the producer shown for these bytes generated them here; other records making the same bytes are noted.
       if (byHash.get(out.hash)?.producedBy === n.key || sourced.has(`${n.key} ${out.hash}`)) {
@@ -412,7 +442,11 @@ export const formatLineageText = (l: Lineage): string => {
     if (a !== undefined && a.alsoProducedBy.length > 0 && !named.has(hash)) {
       named.add(hash)
       const shown = l.of === undefined ? "; shown: the earliest run" : ""
-      parts.push(`(same bytes also from ${a.alsoProducedBy.length} other record(s): ${a.alsoProducedBy.map(short).join(", ")}${shown})`)
+      parts.push(
+        `(same bytes also from ${a.alsoProducedBy.length} other record(s): ${
+          a.alsoProducedBy.map(short).join(", ")
+        }${shown})`
+      )
     }
     return parts.join(" ")
   }
@@ -505,7 +539,11 @@ export const toProvJson = (l: Lineage): ProvDocument => {
   let d = 0
   generated.forEach((g, i) => {
     const id = `_:g${i + 1}`
-    wasGeneratedBy[id] = { "prov:entity": entityId(g.entity), "prov:activity": activityId(g.activity), "prov:role": g.role }
+    wasGeneratedBy[id] = {
+      "prov:entity": entityId(g.entity),
+      "prov:activity": activityId(g.activity),
+      "prov:role": g.role
+    }
     for (const u of usageIds.get(g.activity) ?? []) {
       wasDerivedFrom[`_:d${++d}`] = {
         "prov:generatedEntity": entityId(g.entity),
@@ -522,11 +560,11 @@ export const toProvJson = (l: Lineage): ProvDocument => {
 // ---------------------------------------------------------------------------------------------------------------
 // Graphviz DOT
 
-const dotString = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+const dotString = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")}"`
 
 /** Boxes for stages, ellipses for artifacts; edges input → stage → output. */
 export const toDot = (l: Lineage): string => {
-  const lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="monospace"];']
+  const lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=\"monospace\"];"]
   for (const a of l.artifacts) {
     const label = `${short(a.hash)}\n${a.artifact ?? "unknown"}${a.stored ? "" : "\n(missing)"}`
     const extra = a.hash === l.root ? ", penwidth=2" : ""
@@ -538,8 +576,12 @@ export const toDot = (l: Lineage): string => {
     lines.push(`  ${dotString(`s:${n.key}`)} [shape=box, label=${dotString(label)}${extra}];`)
   }
   const { used, generated } = relations(l)
-  for (const u of used) lines.push(`  ${dotString(`a:${u.entity}`)} -> ${dotString(`s:${u.activity}`)} [label=${dotString(u.role)}];`)
-  for (const g of generated) lines.push(`  ${dotString(`s:${g.activity}`)} -> ${dotString(`a:${g.entity}`)} [label=${dotString(g.role)}];`)
+  for (const u of used) {
+    lines.push(`  ${dotString(`a:${u.entity}`)} -> ${dotString(`s:${u.activity}`)} [label=${dotString(u.role)}];`)
+  }
+  for (const g of generated) {
+    lines.push(`  ${dotString(`s:${g.activity}`)} -> ${dotString(`a:${g.entity}`)} [label=${dotString(g.role)}];`)
+  }
   lines.push("}")
   return lines.join("\n") + "\n"
 }

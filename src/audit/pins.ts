@@ -30,7 +30,10 @@ export const pin = (run: Sha256, name: string) =>
     }
     const held = yield* store.getRef(pinRef(name))
     if (Option.isSome(held) && held.value !== run) {
-      return yield* new NotFound({ what: name, detail: `already pins run ${held.value.slice(0, 12)}: unpin it first, or choose another name` })
+      return yield* new NotFound({
+        what: name,
+        detail: `already pins run ${held.value.slice(0, 12)}: unpin it first, or choose another name`
+      })
     }
     if (Option.isNone(held)) yield* store.setRef(pinRef(name), run)
     return { name, run } satisfies Pin
@@ -44,7 +47,10 @@ export const unpin = (target: string, run: Option.Option<Sha256>) =>
     const named = pins.filter((p) => p.name === target)
     const removed = named.length > 0 ? named : Option.isSome(run) ? pins.filter((p) => p.run === run.value) : []
     if (removed.length === 0) {
-      return yield* new NotFound({ what: target, detail: Option.isSome(run) ? "that run is not pinned" : "no pin by that name, and no run by that hash" })
+      return yield* new NotFound({
+        what: target,
+        detail: Option.isSome(run) ? "that run is not pinned" : "no pin by that name, and no run by that hash"
+      })
     }
     for (const p of removed) yield* store.removeRef(pinRef(p.name))
     return removed

@@ -8,7 +8,12 @@ import type { Sha256 } from "../hash/index.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 
 export type ReplayOutcome =
-  | { readonly _tag: "Identical"; readonly stages: number; readonly outputs: number; readonly unrecorded: ReadonlyArray<string> }
+  | {
+    readonly _tag: "Identical"
+    readonly stages: number
+    readonly outputs: number
+    readonly unrecorded: ReadonlyArray<string>
+  }
   | {
     readonly _tag: "Diverged"
     readonly stage: string
@@ -33,7 +38,14 @@ export const compareWithRecords = (replayed: RunResult) =>
       for (const [name, out] of Object.entries(r.outputs)) {
         const recorded = record.value.outputs[name]?.hash ?? "(none)"
         if (recorded !== out.hash) {
-          return { _tag: "Diverged", stage: r.node.path, key: r.key, output: name, recorded, replayed: out.hash } satisfies ReplayOutcome
+          return {
+            _tag: "Diverged",
+            stage: r.node.path,
+            key: r.key,
+            output: name,
+            recorded,
+            replayed: out.hash
+          } satisfies ReplayOutcome
         }
         outputs++
       }
@@ -43,6 +55,12 @@ export const compareWithRecords = (replayed: RunResult) =>
 
 export const formatReplay = (o: ReplayOutcome): string =>
   o._tag === "Diverged"
-    ? `diverged at stage ${o.stage} (key ${o.key.slice(0, 12)}), output ${o.output}:\n  recorded ${o.recorded}\n  replayed ${o.replayed}`
+    ? `diverged at stage ${o.stage} (key ${
+      o.key.slice(0, 12)
+    }), output ${o.output}:\n  recorded ${o.recorded}\n  replayed ${o.replayed}`
     : `bit-identical: ${o.stages} stages, ${o.outputs} outputs recomputed from scratch match the records` +
-      (o.unrecorded.length > 0 ? `\n  (${o.unrecorded.length} stages had no record here to compare with: ${o.unrecorded.slice(0, 5).join(", ")}${o.unrecorded.length > 5 ? ", ..." : ""})` : "")
+      (o.unrecorded.length > 0
+        ? `\n  (${o.unrecorded.length} stages had no record here to compare with: ${
+          o.unrecorded.slice(0, 5).join(", ")
+        }${o.unrecorded.length > 5 ? ", ..." : ""})`
+        : "")

@@ -65,7 +65,6 @@ export interface VerifyOptions {
   readonly kinds?: ReadonlyArray<VerifiableKind>
 }
 
-
 export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyReport, StoreError, ArtifactStore> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
@@ -80,9 +79,14 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
     for (const key of keys) {
       const outcome = yield* store.getRecord(key).pipe(
         Effect.map((r): Outcome<StageRecord> =>
-          Option.isSome(r) ? { _tag: "ok", value: r.value } : { _tag: "bad", detail: "listed but cannot be read at its path" }
+          Option.isSome(r)
+            ? { _tag: "ok", value: r.value }
+            : { _tag: "bad", detail: "listed but cannot be read at its path" }
         ),
-        Effect.catchTag("ArtifactCorrupt", (e) => Effect.succeed<Outcome<StageRecord>>({ _tag: "bad", detail: e.detail }))
+        Effect.catchTag(
+          "ArtifactCorrupt",
+          (e) => Effect.succeed<Outcome<StageRecord>>({ _tag: "bad", detail: e.detail })
+        )
       )
       if (outcome._tag === "bad") recordProblems.push({ what: "record", id: key, detail: outcome.detail })
       else records.push(outcome.value)
@@ -108,9 +112,15 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
     for (const blob of blobs) {
       const outcome = yield* store.getBlob(blob.hash).pipe(
         Effect.map((bytes): Outcome<Uint8Array> => ({ _tag: "ok", value: bytes })),
-        Effect.catchTag("ArtifactCorrupt", (e) => Effect.succeed<Outcome<Uint8Array>>({ _tag: "bad", detail: e.detail })),
+        Effect.catchTag(
+          "ArtifactCorrupt",
+          (e) => Effect.succeed<Outcome<Uint8Array>>({ _tag: "bad", detail: e.detail })
+        ),
         // Listed but not where its hash says it lives (a misplaced file): not a usable blob.
-        Effect.catchTag("ArtifactMissing", (e) => Effect.succeed<Outcome<Uint8Array>>({ _tag: "bad", detail: `listed but cannot be read: ${e.message}` }))
+        Effect.catchTag(
+          "ArtifactMissing",
+          (e) => Effect.succeed<Outcome<Uint8Array>>({ _tag: "bad", detail: `listed but cannot be read: ${e.message}` })
+        )
       )
       if (outcome._tag === "bad") {
         blobProblems.push({ what: "blob", id: blob.hash, detail: outcome.detail })
@@ -127,7 +137,11 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
     }
 
     // Entries the listings skipped (a stray file, a symbolic link to nothing): each one reported, none stopping the rest.
-    const strays = (yield* store.listStrays).map((s): VerifyProblemCorrupt => ({ what: "entry", id: s.path, detail: s.detail }))
+    const strays = (yield* store.listStrays).map((s): VerifyProblemCorrupt => ({
+      what: "entry",
+      id: s.path,
+      detail: s.detail
+    }))
 
     for (const record of records) {
       const referrer = `record ${record.key}`
@@ -146,7 +160,9 @@ export const verifyWith = (options: VerifyOptions = {}): Effect.Effect<VerifyRep
         }
         if (bad.has(out.hash)) continue
         const size = sizes.get(out.hash)
-        if (size !== out.bytes) wrong.push(`output ${name}: the record says ${out.bytes} bytes, blob ${out.hash} has ${size}`)
+        if (size !== out.bytes) {
+          wrong.push(`output ${name}: the record says ${out.bytes} bytes, blob ${out.hash} has ${size}`)
+        }
         const why = undecodable.get(`${out.artifact}:${out.hash}`)
         if (why !== undefined) wrong.push(`output ${name}: blob ${out.hash} does not decode as ${out.artifact}: ${why}`)
       }

@@ -15,8 +15,9 @@ const change = (a: number | undefined, b: number | undefined) => {
 
 export const formatDiff = (d: Diff): string => {
   const out: string[] = [`a: ${d.a.label}, pipeline ${d.a.pipeline}`, `b: ${d.b.label}, pipeline ${d.b.pipeline}`, ""]
-  if (d.changed.length === 0 && d.onlyA.length === 0 && d.onlyB.length === 0) out.push("no stage differs: every node has the same key")
-  else {
+  if (d.changed.length === 0 && d.onlyA.length === 0 && d.onlyB.length === 0) {
+    out.push("no stage differs: every node has the same key")
+  } else {
     out.push(`${d.changed.length} stage${d.changed.length === 1 ? "" : "s"} whose key differs (a -> b):`)
     out.push(...columns(d.changed.map((c) => [c.path, c.reasons.join("; ")])))
     if (d.onlyA.length > 0) out.push("", `only in a: ${d.onlyA.join(", ")}`)
@@ -24,9 +25,10 @@ export const formatDiff = (d: Diff): string => {
   }
   if (d.metrics.length > 0) {
     out.push("", "metrics (mean over seeds):")
-    const rows = d.metrics.map((m) => [m.arm, String(m.generation), m.metric, number(m.a), number(m.b), change(m.a, m.b)])
+    const rows = d.metrics.map((
+      m
+    ) => [m.arm, String(m.generation), m.metric, number(m.a), number(m.b), change(m.a, m.b)])
     out.push(...columns([["arm", "gen", "metric", "a", "b", "change"], ...rows]))
   }
   return out.join("\n")
 }
-

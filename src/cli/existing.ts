@@ -21,7 +21,9 @@ const isDirectory = (p: string): boolean => {
  * created), and a directory that is not a store is refused as opening it would be.
  */
 export const requireStore = (root: string): Effect.Effect<void, StoreNotFound | NotAStore | StoreError> =>
-  recognise(root).pipe(Effect.flatMap((found) => (found === "store" ? Effect.void : Effect.fail(new StoreNotFound({ path: root })))))
+  recognise(root).pipe(
+    Effect.flatMap((found) => (found === "store" ? Effect.void : Effect.fail(new StoreNotFound({ path: root }))))
+  )
 
 /** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
 export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {
@@ -40,4 +42,7 @@ export const unwritable = (what: string, path: string, e: unknown): OutputUnwrit
 
 /** Fails, before any work is done, when `path` names a directory (a file cannot replace it). */
 export const requireWritableFile = (what: string, path: string): Effect.Effect<void, OutputUnwritable> =>
-  Effect.suspend(() => (isDirectory(path) ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" })) : Effect.void))
+  Effect.suspend(() => (isDirectory(path)
+    ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" }))
+    : Effect.void)
+  )

@@ -36,13 +36,17 @@ export const findRun = (name: string) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     if (!/^[0-9a-f]{6,64}$/.test(name)) return Option.none<{ readonly hash: Sha256; readonly manifest: RunManifest }>()
-    const blobs = isSha256(name) ? [name] : (yield* store.listBlobs).filter((b) => b.hash.startsWith(name)).map((b) => b.hash)
+    const blobs = isSha256(name)
+      ? [name]
+      : (yield* store.listBlobs).filter((b) => b.hash.startsWith(name)).map((b) => b.hash)
     const runs: Array<{ readonly hash: Sha256; readonly manifest: RunManifest }> = []
     for (const hash of blobs) {
       const manifest = yield* readManifest(store, hash).pipe(Effect.orElseSucceed(() => Option.none<RunManifest>()))
       if (Option.isSome(manifest)) runs.push({ hash, manifest: manifest.value })
     }
-    if (runs.length > 1) return yield* new NotFound({ what: name, detail: `ambiguous prefix: matches ${runs.length} run manifests` })
+    if (runs.length > 1) {
+      return yield* new NotFound({ what: name, detail: `ambiguous prefix: matches ${runs.length} run manifests` })
+    }
     return Option.fromNullishOr(runs[0])
   })
 
@@ -75,12 +79,18 @@ const resolveRunNode = (name: string) =>
     if (node === undefined) {
       // A pipeline's node refs may know a node its last completed run does not have (a run that stopped half way).
       if (!hash.startsWith(head)) return Option.none<Resolved>()
-      return yield* new NotFound({ what: name, detail: `no node ${path} in run ${hash.slice(0, 12)} of pipeline ${manifest.pipeline}` })
+      return yield* new NotFound({
+        what: name,
+        detail: `no node ${path} in run ${hash.slice(0, 12)} of pipeline ${manifest.pipeline}`
+      })
     }
     const store = yield* ArtifactStore
     const record = yield* store.getRecord(node.key)
     if (Option.isNone(record)) {
-      return yield* new NotFound({ what: name, detail: `the record of ${path} in run ${hash.slice(0, 12)} (key ${node.key}) is not in the store` })
+      return yield* new NotFound({
+        what: name,
+        detail: `the record of ${path} in run ${hash.slice(0, 12)} (key ${node.key}) is not in the store`
+      })
     }
     return Option.some<Resolved>({ _tag: "Record", record: record.value, via: name, at: { run: hash, manifest, path } })
   })
@@ -108,7 +118,10 @@ export const resolveName = (name: string) =>
       const blobs = (yield* store.listBlobs).filter((b) => b.hash.startsWith(name)).map((b) => b.hash)
       const keys = (yield* store.listRecordKeys).filter((k) => k.startsWith(name))
       if (blobs.length + keys.length > 1) {
-        return yield* new NotFound({ what: name, detail: `ambiguous prefix: matches ${blobs.length + keys.length} hashes` })
+        return yield* new NotFound({
+          what: name,
+          detail: `ambiguous prefix: matches ${blobs.length + keys.length} hashes`
+        })
       }
       if (blobs.length === 1) return { _tag: "Blob", hash: blobs[0], via: name } satisfies Resolved
       if (keys.length === 1) {
@@ -125,12 +138,16 @@ export { readManifest, type RunManifest } from "../engine/manifest.ts"
 export const manifestMetrics = (manifest: RunManifest) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
-    const rows: Array<{ readonly tags: RunManifest["nodes"][number]["tags"]; readonly values: Readonly<Record<string, number>> }> = []
+    const rows: Array<
+      { readonly tags: RunManifest["nodes"][number]["tags"]; readonly values: Readonly<Record<string, number>> }
+    > = []
     for (const n of manifest.nodes) {
       const record = yield* store.getRecord(n.key)
       if (Option.isNone(record)) continue
       for (const out of Object.values(record.value.outputs)) {
-        if (out.artifact === "metrics") rows.push({ tags: n.tags, values: (yield* readArtifact(Metrics, out.hash)).values })
+        if (out.artifact === "metrics") {
+          rows.push({ tags: n.tags, values: (yield* readArtifact(Metrics, out.hash)).values })
+        }
       }
     }
     return rows
@@ -143,7 +160,9 @@ export const lastRuns = Effect.gen(function*() {
   const out: Array<{ readonly name: string; readonly hash: Sha256; readonly manifest: RunManifest }> = []
   for (const ref of refs) {
     const manifest = yield* readManifest(store, ref.value)
-    if (Option.isSome(manifest)) out.push({ name: ref.name.slice(pipelineRef("").length), hash: ref.value, manifest: manifest.value })
+    if (Option.isSome(manifest)) {
+      out.push({ name: ref.name.slice(pipelineRef("").length), hash: ref.value, manifest: manifest.value })
+    }
   }
   return out
 })
@@ -167,14 +186,22 @@ export const describeBlob = (bytes: Uint8Array, options: { readonly head: number
     }
     if (json.artifact === "tokenizer") {
       const t = Tokenizer.decode(bytes)
-      return `tokenizer: ${t.kind}-level, ${t.vocab.length} types, lowercase ${t.lowercase}\n  first types: ${t.vocab.slice(0, 20).join(" ")}`
+      return `tokenizer: ${t.kind}-level, ${t.vocab.length} types, lowercase ${t.lowercase}\n  first types: ${
+        t.vocab.slice(0, 20).join(" ")
+      }`
     }
     if (json.artifact === "curves") {
       return Curves.decode(bytes).map((c) =>
         `${c.title} (${c.assumption})\n` +
-        alignTable(["gen", "predicted", "empirical mean", "95% interval"], c.points.map((p) => [
-          String(p.generation), p.predicted.toPrecision(6), p.mean.toPrecision(6), `[${p.lo.toPrecision(6)}, ${p.hi.toPrecision(6)}]`
-        ]))
+        alignTable(
+          ["gen", "predicted", "empirical mean", "95% interval"],
+          c.points.map((p) => [
+            String(p.generation),
+            p.predicted.toPrecision(6),
+            p.mean.toPrecision(6),
+            `[${p.lo.toPrecision(6)}, ${p.hi.toPrecision(6)}]`
+          ])
+        )
       ).join("\n\n")
     }
     if (json.artifact === "run") {
@@ -212,7 +239,8 @@ export const showBlob = (hash: Sha256, options: { readonly head: number }) =>
     const bytes = yield* store.getBlob(hash)
     return yield* Effect.try({
       try: () => describeBlob(bytes, options),
-      catch: (e) => new ArtifactCorrupt({ hash, path: store.location, detail: `not a readable artifact: ${describe(e)}`, cause: e })
+      catch: (e) =>
+        new ArtifactCorrupt({ hash, path: store.location, detail: `not a readable artifact: ${describe(e)}`, cause: e })
     })
   })
 

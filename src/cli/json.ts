@@ -71,7 +71,9 @@ export const showRecordJson = (via: string, record: StageRecord, described: Read
     via,
     type: "record",
     record,
-    outputs: Object.fromEntries(Object.entries(record.outputs).map(([name, o]) => [name, { ...o, text: described[name] ?? "" }]))
+    outputs: Object.fromEntries(
+      Object.entries(record.outputs).map(([name, o]) => [name, { ...o, text: described[name] ?? "" }])
+    )
   })
 
 /** `ouro show --json` of a blob: its hash, size and description. */

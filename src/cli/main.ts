@@ -31,7 +31,17 @@ import { formatLineageText, lineage, runNodeLineage, toDot, toProvJson } from ".
 import { formatVerifyReport, isClean, verify } from "../audit/verify.ts"
 import { formatGc, planGc, sweepGc } from "../audit/gc.ts"
 import { compareWithRecords, formatReplay } from "../audit/replay.ts"
-import { describeRecord, findRun, lastRuns, manifestMetrics, pipelineFileOf, rememberSource, resolveName, runOf, showBlob } from "./inspect.ts"
+import {
+  describeRecord,
+  findRun,
+  lastRuns,
+  manifestMetrics,
+  pipelineFileOf,
+  rememberSource,
+  resolveName,
+  runOf,
+  showBlob
+} from "./inspect.ts"
 import { formatRuns, listRuns, reportOf, structureFromSource } from "./runs.ts"
 import { diffSides, pipelineSide, runSide } from "../audit/diff.ts"
 import { formatDiff } from "./diff-text.ts"
@@ -51,7 +61,10 @@ const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => 
 
 /** `--quiet`, on every command: no progress lines on stderr. */
 const Quiet = GlobalFlag.Setting("quiet")({
-  flag: Flag.Boolean("quiet").pipe(Flag.withDescription("No progress lines on stderr (also: --log-level none)"), Flag.withDefault(false))
+  flag: Flag.Boolean("quiet").pipe(
+    Flag.withDescription("No progress lines on stderr (also: --log-level none)"),
+    Flag.withDefault(false)
+  )
 })
 
 /** Whether progress is silenced: `--quiet`, or `--log-level none`. */
@@ -61,9 +74,14 @@ const quietNow = Effect.gen(function*() {
 })
 
 /** `--json`: one JSON document on stdout for a script (shapes: json.ts, README). */
-const jsonFlag = Flag.Boolean("json").pipe(Flag.withDescription("Print one JSON document on stdout (for scripts; see README)"), Flag.withDefault(false))
+const jsonFlag = Flag.Boolean("json").pipe(
+  Flag.withDescription("Print one JSON document on stdout (for scripts; see README)"),
+  Flag.withDefault(false)
+)
 
-const pipelineArg = Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline"))
+const pipelineArg = Argument.String("pipeline").pipe(
+  Argument.withDescription("A pipeline file (.ts) whose default export is a Pipeline")
+)
 
 /** Turns every expected failure into one line on stderr and exit code 1. */
 const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
@@ -154,34 +172,69 @@ const planCommand = Command.make("plan", {
   pipeline: pipelineArg,
   store: storeFlag,
   json: jsonFlag,
-  verbose: Flag.Boolean("verbose").pipe(Flag.withDescription("Each stage's kind and key, and every reason it runs"), Flag.withDefault(false))
+  verbose: Flag.Boolean("verbose").pipe(
+    Flag.withDescription("Each stage's kind and key, and every reason it runs"),
+    Flag.withDefault(false)
+  )
 }, (a) =>
-  withStore(a.store, "peek", Effect.gen(function*() {
-    const pipeline = yield* loadPipeline(a.pipeline)
-    const entries = yield* plan(pipeline)
-    if (a.json) return yield* Console.log(planJson(pipeline.name, entries))
-    yield* Console.log(renderPlan(entries, { verbose: a.verbose }))
-  }))).pipe(Command.withDescription("Show the summary, then for every stage whether it is cached or will run, and why (--verbose: every reason, kind and key)"))
+  withStore(
+    a.store,
+    "peek",
+    Effect.gen(function*() {
+      const pipeline = yield* loadPipeline(a.pipeline)
+      const entries = yield* plan(pipeline)
+      if (a.json) return yield* Console.log(planJson(pipeline.name, entries))
+      yield* Console.log(renderPlan(entries, { verbose: a.verbose }))
+    })
+  )).pipe(
+    Command.withDescription(
+      "Show the summary, then for every stage whether it is cached or will run, and why (--verbose: every reason, kind and key)"
+    )
+  )
 
-const status = Command.make("status", { store: storeFlag, json: jsonFlag }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    const store = yield* ArtifactStore
-    const blobs = yield* store.listBlobs
-    const records = yield* store.listRecordKeys
-    const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
-    const strays = (yield* store.listStrays).length
-    const runs = yield* lastRuns
-    if (a.json) {
-      return yield* Console.log(statusJson({ store: store.location, blobs: blobs.length, bytes, records: records.length, strays, runs }))
-    }
-    yield* Console.log(`store ${store.location}: ${blobs.length} blobs (${(bytes / 1e6).toFixed(1)} MB), ${records.length} stage records`)
-    if (strays > 0) yield* Console.log(`${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`)
-    if (runs.length === 0) yield* Console.log("no pipeline has run yet")
-    for (const r of runs) yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
-  }))).pipe(Command.withDescription("Summarise the store: blobs, records and the last run of each pipeline"))
+const status = Command.make(
+  "status",
+  { store: storeFlag, json: jsonFlag },
+  (a) =>
+    withStore(
+      a.store,
+      "read",
+      Effect.gen(function*() {
+        const store = yield* ArtifactStore
+        const blobs = yield* store.listBlobs
+        const records = yield* store.listRecordKeys
+        const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
+        const strays = (yield* store.listStrays).length
+        const runs = yield* lastRuns
+        if (a.json) {
+          return yield* Console.log(
+            statusJson({ store: store.location, blobs: blobs.length, bytes, records: records.length, strays, runs })
+          )
+        }
+        yield* Console.log(
+          `store ${store.location}: ${blobs.length} blobs (${
+            (bytes / 1e6).toFixed(1)
+          } MB), ${records.length} stage records`
+        )
+        if (strays > 0) {
+          yield* Console.log(
+            `${strays} ${strays === 1 ? "entry is" : "entries are"} neither a blob nor a record: run ouro verify`
+          )
+        }
+        if (runs.length === 0) yield* Console.log("no pipeline has run yet")
+        for (const r of runs) {
+          yield* Console.log(`pipeline ${r.name}: last run ${short(r.hash)}, ${r.manifest.nodes.length} stages`)
+        }
+      })
+    )
+).pipe(Command.withDescription("Summarise the store: blobs, records and the last run of each pipeline"))
 
 const show = Command.make("show", {
-  name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref such as a pipeline name or pipeline/stage path")),
+  name: Argument.String("hash-or-ref").pipe(
+    Argument.withDescription(
+      "An artifact hash (or unique prefix), a stage key, or a ref such as a pipeline name or pipeline/stage path"
+    )
+  ),
   store: storeFlag,
   head: Flag.Int("head").pipe(
     Flag.filter((n) => n >= 0, (n) => `--head takes a number of documents, 0 or more (got ${n})`),
@@ -190,95 +243,138 @@ const show = Command.make("show", {
   ),
   json: jsonFlag
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    const store = yield* ArtifactStore
-    const found = yield* resolveName(a.name)
-    if (a.json) {
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      const store = yield* ArtifactStore
+      const found = yield* resolveName(a.name)
+      if (a.json) {
+        if (found._tag === "Record") {
+          const described: Record<string, string> = {}
+          for (const [name, out] of Object.entries(found.record.outputs)) {
+            described[name] = yield* showBlob(out.hash, { head: a.head })
+          }
+          return yield* Console.log(showRecordJson(found.via, found.record, described))
+        }
+        const text = yield* showBlob(found.hash, { head: a.head })
+        return yield* Console.log(showBlobJson(found.via, found.hash, (yield* store.getBlob(found.hash)).length, text))
+      }
       if (found._tag === "Record") {
-        const described: Record<string, string> = {}
-        for (const [name, out] of Object.entries(found.record.outputs)) described[name] = yield* showBlob(out.hash, { head: a.head })
-        return yield* Console.log(showRecordJson(found.via, found.record, described))
+        yield* Console.log(describeRecord(found.record, found.at))
+        for (const [name, out] of Object.entries(found.record.outputs)) {
+          yield* Console.log(`\n${name}: ${yield* showBlob(out.hash, { head: a.head })}`)
+        }
+      } else {
+        yield* Console.log(`${found.hash}\n${yield* showBlob(found.hash, { head: a.head })}`)
+        // A run manifest: that run's own metrics too.
+        const run = yield* findRun(found.hash)
+        if (Option.isSome(run)) {
+          const rows = yield* manifestMetrics(run.value.manifest)
+          if (rows.length > 0) yield* Console.log(`\n${metricsTables(rows)}`)
+        }
       }
-      const text = yield* showBlob(found.hash, { head: a.head })
-      return yield* Console.log(showBlobJson(found.via, found.hash, (yield* store.getBlob(found.hash)).length, text))
-    }
-    if (found._tag === "Record") {
-      yield* Console.log(describeRecord(found.record, found.at))
-      for (const [name, out] of Object.entries(found.record.outputs)) {
-        yield* Console.log(`\n${name}: ${yield* showBlob(out.hash, { head: a.head })}`)
-      }
-    } else {
-      yield* Console.log(`${found.hash}\n${yield* showBlob(found.hash, { head: a.head })}`)
-      // A run manifest: that run's own metrics too.
-      const run = yield* findRun(found.hash)
-      if (Option.isSome(run)) {
-        const rows = yield* manifestMetrics(run.value.manifest)
-        if (rows.length > 0) yield* Console.log(`\n${metricsTables(rows)}`)
-      }
-    }
-  }))).pipe(Command.withDescription("Show an artifact (head of a corpus, a model summary, a metrics table) or a stage record"))
+    })
+  )).pipe(
+    Command.withDescription("Show an artifact (head of a corpus, a model summary, a metrics table) or a stage record")
+  )
 
 const ls = Command.make("ls", {
   pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline"), Argument.optional),
   store: storeFlag,
   json: jsonFlag
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    const all = yield* lastRuns
-    const runs = all.filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
-    if (Option.isSome(a.pipeline) && runs.length === 0) {
-      const known = all.map((r) => r.name).join(", ")
-      return yield* new NotFound({
-        what: a.pipeline.value,
-        detail: `no pipeline by that name has run in this store (${known === "" ? "none has" : `pipelines that have: ${known}`})`
-      })
-    }
-    if (a.json) return yield* Console.log(lsJson(runs))
-    if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
-    for (const r of runs) {
-      const rows = r.manifest.nodes.flatMap((n) =>
-        Object.entries(n.outputs).map(([output, hash]) => [`${n.path}.${output}`, n.kind, short(hash)])
-      )
-      yield* Console.log(`pipeline ${r.name} (run ${short(r.hash)})\n${alignTable(["artifact", "kind", "hash"], rows)}\n`)
-    }
-  }))).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      const all = yield* lastRuns
+      const runs = all.filter((r) => Option.isNone(a.pipeline) || r.name === a.pipeline.value)
+      if (Option.isSome(a.pipeline) && runs.length === 0) {
+        const known = all.map((r) => r.name).join(", ")
+        return yield* new NotFound({
+          what: a.pipeline.value,
+          detail: `no pipeline by that name has run in this store (${
+            known === "" ? "none has" : `pipelines that have: ${known}`
+          })`
+        })
+      }
+      if (a.json) return yield* Console.log(lsJson(runs))
+      if (runs.length === 0) yield* Console.log("nothing to list: no pipeline has run in this store")
+      for (const r of runs) {
+        const rows = r.manifest.nodes.flatMap((n) =>
+          Object.entries(n.outputs).map(([output, hash]) => [`${n.path}.${output}`, n.kind, short(hash)])
+        )
+        yield* Console.log(
+          `pipeline ${r.name} (run ${short(r.hash)})\n${alignTable(["artifact", "kind", "hash"], rows)}\n`
+        )
+      }
+    })
+  )).pipe(Command.withDescription("List the artifacts of each pipeline's last run"))
 
-const verifyCommand = Command.make("verify", { store: storeFlag, json: jsonFlag }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    const report = yield* verify
-    const store = yield* ArtifactStore
-    yield* Console.log(a.json ? verifyJson(store.location, report, isClean(report)) : formatVerifyReport(report))
-    if (!isClean(report)) process.exitCode = 1
-  }))).pipe(Command.withDescription("Re-hash every blob and check every record's and ref's references; exit 1 if anything is corrupt or missing"))
+const verifyCommand = Command.make(
+  "verify",
+  { store: storeFlag, json: jsonFlag },
+  (a) =>
+    withStore(
+      a.store,
+      "read",
+      Effect.gen(function*() {
+        const report = yield* verify
+        const store = yield* ArtifactStore
+        yield* Console.log(a.json ? verifyJson(store.location, report, isClean(report)) : formatVerifyReport(report))
+        if (!isClean(report)) process.exitCode = 1
+      })
+    )
+).pipe(
+  Command.withDescription(
+    "Re-hash every blob and check every record's and ref's references; exit 1 if anything is corrupt or missing"
+  )
+)
 
 const lineageCommand = Command.make("lineage", {
-  name: Argument.String("hash-or-ref").pipe(Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref")),
+  name: Argument.String("hash-or-ref").pipe(
+    Argument.withDescription("An artifact hash (or unique prefix), a stage key, or a ref")
+  ),
   store: storeFlag,
   format: Flag.Literals("format", ["text", "prov", "dot"]).pipe(
     Flag.withDescription("text: an indented tree; prov: W3C PROV-JSON; dot: Graphviz"),
     Flag.withDefault("text")
   )
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    const found = yield* resolveName(a.name)
-    if (found._tag === "Blob") {
-      const run = yield* findRun(found.hash)
-      if (Option.isSome(run)) {
-        const { pipeline, nodes } = run.value.manifest
-        return yield* new NotFound({
-          what: a.name,
-          detail: `is a run manifest (pipeline ${pipeline}, ${nodes.length} stages): ask for the lineage of one of its nodes, ` +
-            `e.g. ouro lineage ${found.hash.slice(0, 12)}/${nodes[nodes.length - 1]?.path ?? "<path>"}`
-        })
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      const found = yield* resolveName(a.name)
+      if (found._tag === "Blob") {
+        const run = yield* findRun(found.hash)
+        if (Option.isSome(run)) {
+          const { pipeline, nodes } = run.value.manifest
+          return yield* new NotFound({
+            what: a.name,
+            detail:
+              `is a run manifest (pipeline ${pipeline}, ${nodes.length} stages): ask for the lineage of one of its nodes, ` +
+              `e.g. ouro lineage ${found.hash.slice(0, 12)}/${nodes[nodes.length - 1]?.path ?? "<path>"}`
+          })
+        }
       }
-    }
-    const l = found._tag === "Record" && found.at !== undefined
-      ? yield* runNodeLineage({ hash: found.at.run, nodes: found.at.manifest.nodes }, found.at.path, yield* structureFromSource(found.at.manifest.pipeline))
-      : yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
-    yield* Console.log(
-      a.format === "prov" ? JSON.stringify(toProvJson(l), null, 2) : a.format === "dot" ? toDot(l) : formatLineageText(l)
-    )
-  }))).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
+      const l = found._tag === "Record" && found.at !== undefined
+        ? yield* runNodeLineage(
+          { hash: found.at.run, nodes: found.at.manifest.nodes },
+          found.at.path,
+          yield* structureFromSource(found.at.manifest.pipeline)
+        )
+        : yield* lineage(found._tag === "Blob" ? found.hash : found.record.key)
+      yield* Console.log(
+        a.format === "prov"
+          ? JSON.stringify(toProvJson(l), null, 2)
+          : a.format === "dot"
+          ? toDot(l)
+          : formatLineageText(l)
+      )
+    })
+  )).pipe(Command.withDescription("Trace an artifact back to the seed corpus: every stage, its params and hashes"))
 
 /**
  * A fresh directory under the system's temp folder for the scope. It is removed when the scope closes, however it
@@ -289,7 +385,8 @@ const scratchDirectory = (prefix: string, keep: boolean) =>
   Effect.acquireRelease(
     Effect.try({
       try: () => mkdtempSync(join(tmpdir(), prefix)),
-      catch: (e) => new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${describe(e)}`, cause: e })
+      catch: (e) =>
+        new StoreError({ path: tmpdir(), detail: `cannot make a scratch directory: ${describe(e)}`, cause: e })
     }),
     (dir, exit) =>
       Effect.sync(() => {
@@ -300,10 +397,17 @@ const scratchDirectory = (prefix: string, keep: boolean) =>
   )
 
 const replayCommand = Command.make("replay", {
-  target: Argument.String("pipeline-or-run").pipe(Argument.withDescription("A pipeline file, the name of a pipeline that has run on this store, or a run manifest hash")),
+  target: Argument.String("pipeline-or-run").pipe(
+    Argument.withDescription(
+      "A pipeline file, the name of a pipeline that has run on this store, or a run manifest hash"
+    )
+  ),
   store: storeFlag,
   jobs: jobsFlag,
-  keep: Flag.Boolean("keep").pipe(Flag.withDescription("Keep the scratch store and print where it is"), Flag.withDefault(false))
+  keep: Flag.Boolean("keep").pipe(
+    Flag.withDescription("Keep the scratch store and print where it is"),
+    Flag.withDefault(false)
+  )
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const root = storeRoot(a.store)
@@ -312,23 +416,39 @@ const replayCommand = Command.make("replay", {
     const pipeline = yield* loadPipeline(file)
     yield* Effect.scoped(Effect.gen(function*() {
       const scratch = yield* scratchDirectory("ouro-replay-", a.keep)
-      const replayed = yield* execute(pipeline).pipe(Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true)))
+      const replayed = yield* execute(pipeline).pipe(
+        Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true))
+      )
       const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root)))
       yield* Console.log(formatReplay(outcome))
       if (outcome._tag === "Diverged") process.exitCode = 1
     }))
-  }))).pipe(Command.withDescription("Recompute a pipeline from scratch in a scratch store and compare every output with the recorded hashes"))
+  }))).pipe(
+    Command.withDescription(
+      "Recompute a pipeline from scratch in a scratch store and compare every output with the recorded hashes"
+    )
+  )
 
 const gcCommand = Command.make("gc", {
   store: storeFlag,
-  apply: Flag.Boolean("apply").pipe(Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"), Flag.withDefault(false)),
-  grace: Flag.Int("grace-minutes").pipe(Flag.withDescription("Spare anything added less than this many minutes ago"), Flag.withDefault(10))
+  apply: Flag.Boolean("apply").pipe(
+    Flag.withDescription("Remove what is unreachable (default: a dry run that only says what would go)"),
+    Flag.withDefault(false)
+  ),
+  grace: Flag.Int("grace-minutes").pipe(
+    Flag.withDescription("Spare anything added less than this many minutes ago"),
+    Flag.withDefault(10)
+  )
 }, (a) =>
-  withStore(a.store, a.apply ? "update" : "read", Effect.gen(function*() {
-    const options = { graceMs: a.grace * 60_000, nowMs: Date.now() }
-    const plan = a.apply ? yield* sweepGc(options) : yield* planGc(options)
-    yield* Console.log(formatGc(plan, a.apply))
-  }))).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
+  withStore(
+    a.store,
+    a.apply ? "update" : "read",
+    Effect.gen(function*() {
+      const options = { graceMs: a.grace * 60_000, nowMs: Date.now() }
+      const plan = a.apply ? yield* sweepGc(options) : yield* planGc(options)
+      yield* Console.log(formatGc(plan, a.apply))
+    })
+  )).pipe(Command.withDescription("Remove blobs and records that no kept run or ref reaches (dry run unless --apply)"))
 
 /** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
 const writeReport = (pipeline: Pipeline, output: string) => writeReportData(gatherReport(pipeline), output)
@@ -359,14 +479,28 @@ const writeReportData = <E, R>(gather: Effect.Effect<ReportData, E, R>, output: 
   })
 
 const reportCommand = Command.make("report", {
-  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  target: Argument.String("pipeline").pipe(
+    Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")
+  ),
   store: storeFlag,
-  output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Where to write the HTML page"), Flag.withDefault("report.html"))
+  output: Flag.String("output").pipe(
+    Flag.withAlias("o"),
+    Flag.withDescription("Where to write the HTML page"),
+    Flag.withDefault("report.html")
+  )
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    yield* requireWritableFile("report", a.output)
-    yield* Console.log(`report written to ${yield* writeReportData(reportOf(a.target), a.output)}`)
-  }))).pipe(Command.withDescription("Write one self-contained HTML page of a run (a pipeline file as it is now, a pipeline's last run, or a run by hash): plots, samples, its DAG and artifacts"))
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      yield* requireWritableFile("report", a.output)
+      yield* Console.log(`report written to ${yield* writeReportData(reportOf(a.target), a.output)}`)
+    })
+  )).pipe(
+    Command.withDescription(
+      "Write one self-contained HTML page of a run (a pipeline file as it is now, a pipeline's last run, or a run by hash): plots, samples, its DAG and artifacts"
+    )
+  )
 
 /** One side of a diff: a pipeline file as it would run now, else a completed run (a pipeline's last, or by hash). */
 const diffSide = (target: string) =>
@@ -374,55 +508,103 @@ const diffSide = (target: string) =>
     if (existsSync(target)) return yield* pipelineSide(yield* loadPipeline(target), target)
     const run = yield* runOf(target)
     if (Option.isSome(run)) return yield* runSide(run.value)
-    return yield* new NotFound({ what: target, detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor a run manifest hash" })
+    return yield* new NotFound({
+      what: target,
+      detail: "neither a pipeline file, nor the name of a pipeline run on this store, nor a run manifest hash"
+    })
   })
 
 const runOrPipelineArg = (name: string) =>
-  Argument.String(name).pipe(Argument.withDescription("A run manifest hash (or unique prefix), the name of a pipeline that has run (its last run), or a pipeline file (as it would run now)"))
+  Argument.String(name).pipe(
+    Argument.withDescription(
+      "A run manifest hash (or unique prefix), the name of a pipeline that has run (its last run), or a pipeline file (as it would run now)"
+    )
+  )
 
-const diffCommand = Command.make("diff", { a: runOrPipelineArg("a"), b: runOrPipelineArg("b"), store: storeFlag }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    yield* Console.log(formatDiff(diffSides(yield* diffSide(a.a), yield* diffSide(a.b))))
-  }))).pipe(Command.withDescription("Compare two runs (or a run and a pipeline file): the stages whose key differs and why, and the metrics side by side"))
+const diffCommand = Command.make(
+  "diff",
+  { a: runOrPipelineArg("a"), b: runOrPipelineArg("b"), store: storeFlag },
+  (a) =>
+    withStore(
+      a.store,
+      "read",
+      Effect.gen(function*() {
+        yield* Console.log(formatDiff(diffSides(yield* diffSide(a.a), yield* diffSide(a.b))))
+      })
+    )
+).pipe(
+  Command.withDescription(
+    "Compare two runs (or a run and a pipeline file): the stages whose key differs and why, and the metrics side by side"
+  )
+)
 
 const runsCommand = Command.make("runs", {
-  pipeline: Argument.String("pipeline-name").pipe(Argument.withDescription("Only this pipeline's runs"), Argument.optional),
+  pipeline: Argument.String("pipeline-name").pipe(
+    Argument.withDescription("Only this pipeline's runs"),
+    Argument.optional
+  ),
   store: storeFlag
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    yield* Console.log(formatRuns(yield* listRuns(a.pipeline)))
-  }))).pipe(Command.withDescription("List the completed runs still in the store: when, their manifest hash, which is the latest, and pins"))
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      yield* Console.log(formatRuns(yield* listRuns(a.pipeline)))
+    })
+  )).pipe(
+    Command.withDescription(
+      "List the completed runs still in the store: when, their manifest hash, which is the latest, and pins"
+    )
+  )
 
-const runArg = Argument.String("run").pipe(Argument.withDescription("A run manifest hash (or unique prefix), or the name of a pipeline (its last run)"))
+const runArg = Argument.String("run").pipe(
+  Argument.withDescription("A run manifest hash (or unique prefix), or the name of a pipeline (its last run)")
+)
 
 /** The run a name denotes, or a NotFound that says so. */
 const requireRun = (name: string) =>
   runOf(name).pipe(Effect.flatMap(Option.match({
-    onNone: () => Effect.fail(new NotFound({ what: name, detail: "no run by that hash, and no pipeline by that name, in the store" })),
+    onNone: () =>
+      Effect.fail(
+        new NotFound({ what: name, detail: "no run by that hash, and no pipeline by that name, in the store" })
+      ),
     onSome: Effect.succeed
   })))
 
 const pinCommand = Command.make("pin", {
   run: runArg,
-  name: Flag.String("name").pipe(Flag.withDescription("The pin's name (default: <pipeline>-<first 12 characters of the run hash>)"), Flag.optional),
+  name: Flag.String("name").pipe(
+    Flag.withDescription("The pin's name (default: <pipeline>-<first 12 characters of the run hash>)"),
+    Flag.optional
+  ),
   store: storeFlag
 }, (a) =>
-  withStore(a.store, "update", Effect.gen(function*() {
-    const run = yield* requireRun(a.run)
-    const name = Option.getOrElse(a.name, () => `${run.manifest.pipeline}-${run.hash.slice(0, 12)}`)
-    yield* pin(run.hash, name)
-    yield* Console.log(`pinned run ${run.hash} as ${name}: gc keeps its records and artifacts`)
-  }))).pipe(Command.withDescription("Keep a run's records and artifacts through gc, under a name"))
+  withStore(
+    a.store,
+    "update",
+    Effect.gen(function*() {
+      const run = yield* requireRun(a.run)
+      const name = Option.getOrElse(a.name, () => `${run.manifest.pipeline}-${run.hash.slice(0, 12)}`)
+      yield* pin(run.hash, name)
+      yield* Console.log(`pinned run ${run.hash} as ${name}: gc keeps its records and artifacts`)
+    })
+  )).pipe(Command.withDescription("Keep a run's records and artifacts through gc, under a name"))
 
 const unpinCommand = Command.make("unpin", {
   target: Argument.String("run-or-name").pipe(Argument.withDescription("A pin's name, or a run (every pin of it)")),
   store: storeFlag
 }, (a) =>
-  withStore(a.store, "update", Effect.gen(function*() {
-    const run = yield* runOf(a.target).pipe(Effect.orElseSucceed(() => Option.none()))
-    const removed = yield* unpin(a.target, Option.map(run, (r) => r.hash))
-    for (const p of removed) yield* Console.log(`unpinned ${p.name} (run ${p.run}): gc may now remove what only it kept`)
-  }))).pipe(Command.withDescription("Remove a pin: the run is kept by gc only while something else reaches it"))
+  withStore(
+    a.store,
+    "update",
+    Effect.gen(function*() {
+      const run = yield* runOf(a.target).pipe(Effect.orElseSucceed(() => Option.none()))
+      const removed = yield* unpin(a.target, Option.map(run, (r) => r.hash))
+      for (const p of removed) {
+        yield* Console.log(`unpinned ${p.name} (run ${p.run}): gc may now remove what only it kept`)
+      }
+    })
+  )).pipe(Command.withDescription("Remove a pin: the run is kept by gc only while something else reaches it"))
 
 /** What `ouro env` prints: the planned backend, the one that starts, why, and what of it goes into keys. */
 const describeEnv = async (): Promise<string> => {
@@ -449,49 +631,89 @@ const envCommand = Command.make("env", {}, () =>
         process.exitCode = 1
       })
     )
-  )).pipe(Command.withDescription("Show which TF.js backend neural stages use and why, and what of it goes into their keys"))
+  )).pipe(
+    Command.withDescription("Show which TF.js backend neural stages use and why, and what of it goes into their keys")
+  )
 
 const metricsCommand = Command.make("metrics", {
-  target: Argument.String("pipeline").pipe(Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")),
+  target: Argument.String("pipeline").pipe(
+    Argument.withDescription("A pipeline file, or the name of a pipeline that has run on this store")
+  ),
   store: storeFlag,
   format: Flag.Literals("format", EXPORT_FORMATS).pipe(
     Flag.withDescription("csv, json, table (aligned text) or parquet (needs --output)"),
     Flag.withDefault("csv")
   ),
-  output: Flag.String("output").pipe(Flag.withAlias("o"), Flag.withDescription("Write to this file instead of stdout"), Flag.optional)
+  output: Flag.String("output").pipe(
+    Flag.withAlias("o"),
+    Flag.withDescription("Write to this file instead of stdout"),
+    Flag.optional
+  )
 }, (a) =>
-  withStore(a.store, "read", Effect.gen(function*() {
-    if (a.format === "parquet" && Option.isNone(a.output)) {
-      return yield* new OutputUnwritable({ what: "metrics", path: "stdout", detail: "parquet is binary: give --output FILE" })
-    }
-    if (Option.isSome(a.output)) yield* requireWritableFile("metrics", a.output.value)
-    const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
-    const rows = yield* gatherMetricsRows(pipeline)
-    const body = a.format === "parquet" ? toParquet(rows) : a.format === "json" ? toJson(rows) : a.format === "table" ? toTable(rows) + "\n" : toCsv(rows)
-    if (Option.isNone(a.output)) return yield* Effect.sync(() => void process.stdout.write(body))
-    const output = a.output.value
-    yield* Effect.try({
-      try: () => {
-        const path = resolve(output)
-        const tmp = `${path}.${process.pid}.tmp`
-        try {
-          writeFileSync(tmp, body)
-          renameSync(tmp, path)
-        } catch (e) {
-          rmSync(tmp, { force: true })
-          throw e
-        }
-      },
-      catch: (e) => unwritable("metrics", output, e)
+  withStore(
+    a.store,
+    "read",
+    Effect.gen(function*() {
+      if (a.format === "parquet" && Option.isNone(a.output)) {
+        return yield* new OutputUnwritable({
+          what: "metrics",
+          path: "stdout",
+          detail: "parquet is binary: give --output FILE"
+        })
+      }
+      if (Option.isSome(a.output)) yield* requireWritableFile("metrics", a.output.value)
+      const pipeline = yield* loadPipeline(yield* pipelineFileOf(a.target))
+      const rows = yield* gatherMetricsRows(pipeline)
+      const body = a.format === "parquet"
+        ? toParquet(rows)
+        : a.format === "json"
+        ? toJson(rows)
+        : a.format === "table"
+        ? toTable(rows) + "\n"
+        : toCsv(rows)
+      if (Option.isNone(a.output)) return yield* Effect.sync(() => void process.stdout.write(body))
+      const output = a.output.value
+      yield* Effect.try({
+        try: () => {
+          const path = resolve(output)
+          const tmp = `${path}.${process.pid}.tmp`
+          try {
+            writeFileSync(tmp, body)
+            renameSync(tmp, path)
+          } catch (e) {
+            rmSync(tmp, { force: true })
+            throw e
+          }
+        },
+        catch: (e) => unwritable("metrics", output, e)
+      })
+      yield* Console.log(`${rows.length} rows written to ${resolve(output)}`)
     })
-    yield* Console.log(`${rows.length} rows written to ${resolve(output)}`)
-  }))).pipe(Command.withDescription("Every metric of a computed pipeline, one row per arm × seed × generation, with the training corpus's size and makeup (csv, json, table, parquet)"))
+  )).pipe(
+    Command.withDescription(
+      "Every metric of a computed pipeline, one row per arm × seed × generation, with the training corpus's size and makeup (csv, json, table, parquet)"
+    )
+  )
 
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
   Command.withSubcommands([
-    run, planCommand, envCommand, status, show, ls, reportCommand, lineageCommand, verifyCommand, replayCommand, gcCommand,
-    diffCommand, runsCommand, pinCommand, unpinCommand, metricsCommand
+    run,
+    planCommand,
+    envCommand,
+    status,
+    show,
+    ls,
+    reportCommand,
+    lineageCommand,
+    verifyCommand,
+    replayCommand,
+    gcCommand,
+    diffCommand,
+    runsCommand,
+    pinCommand,
+    unpinCommand,
+    metricsCommand
   ]),
   Command.withGlobalFlags([Quiet])
 )

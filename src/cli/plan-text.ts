@@ -9,7 +9,9 @@ const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12)
 
 export const planSummary = (entries: ReadonlyArray<PlanEntry>): string => {
   const count = (s: string) => entries.filter((e) => e.status === s).length
-  return `${entries.length} stages: ${count("cached")} cached, ${count("run")} will run, ${count("pending")} pending (run unless their inputs come out unchanged)`
+  return `${entries.length} stages: ${count("cached")} cached, ${count("run")} will run, ${
+    count("pending")
+  } pending (run unless their inputs come out unchanged)`
 }
 
 export const renderPlan = (entries: ReadonlyArray<PlanEntry>, options: { readonly verbose?: boolean } = {}): string => {

@@ -78,7 +78,9 @@ export const progressLayer = (options: ProgressOptions) => {
         case "Started":
           return Effect.sync(() => write(`  run     ${e.path}`))
         case "Finished":
-          return e.status === "ran" ? Effect.sync(() => write(`  done    ${e.path}  ${doneTime(e.ms, e.waitedMs)}`)) : Effect.void
+          return e.status === "ran"
+            ? Effect.sync(() => write(`  done    ${e.path}  ${doneTime(e.ms, e.waitedMs)}`))
+            : Effect.void
         case "Log":
           return Effect.sync(() => write(`          ${e.path}: ${e.line}`))
         case "Status":

@@ -17,13 +17,18 @@ import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { runOf } from "./inspect.ts"
 
 /** A pipeline's wiring by path: node path → input name → the source node's path and output. */
-export type Structure = ReadonlyMap<string, Readonly<Record<string, { readonly path: string; readonly output: string }>>>
+export type Structure = ReadonlyMap<
+  string,
+  Readonly<Record<string, { readonly path: string; readonly output: string }>>
+>
 
 export const structureOf = (pipeline: Pipeline): Structure => {
   const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
   return new Map(pipeline.nodes.map((n) => [
     n.path,
-    Object.fromEntries(Object.entries(n.inputs).map(([name, src]) => [name, { path: byId.get(src.node)!.path, output: src.output }]))
+    Object.fromEntries(
+      Object.entries(n.inputs).map(([name, src]) => [name, { path: byId.get(src.node)!.path, output: src.output }])
+    )
   ]))
 }
 
@@ -78,7 +83,9 @@ export const listRuns = (pipeline: Option.Option<string>) =>
     for (const last of yield* store.listRefs(pipelineRef(""))) {
       const name = last.name.slice(pipelineRef("").length)
       if (Option.isSome(pipeline) && name !== pipeline.value) continue
-      if (!listed.some((l) => l.pipeline === name && l.hash === last.value)) listed.push({ pipeline: name, hash: last.value, at: undefined })
+      if (!listed.some((l) => l.pipeline === name && l.hash === last.value)) {
+        listed.push({ pipeline: name, hash: last.value, at: undefined })
+      }
     }
     const out: RunEntry[] = []
     for (const l of listed) {

@@ -108,7 +108,11 @@ export const stage = <P, I extends ArtifactTypes, O extends ArtifactTypes>(
 ): (params?: unknown, options?: CommandRunOptions) => Stage<I, O> => {
   const environment = def.environment ?? {}
   const encodeParams = Schema.encodeUnknownSync(def.params)
-  const filesOf = (p: P): ReadonlyArray<string> => (def.files === undefined ? [] : typeof def.files === "function" ? def.files(p) : def.files)
+  const filesOf = (
+    p: P
+  ): ReadonlyArray<
+    string
+  > => (def.files === undefined ? [] : typeof def.files === "function" ? def.files(p) : def.files)
   return (raw, options = {}) => {
     const root = def.root ?? process.cwd()
     const env = programEnv(environment)
@@ -127,21 +131,26 @@ export const stage = <P, I extends ArtifactTypes, O extends ArtifactTypes>(
       env: keyEnv,
       external: (p) =>
         Effect.try({
-          try: () => Object.fromEntries(filesOf(p).map((name) => {
-            const abs = resolveFile(name)
-            let bytes: Buffer
-            try {
-              bytes = fs.readFileSync(abs)
-            } catch (e) {
-              throw new Error(`cannot read file ${name}${abs === name ? "" : ` (${abs})`}: ${describe(e)}`)
-            }
-            return [`file:${name}`, sha256(bytes)]
-          })),
+          try: () =>
+            Object.fromEntries(
+              filesOf(p).map((name) => {
+                const abs = resolveFile(name)
+                let bytes: Buffer
+                try {
+                  bytes = fs.readFileSync(abs)
+                } catch (e) {
+                  throw new Error(`cannot read file ${name}${abs === name ? "" : ` (${abs})`}: ${describe(e)}`)
+                }
+                return [`file:${name}`, sha256(bytes)]
+              })
+            ),
           catch: (e): ExternalUnreadable => ({ detail: describe(e) })
         }),
       run: (p, inputs, ctx) =>
         Effect.gen(function*() {
-          for (const pr of probes) if (!pr.result.ok) return yield* fail(ctx, `probe ${pr.name} failed: ${pr.result.detail}`)
+          for (const pr of probes) {
+            if (!pr.result.ok) return yield* fail(ctx, `probe ${pr.name} failed: ${pr.result.detail}`)
+          }
           return yield* Effect.acquireUseRelease(
             Effect.try({
               try: () => fs.mkdtempSync(path.join(os.tmpdir(), `ouro-${def.kind.replace(/[^a-zA-Z0-9]+/g, "-")}-`)),
@@ -165,7 +174,8 @@ export const stage = <P, I extends ArtifactTypes, O extends ArtifactTypes>(
   }
 }
 
-const failure = (ctx: RunContext, detail: string, cause?: unknown) => new StageFailed({ node: ctx.node, kind: ctx.kind, detail, cause })
+const failure = (ctx: RunContext, detail: string, cause?: unknown) =>
+  new StageFailed({ node: ctx.node, kind: ctx.kind, detail, cause })
 const fail = (ctx: RunContext, detail: string, cause?: unknown) => Effect.fail(failure(ctx, detail, cause))
 
 interface RunSpec<P, I extends ArtifactTypes, O extends ArtifactTypes> {
@@ -207,19 +217,31 @@ const runIn = <P, I extends ArtifactTypes, O extends ArtifactTypes>(workdir: str
           manifestOut[name] = { path: p, artifact: type.name }
         }
         fs.writeFileSync(paramsPath, canonicalJson(s.encodedParams) + "\n")
-        fs.writeFileSync(manifestPath, JSON.stringify({
-          format: 1,
-          kind: def.kind,
-          node: ctx.node,
-          workdir,
-          params: paramsPath,
-          inputs: manifestIn,
-          outputs: manifestOut
-        }, null, 2) + "\n")
+        fs.writeFileSync(
+          manifestPath,
+          JSON.stringify(
+            {
+              format: 1,
+              kind: def.kind,
+              node: ctx.node,
+              workdir,
+              params: paramsPath,
+              inputs: manifestIn,
+              outputs: manifestOut
+            },
+            null,
+            2
+          ) + "\n"
+        )
       },
       catch: (e) => failure(ctx, `cannot write its inputs into ${workdir}: ${describe(e)}`, e)
     })
-    const env: Record<string, string> = { ...s.env, OURO_WORKDIR: workdir, OURO_PARAMS: paramsPath, OURO_MANIFEST: manifestPath }
+    const env: Record<string, string> = {
+      ...s.env,
+      OURO_WORKDIR: workdir,
+      OURO_PARAMS: paramsPath,
+      OURO_MANIFEST: manifestPath
+    }
     for (const [name, p] of Object.entries(inputPaths)) env[`OURO_INPUT_${envName(name)}`] = p
     for (const [name, p] of Object.entries(outputPaths)) env[`OURO_OUTPUT_${envName(name)}`] = p
     const argv = yield* Effect.try({
@@ -238,15 +260,25 @@ const runIn = <P, I extends ArtifactTypes, O extends ArtifactTypes>(workdir: str
     })
     const withTail = (log: string) => {
       const lines = lastLines(log, TAIL_LINES)
-      return lines.length === 0 ? " (it printed nothing)" : `; its last lines:\n${lines.map((l) => `  | ${l}`).join("\n")}`
+      return lines.length === 0
+        ? " (it printed nothing)"
+        : `; its last lines:\n${lines.map((l) => `  | ${l}`).join("\n")}`
     }
     if (outcome._tag === "NotStarted") return yield* fail(ctx, `cannot run ${shown}: ${outcome.detail}`)
     if (outcome._tag === "TimedOut") {
-      return yield* fail(ctx, `${shown} ran past its timeout of ${outcome.seconds}s: its process group was killed${withTail(outcome.log)}`)
+      return yield* fail(
+        ctx,
+        `${shown} ran past its timeout of ${outcome.seconds}s: its process group was killed${withTail(outcome.log)}`
+      )
     }
     if (outcome.code !== 0) {
       const last = lastLines(outcome.log, 1)[0]
-      return yield* fail(ctx, `${shown} exited with code ${outcome.code}${last === undefined ? "" : ` (${last.trim()})`}${withTail(outcome.log)}`)
+      return yield* fail(
+        ctx,
+        `${shown} exited with code ${outcome.code}${last === undefined ? "" : ` (${last.trim()})`}${
+          withTail(outcome.log)
+        }`
+      )
     }
     const produced: Record<string, unknown> = {}
     for (const [name, type] of Object.entries(def.outputs)) {
@@ -255,7 +287,9 @@ const runIn = <P, I extends ArtifactTypes, O extends ArtifactTypes>(workdir: str
         continue
       }
       const p = outputPaths[name]
-      if (!fs.existsSync(p)) return yield* fail(ctx, `output ${name} (${type.name}) missing: ${shown} wrote nothing at ${p}`)
+      if (!fs.existsSync(p)) {
+        return yield* fail(ctx, `output ${name} (${type.name}) missing: ${shown} wrote nothing at ${p}`)
+      }
       produced[name] = yield* Effect.try({
         try: () => (isFiles(type) ? readTree(p) : type.decode(new Uint8Array(fs.readFileSync(p)))),
         catch: (e) => failure(ctx, `output ${name} (${type.name}) at ${p} is invalid: ${describe(e)}`, e)

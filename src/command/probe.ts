@@ -8,7 +8,10 @@ import { spawnSync } from "node:child_process"
 import { describe } from "../errors/index.ts"
 import { findProgram } from "./process.ts"
 
-export type ProbeResult = { readonly ok: true; readonly value: string } | { readonly ok: false; readonly detail: string }
+export type ProbeResult = { readonly ok: true; readonly value: string } | {
+  readonly ok: false
+  readonly detail: string
+}
 
 const memo = new Map<string, ProbeResult>()
 
@@ -28,11 +31,19 @@ const runProbe = (argv: ReadonlyArray<string>, env: Readonly<Record<string, stri
   const found = findProgram(argv[0] ?? "", env)
   if (!found.ok) return { ok: false, detail: found.detail }
   try {
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: "utf8", env, timeout: PROBE_TIMEOUT_MS, stdio: ["ignore", "pipe", "pipe"] })
+    const r = spawnSync(argv[0], argv.slice(1), {
+      encoding: "utf8",
+      env,
+      timeout: PROBE_TIMEOUT_MS,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     if (r.error !== undefined) return { ok: false, detail: `${shown}: ${r.error.message}` }
     if (r.status !== 0) {
       const last = (r.stderr || r.stdout).trim().split("\n").filter((l) => l.trim() !== "").at(-1) ?? ""
-      return { ok: false, detail: `${shown} exited with code ${r.status ?? r.signal}${last === "" ? "" : `: ${last.trim()}`}` }
+      return {
+        ok: false,
+        detail: `${shown} exited with code ${r.status ?? r.signal}${last === "" ? "" : `: ${last.trim()}`}`
+      }
     }
     return { ok: true, value: r.stdout.trim() }
   } catch (e) {

@@ -42,7 +42,10 @@ exec 3<&-
 wait "$child"`
 
 /** Where `program` would be run from, or a sentence saying why it cannot be. */
-export const findProgram = (program: string, env: Readonly<Record<string, string>>): { readonly ok: true } | { readonly ok: false; readonly detail: string } => {
+export const findProgram = (
+  program: string,
+  env: Readonly<Record<string, string>>
+): { readonly ok: true } | { readonly ok: false; readonly detail: string } => {
   const runnable = (p: string) => {
     try {
       accessSync(p, constants.X_OK)
@@ -51,7 +54,11 @@ export const findProgram = (program: string, env: Readonly<Record<string, string
       return false
     }
   }
-  if (program.includes("/")) return runnable(program) ? { ok: true } : { ok: false, detail: `program ${program} not found or not executable` }
+  if (program.includes("/")) {
+    return runnable(program)
+      ? { ok: true }
+      : { ok: false, detail: `program ${program} not found or not executable` }
+  }
   for (const dir of (env["PATH"] ?? "").split(path.delimiter)) {
     if (dir !== "" && runnable(path.join(dir, program))) return { ok: true }
   }
@@ -77,7 +84,8 @@ const boundedTail = (limit: number) => {
         dropped = true
       }
     },
-    text: () => (dropped ? `[... earlier output dropped: the log keeps the last ${limit} characters]\n` : "") + chunks.join(""),
+    text: () =>
+      (dropped ? `[... earlier output dropped: the log keeps the last ${limit} characters]\n` : "") + chunks.join(""),
     total: () => total
   }
 }
@@ -180,7 +188,9 @@ export const runProcess = (o: ProcessOptions): Effect.Effect<ProcessOutcome> =>
       err.write(undefined)
       const log = tail.text(), bytes = tail.total()
       resume(Effect.succeed(
-        timedOut ? { _tag: "TimedOut", seconds: o.timeout ?? 0, log, bytes } : { _tag: "Exited", code: exitCode ?? -1, log, bytes }
+        timedOut
+          ? { _tag: "TimedOut", seconds: o.timeout ?? 0, log, bytes }
+          : { _tag: "Exited", code: exitCode ?? -1, log, bytes }
       ))
     })
     // Interrupted (Ctrl-C, a failed sibling, a timeout of the whole run): the group is killed, nothing is read back.
@@ -190,7 +200,16 @@ export const runProcess = (o: ProcessOptions): Effect.Effect<ProcessOutcome> =>
     })
   })
 
-const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 }
+const SIGNALS: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGPIPE: 13,
+  SIGTERM: 15
+}
 const signalNumber = (s: string): number => SIGNALS[s] ?? 0
 
 /** The last `n` non-empty lines of a log, for an error message. */

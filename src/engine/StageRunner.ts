@@ -19,7 +19,10 @@ export type RunError = typeof RunError.Type
 export interface StageRunnerShape {
   /** How many stages it can compute at once. */
   readonly parallelism: number
-  readonly run: (node: PipelineNode, inputs: Readonly<Record<string, Sha256>>) => Effect.Effect<Readonly<Record<string, OutputEntry>>, RunError>
+  readonly run: (
+    node: PipelineNode,
+    inputs: Readonly<Record<string, Sha256>>
+  ) => Effect.Effect<Readonly<Record<string, OutputEntry>>, RunError>
 }
 
 export class StageRunner extends Context.Service<StageRunner, StageRunnerShape>()("ouroboros/StageRunner") {}
@@ -76,17 +79,27 @@ export const makeInProcess = Effect.gen(function*() {
         // A stage's code that throws (a user's defineStage, or a bug in a built-in one) fails that stage, named, with
         // the thrown message: one line for the CLI, the same whichever runner or thread computed it.
         Effect.catchDefect((defect) =>
-          Effect.fail(new StageFailed({ node: node.path, kind: node.stage.kind, detail: thrownMessage(defect), cause: defect }))
+          Effect.fail(
+            new StageFailed({ node: node.path, kind: node.stage.kind, detail: thrownMessage(defect), cause: defect })
+          )
         )
       )
       const outputs: Record<string, OutputEntry> = {}
       for (const [name, type] of Object.entries(node.stage.outputs)) {
         const failed = (what: string) => (e: unknown) =>
-          new StageFailed({ node: node.path, kind: node.stage.kind, detail: `output ${name}${what}: ${describe(e)}`, cause: e })
+          new StageFailed({
+            node: node.path,
+            kind: node.stage.kind,
+            detail: `output ${name}${what}: ${describe(e)}`,
+            cause: e
+          })
         const bytes = yield* Effect.try({ try: () => type.encode(produced[name]), catch: failed("") })
         // Bytes that encode but do not decode would be stored for good and blamed on the store by every reader:
         // each output is read back through its kind's codec first, and what readers get is what is cached.
-        const value = yield* Effect.try({ try: () => type.decode(bytes), catch: failed(` (${type.name}) does not decode`) })
+        const value = yield* Effect.try({
+          try: () => type.decode(bytes),
+          catch: failed(` (${type.name}) does not decode`)
+        })
         const blob = yield* store.putBlob(bytes)
         outputs[name] = { hash: blob.hash, artifact: type.name, bytes: blob.bytes }
         decoded.set(`${type.name}:${blob.hash}`, value)
@@ -97,4 +110,7 @@ export const makeInProcess = Effect.gen(function*() {
   return { parallelism: 1, run } satisfies StageRunnerShape
 })
 
-export const layerInProcess: Layer.Layer<StageRunner, never, ArtifactStore | Progress> = Layer.effect(StageRunner, makeInProcess)
+export const layerInProcess: Layer.Layer<StageRunner, never, ArtifactStore | Progress> = Layer.effect(
+  StageRunner,
+  makeInProcess
+)

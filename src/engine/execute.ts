@@ -72,7 +72,12 @@ export const execute = (
     const progress = yield* Progress
     // gc and a run exclude each other: while gc sweeps, the run waits here, and says so.
     const register = store.registerRun({
-      onWait: (gc) => progress.emit({ _tag: "Log", path: pipeline.name, line: `waiting for gc (pid ${gc.pid} on ${gc.host}) to finish its sweep` })
+      onWait: (gc) =>
+        progress.emit({
+          _tag: "Log",
+          path: pipeline.name,
+          line: `waiting for gc (pid ${gc.pid} on ${gc.host}) to finish its sweep`
+        })
     })
     return yield* Effect.scoped(register.pipe(Effect.andThen(recomputingCorrupt(executeOnce(pipeline, options)))))
   })
@@ -196,9 +201,13 @@ const executeOnce = (
       }))
     ))
     const last = yield* store.getRef(pipelineRef(pipeline.name))
-    if (Option.isNone(last) || last.value !== manifest.hash) yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
+    if (Option.isNone(last) || last.value !== manifest.hash) {
+      yield* store.setRef(pipelineRef(pipeline.name), manifest.hash)
+    }
     // The run list (ouro runs): when this run first completed. A value that is no hash: the list is no gc root.
     const listed = runRef(pipeline.name, manifest.hash)
-    if (Option.isNone(yield* store.getRef(listed))) yield* store.setRef(listed, new Date().toISOString())
+    if (Option.isNone(yield* store.getRef(listed))) {
+      yield* store.setRef(listed, new Date().toISOString())
+    }
     return { pipeline, nodes: results, manifest: manifest.hash }
   })

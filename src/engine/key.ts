@@ -11,14 +11,21 @@ export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256
   return { kind: stage.kind, version: stage.version, params: stage.params.encoded, inputs, env: stage.env }
 }
 
-export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 => stageKey(keyMaterial(stage, inputs))
+export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 =>
+  stageKey(keyMaterial(stage, inputs))
 
 /**
  * The key a stored record's own contents hash to: its key material is what the planner hashed when it ran (see
  * execute.ts), so an intact record's key is this. Throws if the contents have no canonical encoding.
  */
 export const recordKey = (record: Pick<StageRecord, "kind" | "version" | "params" | "inputs" | "env">): Sha256 =>
-  stageKey({ kind: record.kind, version: record.version, params: record.params, inputs: record.inputs, env: record.env })
+  stageKey({
+    kind: record.kind,
+    version: record.version,
+    params: record.params,
+    inputs: record.inputs,
+    env: record.env
+  })
 
 /** A stage's external fingerprints, named as the inputs they become in its key. */
 export const externalInputs = (node: PipelineNode) =>
@@ -53,7 +60,9 @@ export const explain = (
   pending: Readonly<Record<string, string>>
 ): string[] => {
   const reasons: string[] = []
-  for (const [input, producer] of Object.entries(pending)) reasons.push(`input ${input} will be recomputed by ${producer}`)
+  for (const [input, producer] of Object.entries(pending)) {
+    reasons.push(`input ${input} will be recomputed by ${producer}`)
+  }
   if (previous === undefined) return [...reasons, "new stage (never run before)"]
   if (previous.kind !== material.kind) reasons.push(`kind changed ${previous.kind} -> ${material.kind}`)
   if (previous.version !== material.version) reasons.push(`version bumped ${previous.version} -> ${material.version}`)
@@ -61,8 +70,11 @@ export const explain = (
   for (const [input, hash] of Object.entries(material.inputs)) {
     if (hash !== undefined && previous.inputs[input] !== hash) {
       // A file a command stage reads (its script, a config): named by its path.
-      if (input.startsWith(FILE_INPUT)) reasons.push(`file ${input.slice(FILE_INPUT.length)} ${previous.inputs[input] === undefined ? "added" : "changed"}`)
-      else reasons.push(`input ${input} changed ${short(previous.inputs[input] ?? "none")} -> ${short(hash)}`)
+      if (input.startsWith(FILE_INPUT)) {
+        reasons.push(
+          `file ${input.slice(FILE_INPUT.length)} ${previous.inputs[input] === undefined ? "added" : "changed"}`
+        )
+      } else reasons.push(`input ${input} changed ${short(previous.inputs[input] ?? "none")} -> ${short(hash)}`)
     }
   }
   for (const d of jsonDiff(material.env, previous.env)) reasons.push(`env ${d}`)

@@ -27,10 +27,12 @@ const decode = Schema.decodeUnknownOption(Schema.fromJsonString(RunManifest))
 export const encodeManifest = (pipeline: string, nodes: ReadonlyArray<ManifestNode>): Uint8Array =>
   new TextEncoder().encode(canonicalJson({ artifact: "run", pipeline, nodes }))
 
-export const manifestHash = (pipeline: string, nodes: ReadonlyArray<ManifestNode>): Sha256 => sha256(encodeManifest(pipeline, nodes))
+export const manifestHash = (pipeline: string, nodes: ReadonlyArray<ManifestNode>): Sha256 =>
+  sha256(encodeManifest(pipeline, nodes))
 
 export const decodeManifest = (bytes: Uint8Array): Option.Option<RunManifest> =>
   bytes[0] === 0x7b ? decode(new TextDecoder().decode(bytes)) : Option.none()
 
 /** The manifest in a blob; none if the blob is something else. */
-export const readManifest = (store: ArtifactStoreShape, hash: Sha256) => store.getBlob(hash).pipe(Effect.map(decodeManifest))
+export const readManifest = (store: ArtifactStoreShape, hash: Sha256) =>
+  store.getBlob(hash).pipe(Effect.map(decodeManifest))

@@ -32,7 +32,9 @@ export const usableRecord = (store: ArtifactStoreShape, key: Sha256, check: "exi
     const record = yield* store.getRecord(key)
     if (Option.isNone(record)) return Option.none<StageRecord>()
     for (const out of Object.values(record.value.outputs)) {
-      const ok = check === "exists" ? yield* store.hasBlob(out.hash) : (yield* store.checkBlob(out.hash, out.bytes)) === "ok"
+      const ok = check === "exists"
+        ? yield* store.hasBlob(out.hash)
+        : (yield* store.checkBlob(out.hash, out.bytes)) === "ok"
       if (!ok) return Option.none<StageRecord>()
     }
     return record
@@ -77,7 +79,9 @@ const closestTwin = (
     return best
   })
 
-export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>, StoreError | ArtifactCorrupt | StageFailed, ArtifactStore> =>
+export const plan = (
+  pipeline: Pipeline
+): Effect.Effect<ReadonlyArray<PlanEntry>, StoreError | ArtifactCorrupt | StageFailed, ArtifactStore> =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     const known = new Map<number, Readonly<Record<string, Sha256>>>()
@@ -86,9 +90,16 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
     const entries: PlanEntry[] = []
     let refs: ReadonlyArray<{ readonly name: string; readonly value: string }> | undefined
     const listNodeRefs = () =>
-      refs !== undefined ? Effect.succeed(refs) : store.listRefs(nodeRefs(pipeline.name)).pipe(Effect.tap((r) => Effect.sync(() => (refs = r))))
+      refs !== undefined
+        ? Effect.succeed(refs)
+        : store.listRefs(nodeRefs(pipeline.name)).pipe(Effect.tap((r) => Effect.sync(() => (refs = r))))
     /** Why `material` is not what this node had last time, or, if it never had anything, its closest twin. */
-    const why = (material: Parameters<typeof explain>[0], previous: StageRecord | undefined, pending: Readonly<Record<string, string>>, node: PipelineNode) =>
+    const why = (
+      material: Parameters<typeof explain>[0],
+      previous: StageRecord | undefined,
+      pending: Readonly<Record<string, string>>,
+      node: PipelineNode
+    ) =>
       Effect.gen(function*() {
         if (previous !== undefined) return explain(material, previous, pending)
         const twin = yield* closestTwin(store, pipeline, node, (r) => explain(material, r, {}), listNodeRefs)
@@ -106,7 +117,13 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
       const previous = yield* previousRecord(store, pipeline, node)
       if (Object.keys(pending).length > 0) {
         const material = { ...keyMaterial(node.stage, {}), inputs }
-        entries.push({ node, status: "pending", key: undefined, reasons: yield* why(material, previous, pending, node), inputs })
+        entries.push({
+          node,
+          status: "pending",
+          key: undefined,
+          reasons: yield* why(material, previous, pending, node),
+          inputs
+        })
         continue
       }
       const key = keyOf(node.stage, inputs)
@@ -120,15 +137,26 @@ export const plan = (pipeline: Pipeline): Effect.Effect<ReadonlyArray<PlanEntry>
       }
       const twin = scheduled.get(key)
       if (twin !== undefined) {
-        entries.push({ node, status: "pending", key, reasons: [`same stage and inputs as ${twin}: computed once`], inputs })
+        entries.push({
+          node,
+          status: "pending",
+          key,
+          reasons: [`same stage and inputs as ${twin}: computed once`],
+          inputs
+        })
         continue
       }
       scheduled.set(key, node.path)
       const all = yield* why(keyMaterial(node.stage, inputs), previous, {}, node)
       const changes = all.filter((r) => !r.startsWith("no record of its own"))
       const stored = yield* store.getRecord(key).pipe(
-        Effect.map((r) => (Option.isSome(r) ? "an output is missing from the store" : "no record for this key in the store")),
-        Effect.catchTag("ArtifactCorrupt", () => Effect.succeed("its stored record is corrupt (the run quarantines it)"))
+        Effect.map((
+          r
+        ) => (Option.isSome(r) ? "an output is missing from the store" : "no record for this key in the store")),
+        Effect.catchTag(
+          "ArtifactCorrupt",
+          () => Effect.succeed("its stored record is corrupt (the run quarantines it)")
+        )
       )
       const reasons = changes.length > 0 ? all : [stored]
       entries.push({ node, status: "run", key, reasons, inputs })

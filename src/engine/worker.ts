@@ -12,7 +12,9 @@ const encodeRunError = Schema.encodeUnknownSync(RunError)
 const port = parentPort!
 
 // Progress goes to the main thread, which shows it as if the stage ran there.
-const forwardProgress = Layer.succeed(Progress, { emit: (event) => Effect.sync(() => port.postMessage({ progress: event })) })
+const forwardProgress = Layer.succeed(Progress, {
+  emit: (event) => Effect.sync(() => port.postMessage({ progress: event }))
+})
 const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), forwardProgress)))
 
 const program = Effect.gen(function*() {
@@ -21,7 +23,9 @@ const program = Effect.gen(function*() {
   const nodes = new Map(pipeline.nodes.map((n) => [n.path, n]))
   return (task: WorkerTask): Effect.Effect<WorkerReply> => {
     const node = nodes.get(task.path)
-    if (node === undefined) return Effect.succeed({ id: task.id, ok: false, defect: `no node ${task.path} in ${config.pipelineFile}` })
+    if (node === undefined) {
+      return Effect.succeed({ id: task.id, ok: false, defect: `no node ${task.path} in ${config.pipelineFile}` })
+    }
     return Effect.exit(runner.run(node, task.inputs)).pipe(
       Effect.map((exit): WorkerReply =>
         Exit.isSuccess(exit)

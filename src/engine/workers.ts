@@ -33,7 +33,10 @@ const decodeRunError = Schema.decodeUnknownSync(RunError)
 
 export const defaultWorkers = (): number => Math.max(1, availableParallelism())
 
-export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): Layer.Layer<StageRunner, never, Progress> =>
+export const layerWorkers = (
+  config: WorkerConfig,
+  workers = defaultWorkers()
+): Layer.Layer<StageRunner, never, Progress> =>
   Layer.effect(
     StageRunner,
     Effect.gen(function*() {
@@ -82,7 +85,9 @@ export const layerWorkers = (config: WorkerConfig, workers = defaultWorkers()): 
             resolve(reply)
           }
           const onError = (e: Error) => (gone.add(worker), cleanup(), reject(e))
-          const onExit = (code: number) => (gone.add(worker), cleanup(), reject(new Error(`its worker thread exited with code ${code}`)))
+          const onExit = (
+            code: number
+          ) => (gone.add(worker), cleanup(), reject(new Error(`its worker thread exited with code ${code}`)))
           const cleanup = () => {
             worker.off("message", onMessage)
             worker.off("error", onError)

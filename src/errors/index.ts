@@ -16,7 +16,9 @@ export class PipelineInvalid extends Schema.TaggedError<PipelineInvalid>()("Pipe
   cause
 }) {
   override get message(): string {
-    const where = this.node === undefined ? `pipeline ${this.pipeline}` : `pipeline ${this.pipeline}, stage ${this.node}`
+    const where = this.node === undefined
+      ? `pipeline ${this.pipeline}`
+      : `pipeline ${this.pipeline}, stage ${this.node}`
     return `${where}: ${this.detail}`
   }
 }

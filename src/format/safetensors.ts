@@ -137,7 +137,11 @@ export const readSafetensors = (bytes: Uint8Array): Safetensors => {
     const d = dtype as SafetensorsDtype
     const expected = product(shape as number[]) * DTYPE_SIZE[d]
     if (end - begin !== expected) {
-      fail(`tensor "${name}" spans ${end - begin} bytes but shape [${(shape as number[]).join(", ")}] ${d} needs ${expected}`)
+      fail(
+        `tensor "${name}" spans ${end - begin} bytes but shape [${
+          (shape as number[]).join(", ")
+        }] ${d} needs ${expected}`
+      )
     }
     entries.push({ name, dtype: d, shape: shape as number[], begin, end })
   }
@@ -145,7 +149,9 @@ export const readSafetensors = (bytes: Uint8Array): Safetensors => {
   const byBegin = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end)
   let expectedBegin = 0
   for (const e of byBegin) {
-    if (e.begin !== expectedBegin) fail(`tensor "${e.name}" starts at ${e.begin}, expected ${expectedBegin} (gap or overlap)`)
+    if (e.begin !== expectedBegin) {
+      fail(`tensor "${e.name}" starts at ${e.begin}, expected ${expectedBegin} (gap or overlap)`)
+    }
     expectedBegin = e.end
   }
   if (expectedBegin !== dataLength) fail(`data section is ${dataLength} bytes but tensors cover ${expectedBegin}`)

@@ -46,7 +46,9 @@ const assertJsonValue = (value: unknown, path: string, stack: ReadonlyArray<obje
         return
       }
       const proto = Object.getPrototypeOf(value)
-      if (proto !== Object.prototype && proto !== null) refuse(`a ${(value as object).constructor?.name ?? "non-plain"} object`)
+      if (proto !== Object.prototype && proto !== null) {
+        refuse(`a ${(value as object).constructor?.name ?? "non-plain"} object`)
+      }
       for (const [k, v] of Object.entries(value)) assertJsonValue(v, `${path}.${k}`, inner)
       return
     }

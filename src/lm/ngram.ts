@@ -1,4 +1,5 @@
 /** N-gram language model: public face of src/lm/ngram/ (model and training, sampling, safetensors codec). */
+export { NGRAM_ARTIFACT, ngramFromSafetensors, ngramToSafetensors } from "./ngram/codec.ts"
 export {
   MAX_ORDER,
   advanceHistory,
@@ -16,7 +17,6 @@ export {
   type NgramOptions,
   type NgramSmoothing,
   type NgramSummary,
-  type TokenDocuments,
+  type TokenDocuments
 } from "./ngram/model.ts"
 export { MAX_TEMPERATURE, MIN_TEMPERATURE, sampleNgram, type SampleOptions } from "./ngram/sample.ts"
-export { NGRAM_ARTIFACT, ngramFromSafetensors, ngramToSafetensors } from "./ngram/codec.ts"

@@ -131,8 +131,7 @@ const forEachToken = (kind: TokenizerKind, text: string, f: (token: string) => v
   }
 }
 
-const isSpecial = (kind: TokenizerKind, token: string): boolean =>
-  kind === "word" ? token === UNK : token === CHAR_UNK
+const isSpecial = (kind: TokenizerKind, token: string): boolean => kind === "word" ? token === UNK : token === CHAR_UNK
 
 export const fitTokenizer = (texts: Iterable<string>, opts: FitTokenizerOptions): TokenizerSpec => {
   if (opts.kind === "bpe") throw new Error("tokenizer: a bpe tokenizer is not fitted (use bpeTokenizer)")
@@ -170,7 +169,7 @@ const indexOf = (tok: TokenizerSpec): Map<string, number> => {
     }
     // bpe encodes with its merges, not a string → id map
     index = tok.kind === "bpe" ? NO_INDEX : new Map()
-    if (tok.kind !== "bpe") for (let i = 2; i < tok.vocab.length; i++) index.set(tok.vocab[i], i)
+    if (tok.kind !== "bpe") { for (let i = 2; i < tok.vocab.length; i++) index.set(tok.vocab[i], i) }
     indexCache.set(tok, index)
   }
   return index

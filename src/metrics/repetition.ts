@@ -28,7 +28,7 @@ const repeats = (text: string, n: number): readonly [number, number] => {
   const ids = new Float64Array(w.length)
   for (let i = 0; i < w.length; i++) {
     let id = dense.get(w[i])
-    if (id === undefined) dense.set(w[i], (id = dense.size))
+    if (id === undefined) dense.set(w[i], id = dense.size)
     ids[i] = id
   }
   const radix = dense.size

@@ -95,7 +95,10 @@ export const selfBleu = (docs: ReadonlyArray<ArrayLike<number>>, opts: SelfBleuO
     for (let j = 0; j < M; j++) {
       if (j === d) continue
       const r = subset[j].length
-      if (closest < 0 || Math.abs(r - len) < Math.abs(closest - len) || (Math.abs(r - len) === Math.abs(closest - len) && r < closest)) {
+      if (
+        closest < 0 || Math.abs(r - len) < Math.abs(closest - len) ||
+        (Math.abs(r - len) === Math.abs(closest - len) && r < closest)
+      ) {
         closest = r
       }
     }

@@ -38,8 +38,7 @@ export interface Pipeline {
   readonly nodes: ReadonlyArray<PipelineNode>
 }
 
-export const isPipeline = (u: unknown): u is Pipeline =>
-  typeof u === "object" && u !== null && PipelineTypeId in u
+export const isPipeline = (u: unknown): u is Pipeline => typeof u === "object" && u !== null && PipelineTypeId in u
 
 export interface AddOptions {
   /** The node's name in its scope (default: the stage kind, "train/ngram" -> "train-ngram"). */
@@ -50,7 +49,8 @@ export interface Builder {
   /** Adds a stage; returns handles to its outputs. `name` overrides the default node name (the kind, "train/ngram" -> "train-ngram"). */
   add<I extends ArtifactTypes, O extends ArtifactTypes>(
     stage: Stage<I, O>,
-    ...rest: {} extends InputRefs<I> ? [inputs?: InputRefs<I>, options?: AddOptions] : [inputs: InputRefs<I>, options?: AddOptions]
+    ...rest: {} extends InputRefs<I> ? [inputs?: InputRefs<I>, options?: AddOptions]
+      : [inputs: InputRefs<I>, options?: AddOptions]
   ): OutputRefs<O>
   /** Nodes added in `body` get these tags, and a path segment each ("arm=replace"), or the plain segment given. */
   scope<R>(scope: string | Readonly<Record<string, Tag>>, body: (b: Builder) => R): R
@@ -105,10 +105,14 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
       const [inputs = {}, options] = rest as [Readonly<Record<string, OutputRef>>?, AddOptions?]
       const label = options?.name ?? stage.kind.replaceAll("/", "-")
       checkName("node name", label)
-      if (drafts.length >= PIPELINE_LIMITS.nodes) throw invalid(`more than ${PIPELINE_LIMITS.nodes} nodes (the most a pipeline may have)`)
+      if (drafts.length >= PIPELINE_LIMITS.nodes) {
+        throw invalid(`more than ${PIPELINE_LIMITS.nodes} nodes (the most a pipeline may have)`)
+      }
       const path = [...segments, label].join("/")
       if (byPath.has(path)) throw invalid(`two nodes are named ${path}; give one another name with { name }`)
-      if (stage.params._tag === "Invalid") throw invalid(`invalid params for ${stage.kind}: ${stage.params.message}`, path)
+      if (stage.params._tag === "Invalid") {
+        throw invalid(`invalid params for ${stage.kind}: ${stage.params.message}`, path)
+      }
       checkInputs(stage, inputs, path)
       const draft: Draft = { id: drafts.length, path, tags, stage: stage as unknown as Stage, inputs }
       drafts.push(draft)
@@ -158,7 +162,9 @@ export const make = (name: string, build: (p: Builder) => void): Pipeline => {
     for (const [input, type] of Object.entries(stage.inputs)) {
       const ref = inputs[input]
       if (ref === undefined) throw invalid(`missing input ${input} (a ${type.name})`, path)
-      if (ref.artifact !== type.name) throw invalid(`input ${input} expects a ${type.name}, got a ${ref.artifact}`, path)
+      if (ref.artifact !== type.name) {
+        throw invalid(`input ${input} expects a ${type.name}, got a ${ref.artifact}`, path)
+      }
     }
   }
 
@@ -176,12 +182,24 @@ const resolve = (
     const inputs: Record<string, { node: number; output: string }> = {}
     for (const [input, ref] of Object.entries(d.inputs)) {
       const source = typeof ref.node === "number" ? drafts[ref.node] : byPath.get(ref.node)
-      if (source === undefined) throw invalid(`input ${input} refers to ${String(ref.node)}, which is not a node`, d.path)
+      if (source === undefined) {
+        throw invalid(`input ${input} refers to ${String(ref.node)}, which is not a node`, d.path)
+      }
       const type = source.stage.outputs[ref.output]
       if (type === undefined) {
-        throw invalid(`input ${input} refers to output ${ref.output} of ${source.path}, which has: ${Object.keys(source.stage.outputs).join(", ")}`, d.path)
+        throw invalid(
+          `input ${input} refers to output ${ref.output} of ${source.path}, which has: ${
+            Object.keys(source.stage.outputs).join(", ")
+          }`,
+          d.path
+        )
       }
-      if (type.name !== ref.artifact) throw invalid(`input ${input} expects a ${ref.artifact}, ${source.path}.${ref.output} is a ${type.name}`, d.path)
+      if (type.name !== ref.artifact) {
+        throw invalid(
+          `input ${input} expects a ${ref.artifact}, ${source.path}.${ref.output} is a ${type.name}`,
+          d.path
+        )
+      }
       inputs[input] = { node: source.id, output: ref.output }
     }
     return { id: d.id, path: d.path, tags: d.tags, stage: d.stage, inputs }

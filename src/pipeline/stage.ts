@@ -60,7 +60,10 @@ export interface Stage<I extends ArtifactTypes = ArtifactTypes, O extends Artifa
   readonly outputs: O
   readonly env: Readonly<Record<string, string>>
   /** The params as encoded by the stage's Schema (defaults filled in): what the key hashes. */
-  readonly params: { readonly _tag: "Valid"; readonly encoded: Json } | { readonly _tag: "Invalid"; readonly message: string }
+  readonly params: { readonly _tag: "Valid"; readonly encoded: Json } | {
+    readonly _tag: "Invalid"
+    readonly message: string
+  }
   external(): Effect.Effect<Readonly<Record<string, string>>, ExternalUnreadable>
   run(inputs: Values<I>, ctx: StageContext): Effect.Effect<Values<O>, StageFailed>
 }

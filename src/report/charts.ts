@@ -50,8 +50,21 @@ const CONFIG = {
   autosize: { type: "fit-x" as const, contains: "padding" as const },
   background: "white",
   view: { stroke: "#e3e3e3" },
-  axis: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" as const, titleColor: "#333", gridColor: "#eeeeee" },
-  legend: { orient: "bottom" as const, labelLimit: 320, labelFontSize: 11, titleFontSize: 11, titleFontWeight: "normal" as const, symbolStrokeWidth: 2 },
+  axis: {
+    labelFontSize: 11,
+    titleFontSize: 11,
+    titleFontWeight: "normal" as const,
+    titleColor: "#333",
+    gridColor: "#eeeeee"
+  },
+  legend: {
+    orient: "bottom" as const,
+    labelLimit: 320,
+    labelFontSize: 11,
+    titleFontSize: 11,
+    titleFontWeight: "normal" as const,
+    symbolStrokeWidth: 2
+  },
   line: { strokeWidth: 2 }
 }
 
@@ -80,7 +93,9 @@ const logTicks = (values: ReadonlyArray<number>): number[] => {
   const decades = Math.max(1, hi - lo)
   const steps = decades <= 2 ? [1, 2, 5] : decades <= 3 ? [1, 3] : [1]
   const ticks: number[] = []
-  for (let d = lo; d <= hi; d++) for (const s of steps) if (d < hi || s === 1) ticks.push(Number((s * 10 ** d).toPrecision(6)))
+  for (let d = lo; d <= hi; d++) {
+    for (const s of steps) if (d < hi || s === 1) ticks.push(Number((s * 10 ** d).toPrecision(6)))
+  }
   return ticks
 }
 
@@ -93,7 +108,10 @@ const logY = (values: ReadonlyArray<number>) => ({
 const linearY = () => ({ type: "quantitative" as const, scale: { zero: false } })
 
 /** The y encoding of a band (lo to hi) or a line (mean) over `rows`: log-scaled, with ticks that fit, or linear. */
-const yOver = (rows: ReadonlyArray<SeriesRow>, log: boolean) => (log ? logY(rows.flatMap((r) => [r.lo, r.hi, r.mean])) : linearY())
+const yOver = (
+  rows: ReadonlyArray<SeriesRow>,
+  log: boolean
+) => (log ? logY(rows.flatMap((r) => [r.lo, r.hi, r.mean])) : linearY())
 
 type Y = ReturnType<typeof yOver>
 
@@ -230,7 +248,8 @@ export const armChart = (c: ArmChart): TopLevelSpec =>
 
 // Tableau 10 without its grey, which is the baseline's.
 const ARM_COLORS = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#ff9da6"]
-const armColor = (arms: ReadonlyArray<ArmReport>, arm: ArmReport): string => ARM_COLORS[arms.indexOf(arm) % ARM_COLORS.length]
+const armColor = (arms: ReadonlyArray<ArmReport>, arm: ArmReport): string =>
+  ARM_COLORS[arms.indexOf(arm) % ARM_COLORS.length]
 
 /** The series name of the baseline's lines in the arms' chart, and its colour: no arm's. */
 const BASELINE_SERIES = "untrained baseline"
@@ -248,10 +267,22 @@ export const armsChart = (
   log: boolean
 ): TopLevelSpec => {
   const rows = arms.flatMap((arm) => [
-    ...seriesRows(arm, [key], log).map((r) => ({ ...r, arm: arm.name, kind: "model", line: `${arm.name} model`, bandColor: armColor(arms, arm) })),
+    ...seriesRows(arm, [key], log).map((r) => ({
+      ...r,
+      arm: arm.name,
+      kind: "model",
+      line: `${arm.name} model`,
+      bandColor: armColor(arms, arm)
+    })),
     ...(baseline === undefined
       ? []
-      : seriesRows(arm, [baseline], log).map((r) => ({ ...r, arm: BASELINE_SERIES, kind: BASELINE_SERIES, line: `${arm.name} baseline`, bandColor: BASELINE_COLOR })))
+      : seriesRows(arm, [baseline], log).map((r) => ({
+        ...r,
+        arm: BASELINE_SERIES,
+        kind: BASELINE_SERIES,
+        line: `${arm.name} baseline`,
+        bandColor: BASELINE_COLOR
+      })))
   ])
   const withBaseline = rows.some((r) => r.kind === BASELINE_SERIES)
   const names = arms.map((a) => a.name)
@@ -337,7 +368,11 @@ export const theoryChart = (curve: TheoryCurve): TopLevelSpec => {
       bandLayer(gens, y, curve.quantity, 0.18, { value: "#4c78a8" }),
       {
         mark: { type: "line", strokeWidth: 2 },
-        encoding: { x: generationAxis(gens), y: { ...y, field: "predicted", title: curve.quantity }, color: { ...color, datum: "predicted" } }
+        encoding: {
+          x: generationAxis(gens),
+          y: { ...y, field: "predicted", title: curve.quantity },
+          color: { ...color, datum: "predicted" }
+        }
       },
       {
         mark: { type: "point", filled: true, size: 40, opacity: 1 },

@@ -12,7 +12,7 @@ export const FULL_DAG_LIMIT = 40
 /** How many generations of one scope the excerpt of a large DAG shows. */
 export const EXCERPT_GENERATIONS = 3
 
-const dotString = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`
+const dotString = (s: string): string => `"${s.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")}"`
 
 const GRAPH_ATTRS = [
   // size: at most the width of a figure in the page (inches); larger layouts are scaled down to it.
@@ -26,7 +26,8 @@ const GENERATION_SEGMENT = /^g\d+$/
 
 const dirname = (path: string): string => (path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "")
 const basename = (path: string): string => path.slice(path.lastIndexOf("/") + 1)
-const generationOf = (path: string): string | undefined => dirname(path).split("/").find((s) => GENERATION_SEGMENT.test(s))
+const generationOf = (path: string): string | undefined =>
+  dirname(path).split("/").find((s) => GENERATION_SEGMENT.test(s))
 const scopeOf = (path: string): string =>
   dirname(path)
     .split("/")
@@ -43,7 +44,12 @@ const fullDot = (nodes: ReadonlyArray<DagNode>, edges: ReadonlyArray<DagEdge>): 
   const members = new Map<string, string[]>()
   const add = (dir: string, line: string) => members.set(dir, [...(members.get(dir) ?? []), line])
   for (const n of nodes) {
-    add(dirname(n.path), `${dotString(n.path)} [label=${dotString(`${basename(n.path)}\n${n.kind}`)} tooltip=${dotString(`${n.path}\nkey ${n.key}`)}]`)
+    add(
+      dirname(n.path),
+      `${dotString(n.path)} [label=${dotString(`${basename(n.path)}\n${n.kind}`)} tooltip=${
+        dotString(`${n.path}\nkey ${n.key}`)
+      }]`
+    )
   }
   const ghosts = new Set<string>()
   const wires: string[] = []
@@ -53,9 +59,16 @@ const fullDot = (nodes: ReadonlyArray<DagNode>, edges: ReadonlyArray<DagEdge>): 
       const ghost = `ref:${dir}:${e.from}`
       if (!ghosts.has(ghost)) {
         ghosts.add(ghost)
-        add(dir, `${dotString(ghost)} [label=${dotString(e.from)} tooltip=${dotString(e.from)} style="rounded,dashed" color="#b8b8b8" fillcolor="white" fontcolor="#777777" fontsize=9]`)
+        add(
+          dir,
+          `${dotString(ghost)} [label=${dotString(e.from)} tooltip=${
+            dotString(e.from)
+          } style="rounded,dashed" color="#b8b8b8" fillcolor="white" fontcolor="#777777" fontsize=9]`
+        )
       }
-      wires.push(`${dotString(ghost)} -> ${dotString(e.to)} [label=${dotString(e.input)} color="#b8b8b8" fontcolor="#8a8a8a"]`)
+      wires.push(
+        `${dotString(ghost)} -> ${dotString(e.to)} [label=${dotString(e.input)} color="#b8b8b8" fontcolor="#8a8a8a"]`
+      )
     } else {
       wires.push(`${dotString(e.from)} -> ${dotString(e.to)} [label=${dotString(e.input)}]`)
     }
@@ -74,10 +87,17 @@ const fullDot = (nodes: ReadonlyArray<DagNode>, edges: ReadonlyArray<DagEdge>): 
   const emit = (dir: string, label: string): string[] => {
     const kids = [...(children.get(dir) ?? [])]
     const own = members.get(dir) ?? []
-    if (dir !== "" && own.length === 0 && kids.length === 1) return emit(kids[0], `${label}/${kids[0].slice(dir.length + 1)}`)
+    if (dir !== "" && own.length === 0 && kids.length === 1) {
+      return emit(kids[0], `${label}/${kids[0].slice(dir.length + 1)}`)
+    }
     const inner = [...own, ...kids.flatMap((k) => emit(k, dir === "" ? k : k.slice(dir.length + 1)))]
     if (dir === "") return inner
-    return [`subgraph cluster_${clusterId++} {`, `label=${dotString(label)} style="rounded" color="#cccccc" fontcolor="#555555"`, ...inner, "}"]
+    return [
+      `subgraph cluster_${clusterId++} {`,
+      `label=${dotString(label)} style="rounded" color="#cccccc" fontcolor="#555555"`,
+      ...inner,
+      "}"
+    ]
   }
   return ["digraph dag {", "rankdir=TB", ...GRAPH_ATTRS, ...emit("", ""), ...wires, "}"].join("\n")
 }
@@ -89,7 +109,12 @@ const fullDot = (nodes: ReadonlyArray<DagNode>, edges: ReadonlyArray<DagEdge>): 
 const excerpt = (
   nodes: ReadonlyArray<DagNode>,
   edges: ReadonlyArray<DagEdge>
-): { nodes: ReadonlyArray<DagNode>; edges: ReadonlyArray<DagEdge>; scope: string; generations: ReadonlyArray<string> } => {
+): {
+  nodes: ReadonlyArray<DagNode>
+  edges: ReadonlyArray<DagEdge>
+  scope: string
+  generations: ReadonlyArray<string>
+} => {
   const scope = nodes.map((n) => scopeOf(n.path)).find((s) => s !== "") ?? ""
   const gens = [...new Set(nodes.filter((n) => scopeOf(n.path) === scope).flatMap((n) => generationOf(n.path) ?? []))]
     .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
@@ -155,7 +180,11 @@ const schematicDot = (nodes: ReadonlyArray<DagNode>, edges: ReadonlyArray<DagEdg
     const attrs = w.next
       ? ` style=dashed constraint=false color="#e45756" fontcolor="#b03a38"`
       : ""
-    lines.push(`${dotString(w.from)} -> ${dotString(w.to)} [label=${dotString(w.next ? `${w.input} (next gen.)` : w.input)}${attrs}]`)
+    lines.push(
+      `${dotString(w.from)} -> ${dotString(w.to)} [label=${
+        dotString(w.next ? `${w.input} (next gen.)` : w.input)
+      }${attrs}]`
+    )
   }
   lines.push("}")
   return { dot: lines.join("\n"), boxes: boxes.size }
@@ -200,7 +229,9 @@ export const dagPictures = (dag: ReportData["dag"]): ReadonlyArray<DagPicture> =
     const where = part.scope === "" ? "" : ` of ${part.scope}`
     pictures.push({
       id: "dag",
-      title: `Pipeline DAG, excerpt: ${part.generations.length > 0 ? `generations ${part.generations.join(", ")}` : "the stages"}${where}`,
+      title: `Pipeline DAG, excerpt: ${
+        part.generations.length > 0 ? `generations ${part.generations.join(", ")}` : "the stages"
+      }${where}`,
       dot: fullDot(part.nodes, part.edges),
       caption:
         `${part.nodes.length} of the ${nodes.length} stages: the shared ones and the first ${part.generations.length} ` +

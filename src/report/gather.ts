@@ -14,10 +14,17 @@ import type { Pipeline } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
-import type { ArmReport, ArtifactRow, DagEdge, GenerationReport, ReferenceReport, ReportData, TheoryCurve } from "./data.ts"
+import type {
+  ArmReport,
+  ArtifactRow,
+  DagEdge,
+  GenerationReport,
+  ReferenceReport,
+  ReportData,
+  TheoryCurve
+} from "./data.ts"
 import { armOf, summarize } from "./summary.ts"
 import { seedCount } from "./table.ts"
-
 
 /** Relative token frequencies by rank, thinned to about log-spaced ranks so a long tail stays a small plot. */
 export const rankFrequency = (ids: Int32Array): Array<{ rank: number; frequency: number }> => {
@@ -61,15 +68,20 @@ export const gatherReport = (pipeline: Pipeline) =>
       nodes.push({ path: e.node.path, kind: e.node.stage.kind, tags: e.node.tags, record: record.value })
     }
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
-    const edges = pipeline.nodes.flatMap((n) => Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input })))
+    const edges = pipeline.nodes.flatMap((n) =>
+      Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input }))
+    )
     // The manifest a run of it writes (the same bytes, so the same hash): the page names the run it shows.
-    const manifest = manifestHash(pipeline.name, nodes.map((n) => ({
-      path: n.path,
-      kind: n.kind,
-      tags: n.tags,
-      key: n.record.key,
-      outputs: Object.fromEntries(Object.entries(n.record.outputs).map(([k, v]) => [k, v.hash]))
-    })))
+    const manifest = manifestHash(
+      pipeline.name,
+      nodes.map((n) => ({
+        path: n.path,
+        kind: n.kind,
+        tags: n.tags,
+        key: n.record.key,
+        outputs: Object.fromEntries(Object.entries(n.record.outputs).map(([k, v]) => [k, v.hash]))
+      }))
+    )
     return yield* gatherNodes(pipeline.name, manifest, nodes, edges)
   })
 
@@ -91,14 +103,18 @@ export const gatherRunReport = (
       if (record === undefined) {
         return yield* new NotFound({
           what: run.hash,
-          detail: `the record of ${n.path} in this run (key ${n.key.slice(0, 12)}) is no longer in the store (gc removes unpinned old runs: see ouro pin)`
+          detail: `the record of ${n.path} in this run (key ${
+            n.key.slice(0, 12)
+          }) is no longer in the store (gc removes unpinned old runs: see ouro pin)`
         })
       }
       records.set(n.key, record)
       nodes.push({ path: n.path, kind: n.kind, tags: n.tags, record })
     }
     const wiring = runWiring({ hash: run.hash, nodes: run.manifest.nodes }, records, structure)
-    const edges = run.manifest.nodes.flatMap((n) => Object.entries(wiring.get(n.path) ?? {}).map(([input, from]) => ({ from, to: n.path, input })))
+    const edges = run.manifest.nodes.flatMap((n) =>
+      Object.entries(wiring.get(n.path) ?? {}).map(([input, from]) => ({ from, to: n.path, input }))
+    )
     return yield* gatherNodes(run.manifest.pipeline, run.hash, nodes, edges)
   })
 
@@ -129,7 +145,9 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
         const values = new Map<string, number[]>()
         for (const run of runs) {
           const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
-          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
+          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) {
+            values.set(k, [...(values.get(k) ?? []), v])
+          }
         }
         references.push({
           name,
@@ -144,10 +162,13 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
         const values = new Map<string, number[]>()
         for (const run of runs) {
           const out = Object.values(run.record.outputs).find((o) => o.artifact === "metrics")!
-          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) values.set(k, [...(values.get(k) ?? []), v])
+          for (const [k, v] of Object.entries((yield* blob(Metrics, out.hash)).values)) {
+            values.set(k, [...(values.get(k) ?? []), v])
+          }
         }
         // The first seed's metric stage that read a sample (a generation may have several metric stages).
-        const first = runs.find((r) => r.record.inputs.sample !== undefined && r.record.inputs.tokenizer !== undefined)?.record
+        const first = runs.find((r) => r.record.inputs.sample !== undefined && r.record.inputs.tokenizer !== undefined)
+          ?.record
         let frequencies: Array<{ rank: number; frequency: number }> = []
         let sampleText = ""
         if (first?.inputs.sample !== undefined && first.inputs.tokenizer !== undefined) {
@@ -173,7 +194,7 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
       const record = node.record
       for (const [output, o] of Object.entries(record.outputs)) {
         artifacts.push({ stage: node.path, output, artifact: o.artifact, hash: o.hash, bytes: o.bytes })
-        if (o.artifact === "curves") for (const curve of yield* blob(Curves, o.hash)) theory.push(curve)
+        if (o.artifact === "curves") { for (const curve of yield* blob(Curves, o.hash)) theory.push(curve) }
       }
     }
     return {

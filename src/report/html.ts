@@ -87,17 +87,25 @@ const summaryCell = (key: string, raw: SeedSummary | undefined): string => {
 
 /** Whether a band of `keys` in the arm reaches past its metric's range, so is drawn clipped. */
 const clippedIn = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>): boolean =>
-  arms.some((a) => a.generations.some((g) => keys.some((k) => g.metrics[k] !== undefined && clipSummary(k, g.metrics[k]).clipped)))
+  arms.some((a) =>
+    a.generations.some((g) => keys.some((k) => g.metrics[k] !== undefined && clipSummary(k, g.metrics[k]).clipped))
+  )
 
 /** A plot's caption remark, with "band clipped to [0, 1]" added when a band of `keys` is. */
 const clipSub = (arms: ReadonlyArray<ArmReport>, keys: ReadonlyArray<string>, sub?: string): string | undefined =>
-  clippedIn(arms, keys) ? (sub === undefined ? `(${clippedNote(keys[0])})` : sub.replace(/\)$/, `; ${clippedNote(keys[0])})`)) : sub
+  clippedIn(arms, keys)
+    ? (sub === undefined ? `(${clippedNote(keys[0])})` : sub.replace(/\)$/, `; ${clippedNote(keys[0])})`))
+    : sub
 
 const metricsTable = (arm: ArmReport): string => {
   const keys = metricKeys(arm)
-  const head = `<tr><th>generation</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
+  const head = `<tr><th>generation</th><th>seeds</th>${
+    keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")
+  }</tr>`
   const body = arm.generations
-    .map((g) => `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(k, g.metrics[k])).join("")}</tr>`)
+    .map((g) =>
+      `<tr><td>${g.generation}</td><td>${g.seeds}</td>${keys.map((k) => summaryCell(k, g.metrics[k])).join("")}</tr>`
+    )
     .join("\n")
   const clipped = clippedIn([arm], keys) ? "; * clipped to the metric's range, [0, 1]" : ""
   return `<details><summary>the numbers behind these plots: mean over seeds [95% interval${clipped}]</summary><div class="scroll"><table>${head}\n${body}</table></div></details>`
@@ -106,9 +114,15 @@ const metricsTable = (arm: ArmReport): string => {
 /** The reference measurements (scopes outside the generations) as one table: scope, then each metric. */
 const referencesTable = (refs: ReadonlyArray<ReferenceReport>): string => {
   const keys = orderMetricKeys(refs.flatMap((r) => Object.keys(r.metrics)))
-  const head = `<tr><th class="l">scope</th><th>seeds</th>${keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")}</tr>`
+  const head = `<tr><th class="l">scope</th><th>seeds</th>${
+    keys.map((k) => `<th>${escapeHtml(metricInfo(k).label)}</th>`).join("")
+  }</tr>`
   const body = refs
-    .map((r) => `<tr><td class="l">${escapeHtml(r.name)}</td><td>${r.seeds}</td>${keys.map((k) => summaryCell(k, r.metrics[k])).join("")}</tr>`)
+    .map((r) =>
+      `<tr><td class="l">${escapeHtml(r.name)}</td><td>${r.seeds}</td>${
+        keys.map((k) => summaryCell(k, r.metrics[k])).join("")
+      }</tr>`
+    )
     .join("\n")
   return `<div class="scroll"><table>${head}\n${body}</table></div>`
 }
@@ -121,9 +135,13 @@ const sampleHtml = (text: string): string =>
   escapeHtml(text).replace(/\uFFFD/g, `<span class="unk" title="a token outside the vocabulary">&lt;unk&gt;</span>`)
 
 const samplesGrid = (arm: ArmReport): string =>
-  `<div class="samples">${arm.generations
-    .map((g) => `<article class="sample"><h4>generation ${g.generation}</h4><p>${sampleHtml(g.sampleText)}</p></article>`)
-    .join("\n")}</div>`
+  `<div class="samples">${
+    arm.generations
+      .map((g) =>
+        `<article class="sample"><h4>generation ${g.generation}</h4><p>${sampleHtml(g.sampleText)}</p></article>`
+      )
+      .join("\n")
+  }</div>`
 
 const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
   const keys = new Set(metricKeys(arm))
@@ -135,12 +153,17 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
       title: "Perplexity on real held-out text",
       sub: "(log scale)",
       spec: armChart({
-        rows: seriesRows(arm, withBaseline ? ["perplexity", "baseline_perplexity"] : ["perplexity"], true, (k) =>
-          k === "perplexity" ? "model" : "untrained baseline"
+        rows: seriesRows(
+          arm,
+          withBaseline ? ["perplexity", "baseline_perplexity"] : ["perplexity"],
+          true,
+          (k) => k === "perplexity" ? "model" : "untrained baseline"
         ),
         styles: [
           { series: "model", color: metricInfo("perplexity").color },
-          ...(withBaseline ? [{ series: "untrained baseline", color: metricInfo("baseline_perplexity").color, dashed: true }] : [])
+          ...(withBaseline
+            ? [{ series: "untrained baseline", color: metricInfo("baseline_perplexity").color, dashed: true }]
+            : [])
         ],
         yTitle: "perplexity",
         log: true
@@ -178,25 +201,33 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
 }
 
 const artifactsTable = (rows: ReadonlyArray<ArtifactRow>): string => {
-  const head = `<tr><th class="l">stage</th><th class="l">output</th><th class="l">type</th><th class="l">hash</th><th>size</th></tr>`
+  const head =
+    `<tr><th class="l">stage</th><th class="l">output</th><th class="l">type</th><th class="l">hash</th><th>size</th></tr>`
   const body = rows
     .map(
       (r) =>
-        `<tr><td class="l mono">${escapeHtml(r.stage)}</td><td class="l">${escapeHtml(r.output)}</td><td class="l">${escapeHtml(r.artifact)}</td>` +
-        `<td class="l mono" title="${escapeHtml(r.hash)}">${escapeHtml(r.hash.slice(0, 12))}</td><td title="${r.bytes} bytes">${fmtBytes(r.bytes)}</td></tr>`
+        `<tr><td class="l mono">${escapeHtml(r.stage)}</td><td class="l">${escapeHtml(r.output)}</td><td class="l">${
+          escapeHtml(r.artifact)
+        }</td>` +
+        `<td class="l mono" title="${escapeHtml(r.hash)}">${
+          escapeHtml(r.hash.slice(0, 12))
+        }</td><td title="${r.bytes} bytes">${fmtBytes(r.bytes)}</td></tr>`
     )
     .join("\n")
   return `<div class="scroll"><table>${head}\n${body}</table></div>`
 }
 
 const theoryTable = (curve: TheoryCurve): string => {
-  const head = `<tr><th>generation</th><th>predicted</th><th>empirical mean</th><th>95% interval</th><th>inside</th></tr>`
+  const head =
+    `<tr><th>generation</th><th>predicted</th><th>empirical mean</th><th>95% interval</th><th>inside</th></tr>`
   const body = curve.points
     .map((p) => {
       // A relative tolerance of 1e-9: at generation 0 the band is a single point, computed another way than the prediction.
       const tol = 1e-9 * Math.max(1, Math.abs(p.predicted))
       const inside = p.predicted >= p.lo - tol && p.predicted <= p.hi + tol
-      return `<tr><td>${p.generation}</td><td>${fmt(p.predicted)}</td><td>${fmt(p.mean)}</td><td>[${fmt(p.lo)}, ${fmt(p.hi)}]</td><td class="${inside ? "yes" : "no"}">${inside ? "yes" : "no"}</td></tr>`
+      return `<tr><td>${p.generation}</td><td>${fmt(p.predicted)}</td><td>${fmt(p.mean)}</td><td>[${fmt(p.lo)}, ${
+        fmt(p.hi)
+      }]</td><td class="${inside ? "yes" : "no"}">${inside ? "yes" : "no"}</td></tr>`
     })
     .join("\n")
   return `<div class="scroll"><table>${head}\n${body}</table></div>`
@@ -234,7 +265,13 @@ export const renderReport = async (data: ReportData): Promise<string> => {
           id: "perplexity:arms",
           title: "Perplexity on real text, all arms",
           sub: has("baseline_perplexity") ? "(log scale; dashed grey: the untrained model)" : "(log scale)",
-          spec: armsChart(data.arms, "perplexity", has("baseline_perplexity") ? "baseline_perplexity" : undefined, "perplexity", true)
+          spec: armsChart(
+            data.arms,
+            "perplexity",
+            has("baseline_perplexity") ? "baseline_perplexity" : undefined,
+            "perplexity",
+            true
+          )
         })
       )
     }
@@ -267,13 +304,18 @@ export const renderReport = async (data: ReportData): Promise<string> => {
     const figures: string[] = []
     for (const p of armPlots(arm)) figures.push(await plot(p))
     parts.push(
-      `<section id="${escapeHtml(id)}" class="arm" data-arm="${escapeHtml(arm.name)}"><h2>${escapeHtml(arm.name)}</h2>` +
-        `<p class="meta">${arm.generations.length} generations, ${escapeHtml(seeds)} seed(s) each; lines: mean over seeds, bands: 95% interval</p>` +
+      `<section id="${escapeHtml(id)}" class="arm" data-arm="${escapeHtml(arm.name)}"><h2>${
+        escapeHtml(arm.name)
+      }</h2>` +
+        `<p class="meta">${arm.generations.length} generations, ${
+          escapeHtml(seeds)
+        } seed(s) each; lines: mean over seeds, bands: 95% interval</p>` +
         `<div class="plots">${figures.join("\n")}</div>` +
         metricsTable(arm) +
         // An arm whose metric stages read no sample has no samples to show, nor an empty section for them.
         (arm.generations.some((g) => g.sampleText !== "")
-          ? `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` + samplesGrid(arm)
+          ? `<h3>Samples, generation by generation <span class="meta">(opening of the first document, first seed)</span></h3>` +
+            samplesGrid(arm)
           : "") +
         `</section>`
     )
@@ -282,14 +324,18 @@ export const renderReport = async (data: ReportData): Promise<string> => {
   if (data.dag.nodes.length > 0) {
     nav.push(`<a href="#pipeline">pipeline</a>`)
     const figures: string[] = []
-    for (const d of dagPictures(data.dag)) figures.push(dagFigure(d.id, d.title, await renderDot(d.dot, nextPrefix()), d.caption))
+    for (const d of dagPictures(data.dag)) {
+      figures.push(dagFigure(d.id, d.title, await renderDot(d.dot, nextPrefix()), d.caption))
+    }
     parts.push(`<section id="pipeline"><h2>Pipeline</h2>${figures.join("\n")}</section>`)
   }
 
   if (data.artifacts.length > 0) {
     nav.push(`<a href="#artifacts">artifacts</a>`)
     parts.push(
-      `<section id="artifacts"><h2>Artifacts</h2><p class="meta">${data.artifacts.length} outputs; hover a hash for all of it.</p>${artifactsTable(data.artifacts)}</section>`
+      `<section id="artifacts"><h2>Artifacts</h2><p class="meta">${data.artifacts.length} outputs; hover a hash for all of it.</p>${
+        artifactsTable(data.artifacts)
+      }</section>`
     )
   }
 
@@ -300,7 +346,9 @@ export const renderReport = async (data: ReportData): Promise<string> => {
     for (const [i, curve] of data.theory.entries()) {
       const fig = await plot({ id: ids[i], title: curve.title, sub: `(${curve.quantity})`, spec: theoryChart(curve) })
       blocks.push(
-        `<div class="theory">${fig}<div>${theoryTable(curve)}<p class="assumption"><strong>Assumes:</strong> ${escapeHtml(curve.assumption)}</p></div></div>`
+        `<div class="theory">${fig}<div>${theoryTable(curve)}<p class="assumption"><strong>Assumes:</strong> ${
+          escapeHtml(curve.assumption)
+        }</p></div></div>`
       )
     }
     parts.push(`<section id="theory"><h2>Theory against experiment</h2>${blocks.join("\n")}</section>`)
@@ -315,8 +363,10 @@ export const renderReport = async (data: ReportData): Promise<string> => {
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<title>${escapeHtml(title)}</title><style>${CSS}</style></head>`,
     `<body><main><header><h1>${escapeHtml(title)}</h1>`,
-    `<p class="meta">run manifest <span class="mono" title="${escapeHtml(data.manifest)}">${escapeHtml(data.manifest.slice(0, 16))}</span> · ` +
-      `${data.arms.length} arm(s) · every number read from the store</p>`,
+    `<p class="meta">run manifest <span class="mono" title="${escapeHtml(data.manifest)}">${
+      escapeHtml(data.manifest.slice(0, 16))
+    }</span> · ` +
+    `${data.arms.length} arm(s) · every number read from the store</p>`,
     `<nav>${nav.join("")}</nav></header>`,
     ...parts,
     "</main></body></html>",

@@ -26,7 +26,8 @@ const METRICS: ReadonlyArray<MetricInfo> = [
 ]
 
 /** A known metric's label and colour; an unknown one is shown by its key, in a colour no known metric uses. */
-export const metricInfo = (key: string): MetricInfo => METRICS.find((m) => m.key === key) ?? { key, label: key, color: "#72b7b2" }
+export const metricInfo = (key: string): MetricInfo =>
+  METRICS.find((m) => m.key === key) ?? { key, label: key, color: "#72b7b2" }
 
 /** A summary's interval clipped to the metric's range (a t-interval of a fraction near 0 or 1 reaches past it). */
 export const clipSummary = (key: string, s: SeedSummary): SeedSummary & { readonly clipped: boolean } => {
@@ -42,7 +43,8 @@ export const clippedNote = (key: string): string => {
 }
 
 /** The metric keys an arm reports, known ones first in a fixed order, then the rest sorted: a stable column order. */
-export const metricKeys = (arm: ArmReport): ReadonlyArray<string> => orderMetricKeys(arm.generations.flatMap((g) => Object.keys(g.metrics)))
+export const metricKeys = (arm: ArmReport): ReadonlyArray<string> =>
+  orderMetricKeys(arm.generations.flatMap((g) => Object.keys(g.metrics)))
 
 /** Keys in the report's order: known ones first in a fixed order, then the rest sorted (each once). */
 export const orderMetricKeys = (keys: Iterable<string>): ReadonlyArray<string> => {

@@ -101,7 +101,9 @@ export const gatherMetricsRows = (pipeline: Pipeline) =>
     for (const node of pipeline.nodes) {
       if (!node.stage.kind.startsWith("seed/")) continue
       for (const out of Object.values(records.get(node.id)!.outputs)) {
-        if (out.artifact === "corpus") for (const id of corpusDocuments(yield* corpus(out.hash)).ids) realIds.add(id)
+        if (out.artifact === "corpus") {
+          for (const id of corpusDocuments(yield* corpus(out.hash)).ids) realIds.add(id)
+        }
       }
     }
 
@@ -113,7 +115,9 @@ export const gatherMetricsRows = (pipeline: Pipeline) =>
       const row: Record<string, Cell> = {}
       for (const [k, v] of Object.entries(node.tags)) row[columnName(k)] = v
       const model = node.inputs.model === undefined ? undefined : byId.get(node.inputs.model.node)
-      if (model !== undefined && model.stage.kind.startsWith("train/")) row.family = model.stage.kind.slice("train/".length)
+      if (model !== undefined && model.stage.kind.startsWith("train/")) {
+        row.family = model.stage.kind.slice("train/".length)
+      }
       for (const [k, v] of Object.entries((yield* readArtifact(Metrics, out.hash)).values)) row[columnName(k)] = v
       // The evaluated model's training corpus, read from its training stage's record.
       const trained = model === undefined ? undefined : records.get(model.id)
@@ -166,7 +170,10 @@ export const gatherMetricsRows = (pipeline: Pipeline) =>
 export const exportColumns = (rows: ReadonlyArray<ExportRow>): ReadonlyArray<string> => {
   const present = new Set(rows.flatMap((r) => Object.keys(r)))
   const lead = LEADING.filter((k) => present.has(k))
-  const confounds = [...CONFOUNDS.filter((k) => present.has(k)), ...[...present].filter((k) => k.startsWith("dropped_documents_")).sort()]
+  const confounds = [
+    ...CONFOUNDS.filter((k) => present.has(k)),
+    ...[...present].filter((k) => k.startsWith("dropped_documents_")).sort()
+  ]
   const numericOnly = (k: string) => rows.every((r) => r[k] === undefined || typeof r[k] === "number")
   const rest = [...present].filter((k) => !lead.includes(k) && !confounds.includes(k))
   const tags = rest.filter((k) => !numericOnly(k)).sort()
@@ -177,11 +184,13 @@ export const exportColumns = (rows: ReadonlyArray<ExportRow>): ReadonlyArray<str
 /** Numbers as JavaScript prints them (shortest round-trip form): a reader gets back the stored double. */
 const text = (c: Cell | undefined): string => (c === undefined ? "" : String(c))
 
-const csvField = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+const csvField = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, "\"\"")}"` : s)
 
 export const toCsv = (rows: ReadonlyArray<ExportRow>): string => {
   const columns = exportColumns(rows)
-  return [columns.map(csvField).join(","), ...rows.map((r) => columns.map((c) => csvField(text(r[c]))).join(","))].join("\n") + "\n"
+  return [columns.map(csvField).join(","), ...rows.map((r) => columns.map((c) => csvField(text(r[c]))).join(","))].join(
+    "\n"
+  ) + "\n"
 }
 
 /** Objects with every column (null where a row has none), in column order. */
@@ -191,7 +200,13 @@ export const toJson = (rows: ReadonlyArray<ExportRow>): string => {
 }
 
 const short = (c: Cell | undefined): string =>
-  c === undefined ? "-" : typeof c === "string" || Number.isInteger(c) ? String(c) : Math.abs(c) >= 100 ? c.toFixed(1) : c.toPrecision(4)
+  c === undefined
+    ? "-"
+    : typeof c === "string" || Number.isInteger(c)
+    ? String(c)
+    : Math.abs(c) >= 100
+    ? c.toFixed(1)
+    : c.toPrecision(4)
 
 export const toTable = (rows: ReadonlyArray<ExportRow>): string => {
   const columns = exportColumns(rows)
@@ -204,7 +219,9 @@ export const toParquet = (rows: ReadonlyArray<ExportRow>): Uint8Array => {
   const arrays: Record<string, Array<string | null> | Float64Array> = {}
   for (const c of columns) {
     const numeric = rows.every((r) => r[c] === undefined || typeof r[c] === "number")
-    arrays[c] = numeric ? Float64Array.from(rows, (r) => (r[c] === undefined ? NaN : Number(r[c]))) : rows.map((r) => (r[c] === undefined ? null : String(r[c])))
+    arrays[c] = numeric
+      ? Float64Array.from(rows, (r) => (r[c] === undefined ? NaN : Number(r[c])))
+      : rows.map((r) => (r[c] === undefined ? null : String(r[c])))
   }
   const table = tableFromArrays(arrays)
   const props = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build()

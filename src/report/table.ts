@@ -34,8 +34,7 @@ const HEADERS: Readonly<Record<string, string>> = {
 export const seedCount = (tags: ReadonlyArray<Readonly<Record<string, string | number>>>): number =>
   new Set(tags.map((t) => (t.seed === undefined ? "" : String(t.seed)))).size
 
-const fmt = (x: number): string =>
-  Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3)
+const fmt = (x: number): string => Math.abs(x) >= 100 ? x.toFixed(1) : Math.abs(x) >= 10 ? x.toFixed(2) : x.toFixed(3)
 
 /**
  * "mean±h" with h the half-width of the 95% t-interval of the mean over seeds; for a bounded metric (a fraction)
@@ -44,7 +43,9 @@ const fmt = (x: number): string =>
 const meanInterval = (key: string, xs: ReadonlyArray<number>): { readonly text: string; readonly clipped: boolean } => {
   const s = clipSummary(key, summarize(xs))
   if (xs.length < 2) return { text: fmt(s.mean), clipped: false }
-  return s.clipped ? { text: `${fmt(s.mean)} [${fmt(s.lo)}, ${fmt(s.hi)}]`, clipped: true } : { text: `${fmt(s.mean)}±${fmt(s.hi - s.mean)}`, clipped: false }
+  return s.clipped
+    ? { text: `${fmt(s.mean)} [${fmt(s.lo)}, ${fmt(s.hi)}]`, clipped: true }
+    : { text: `${fmt(s.mean)}±${fmt(s.hi - s.mean)}`, clipped: false }
 }
 
 /**
@@ -78,7 +79,11 @@ export const metricsTables = (rows: ReadonlyArray<MetricsRow>): string => {
       })
     ])
     const note = clipped ? "\n[lo, hi]: an interval clipped to [0, 1], the metric's range" : ""
-    out.push(`${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${alignTable(["gen", ...columns.map((k) => HEADERS[k] ?? k)], body)}${note}`)
+    out.push(
+      `${arm} (${seeds} seed${seeds === 1 ? "" : "s"}; mean${seeds > 1 ? " ± 95% interval of the mean" : ""})\n${
+        alignTable(["gen", ...columns.map((k) => HEADERS[k] ?? k)], body)
+      }${note}`
+    )
   }
   return out.join("\n\n")
 }

@@ -4,7 +4,12 @@
  */
 import { Schema } from "effect"
 import { Corpus, Tokenizer } from "../artifact/artifacts.ts"
-import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
+import {
+  type Corpus as CorpusTable,
+  type CorpusDocument,
+  corpusDocuments,
+  corpusFromDocuments
+} from "../artifact/corpus.ts"
 import { Model, ngramOf } from "../artifact/model.ts"
 import { crossEntropy, type NgramModel } from "../lm/ngram.ts"
 import { encodeDocuments, type TokenizerSpec } from "../lm/tokenizer.ts"
@@ -18,7 +23,9 @@ const keep = (ctx: RunContext, corpus: CorpusTable, pred: (d: CorpusDocument) =>
   compute(ctx, () => {
     const { ids, texts } = corpusDocuments(corpus)
     const kept: CorpusDocument[] = []
-    for (let i = 0; i < ids.length; i++) if (pred({ id: ids[i], text: texts[i] })) kept.push({ id: ids[i], text: texts[i] })
+    for (let i = 0; i < ids.length; i++) {
+      if (pred({ id: ids[i], text: texts[i] })) kept.push({ id: ids[i], text: texts[i] })
+    }
     return { corpus: corpusFromDocuments(kept) }
   })
 
@@ -79,14 +86,23 @@ const PerplexityParams = Schema.Struct({
 })
 
 /** Each document's cross-entropy per token (its final <eos> included) under an n-gram model. */
-const documentCrossEntropies = (reference: NgramModel, tokenizer: TokenizerSpec, texts: ReadonlyArray<string>): Float64Array => {
+const documentCrossEntropies = (
+  reference: NgramModel,
+  tokenizer: TokenizerSpec,
+  texts: ReadonlyArray<string>
+): Float64Array => {
   if (reference.config.vocabSize !== tokenizer.vocab.length) {
-    throw new Error(`the reference model's vocabulary (${reference.config.vocabSize}) is not the tokenizer's (${tokenizer.vocab.length})`)
+    throw new Error(
+      `the reference model's vocabulary (${reference.config.vocabSize}) is not the tokenizer's (${tokenizer.vocab.length})`
+    )
   }
   const data = encodeDocuments(tokenizer, texts)
   const scores = new Float64Array(texts.length)
   for (let d = 0; d < texts.length; d++) {
-    const one = { ids: data.ids.subarray(data.offsets[d], data.offsets[d + 1]), offsets: Int32Array.of(0, data.offsets[d + 1] - data.offsets[d]) }
+    const one = {
+      ids: data.ids.subarray(data.offsets[d], data.offsets[d + 1]),
+      offsets: Int32Array.of(0, data.offsets[d + 1] - data.offsets[d])
+    }
     const { nll, tokens } = crossEntropy(reference, one)
     scores[d] = nll / tokens
   }
@@ -139,7 +155,9 @@ const typicalFilter = defineStage({
       if (real.offsets.length < 2) throw new Error("the held-out corpus has no documents: the target is undefined")
       const target = crossEntropy(reference, real)
       const goal = target.nll / target.tokens
-      const scores = documentCrossEntropies(reference, tokenizer, corpusDocuments(corpus).texts).map((h) => Math.abs(h - goal))
+      const scores = documentCrossEntropies(reference, tokenizer, corpusDocuments(corpus).texts).map((h) =>
+        Math.abs(h - goal)
+      )
       return { corpus: keepLowest(corpus, scores, p.keep) }
     })
 })

@@ -16,7 +16,10 @@ import { orDefault, ownKeys, Positive, repetitionField, samplingFields, selfBleu
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
 
 const Smoothing = Schema.Union([
-  Schema.Struct({ kind: Schema.Literal("kneser-ney"), discount: Unit({ exclusiveMinimum: true, exclusiveMaximum: true }) }),
+  Schema.Struct({
+    kind: Schema.Literal("kneser-ney"),
+    discount: Unit({ exclusiveMinimum: true, exclusiveMaximum: true })
+  }),
   Schema.Struct({ kind: Schema.Literal("add-k"), k: Positive })
 ])
 
@@ -61,7 +64,9 @@ const sampleText = defineStage({
       const docs = sampleNgram(ngramOf(model, ctx.kind), { ...p, totalTokens: p.tokens })
       const width = String(p.documents - 1).length
       return {
-        corpus: corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) })))
+        corpus: corpusFromDocuments(
+          docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(tokenizer, ids) }))
+        )
       }
     })
 })
@@ -85,7 +90,9 @@ const evaluateLm = defineStage({
       const real = encodeCorpus(tokenizer, test)
       const synthetic = encodeCorpus(tokenizer, sample)
       if (real.docs.length === 0) throw new Error("the test corpus has no documents: perplexity is undefined")
-      if (synthetic.docs.length === 0) throw new Error("the sample corpus has no documents: diversity metrics are undefined")
+      if (synthetic.docs.length === 0) {
+        throw new Error("the sample corpus has no documents: diversity metrics are undefined")
+      }
       return {
         metrics: {
           values: {

@@ -9,7 +9,12 @@
  */
 import { Schema } from "effect"
 import { Corpus } from "../artifact/artifacts.ts"
-import { type Corpus as CorpusTable, type CorpusDocument, corpusDocuments, corpusFromDocuments } from "../artifact/corpus.ts"
+import {
+  type Corpus as CorpusTable,
+  type CorpusDocument,
+  corpusDocuments,
+  corpusFromDocuments
+} from "../artifact/corpus.ts"
 import { defineStage, type Stage } from "../pipeline/stage.ts"
 import { orDefaultIfUndefined, PositiveInt, Unit } from "./params.ts"
 import { compute, firstWords, seededPermutation, wordCount } from "./util.ts"
@@ -107,7 +112,9 @@ const realFraction = defineStage({
       const realWords = Math.round(p.fraction * total)
       const available = docsOf(real).reduce((n, d) => n + wordCount(d.text), 0)
       if (available < realWords) {
-        throw new Error(`the real corpus has ${available} words, fewer than the ${realWords} that fraction ${p.fraction} of ${total} needs`)
+        throw new Error(
+          `the real corpus has ${available} words, fewer than the ${realWords} that fraction ${p.fraction} of ${total} needs`
+        )
       }
       const corpus = corpusFromDocuments([
         ...takeWords(docsOf(real), realWords, p.seed),

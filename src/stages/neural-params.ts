@@ -23,9 +23,13 @@ const TransformerShape = Schema.Struct({
   heads: orDefault(PositiveInt, 4),
   /** Longest sequence the model sees (learned positions 0..context-1). */
   context: orDefault(PositiveInt, 64)
-}).check(Schema.makeFilter((m) =>
-  m.dModel % m.heads === 0 ? undefined : { path: ["heads"], issue: `heads (${m.heads}) must divide dModel (${m.dModel})` }
-))
+}).check(
+  Schema.makeFilter((m) =>
+    m.dModel % m.heads === 0
+      ? undefined
+      : { path: ["heads"], issue: `heads (${m.heads}) must divide dModel (${m.dModel})` }
+  )
+)
 
 const LstmShape = Schema.Struct({
   layers: orDefault(PositiveInt, 1),
@@ -83,10 +87,14 @@ const trainLength = <S extends Schema.Codec<Length, unknown>>(fields: S) =>
     decode: SchemaGetter.transform((p) => (p.steps === undefined && p.epochs === undefined ? { ...p, steps: 300 } : p)),
     encode: SchemaGetter.passthrough()
   })).check(Schema.makeFilter((p: Length) =>
-    (p.steps === undefined) !== (p.epochs === undefined) ? undefined : { path: ["steps"], issue: "give exactly one of steps and epochs" }
+    (p.steps === undefined) !== (p.epochs === undefined)
+      ? undefined
+      : { path: ["steps"], issue: "give exactly one of steps and epochs" }
   ))
 
-export const TransformerParams = trainLength(Schema.Struct({ ...trainFields(2), model: orDefaultIfUndefined(TransformerShape, {}) }))
+export const TransformerParams = trainLength(
+  Schema.Struct({ ...trainFields(2), model: orDefaultIfUndefined(TransformerShape, {}) })
+)
 export const LstmParams = trainLength(Schema.Struct({ ...trainFields(1), model: orDefaultIfUndefined(LstmShape, {}) }))
 export type TransformerTrainParams = typeof TransformerParams.Type
 export type LstmTrainParams = typeof LstmParams.Type

@@ -16,7 +16,13 @@ import { trainNet } from "../lm/neural/train.ts"
 import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import type { RunContext, StageContext } from "../pipeline/stage.ts"
 import { encodeCorpus, vocabularyDocs } from "./util.ts"
-import type { LstmTrainParams, NeuralEvaluateParams, NeuralSampleParams, PerplexityEvalParams, TransformerTrainParams } from "./neural-params.ts"
+import type {
+  LstmTrainParams,
+  NeuralEvaluateParams,
+  NeuralSampleParams,
+  PerplexityEvalParams,
+  TransformerTrainParams
+} from "./neural-params.ts"
 
 /** Documents' tokens back to back, each followed by <eos> (so a model learns where documents end and begin). */
 export const tokenStream = (tokenizer: TokenizerSpec, corpus: CorpusTable): Int32Array => {
@@ -32,7 +38,9 @@ export const tokenStream = (tokenizer: TokenizerSpec, corpus: CorpusTable): Int3
 }
 
 const neuralNet = (m: LanguageModel, what: string): Net => {
-  if (m.family !== "neural") throw new Error(`${what} takes a neural model, got an n-gram model (use Sample.text / Evaluate.lm)`)
+  if (m.family !== "neural") {
+    throw new Error(`${what} takes a neural model, got an n-gram model (use Sample.text / Evaluate.lm)`)
+  }
   return netFromSafetensors(m.bytes)
 }
 
@@ -71,7 +79,9 @@ export const train = async (
   if (familyName === "transformer" && "dModel" in p.model) {
     return trainFamily(transformer, { vocab, ...p.model }, p, inputs, ctx, info.name)
   }
-  if (familyName === "lstm" && "hidden" in p.model) return trainFamily(lstm, { vocab, ...p.model }, p, inputs, ctx, info.name)
+  if (familyName === "lstm" && "hidden" in p.model) {
+    return trainFamily(lstm, { vocab, ...p.model }, p, inputs, ctx, info.name)
+  }
   throw new Error(`${ctx.kind}: params of another family`)
 }
 
@@ -88,7 +98,11 @@ const trainFamily = async <C extends { readonly vocab: number }>(
   if (inputs.previous !== undefined) {
     const prev = neuralNet(inputs.previous, `${ctx.kind} from: "previous"`)
     if (prev.family !== family.name || JSON.stringify(prev.config) !== JSON.stringify(config)) {
-      throw new Error(`the previous model is a ${prev.family} ${JSON.stringify(prev.config)}, not a ${family.name} ${JSON.stringify(config)}`)
+      throw new Error(
+        `the previous model is a ${prev.family} ${JSON.stringify(prev.config)}, not a ${family.name} ${
+          JSON.stringify(config)
+        }`
+      )
     }
     params = Object.fromEntries(Object.entries(prev.params).map(([k, a]) => [k, a.slice()]))
   }
@@ -110,12 +124,21 @@ const trainFamily = async <C extends { readonly vocab: number }>(
     validationBatches: p.validation.batches,
     backend
   }, (s) => {
-    last = show(s.step, s.steps, s.step * p.batch * window, `loss ${s.loss.toFixed(3)}${s.validation === undefined ? "" : ` val ${s.validation.toFixed(3)}`}`)
+    last = show(
+      s.step,
+      s.steps,
+      s.step * p.batch * window,
+      `loss ${s.loss.toFixed(3)}${s.validation === undefined ? "" : ` val ${s.validation.toFixed(3)}`}`
+    )
   })
   const end = curve.at(-1)
   if (end !== undefined) {
-    await Effect.runPromise(ctx.log(`${steps} steps on ${trainStream.length} tokens: loss ${end.train.toFixed(4)}` +
-      `${end.validation === undefined ? "" : `, validation ${end.validation.toFixed(4)}`}, ${(last.rate / 1000).toFixed(1)}k tokens/s (${backend})`))
+    await Effect.runPromise(ctx.log(
+      `${steps} steps on ${trainStream.length} tokens: loss ${end.train.toFixed(4)}` +
+        `${end.validation === undefined ? "" : `, validation ${end.validation.toFixed(4)}`}, ${
+          (last.rate / 1000).toFixed(1)
+        }k tokens/s (${backend})`
+    ))
   }
   const training = JSON.stringify({
     steps,
@@ -123,7 +146,11 @@ const trainFamily = async <C extends { readonly vocab: number }>(
     validationTokens: validation.length,
     curve: curve.map((c) => (c.validation === undefined ? [c.step, c.train] : [c.step, c.train, c.validation]))
   })
-  return { family: "neural", artifact: family.artifact, bytes: bind(family, config, params, { training }).toSafetensors() }
+  return {
+    family: "neural",
+    artifact: family.artifact,
+    bytes: bind(family, config, params, { training }).toSafetensors()
+  }
 }
 
 export const sample = async (
@@ -142,7 +169,9 @@ export const sample = async (
     show(s.tokens, total, s.tokens, `${s.documents} docs`)
   })
   const width = String(Math.max(0, docs.length - 1)).length
-  return corpusFromDocuments(docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(inputs.tokenizer, ids) })))
+  return corpusFromDocuments(
+    docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(inputs.tokenizer, ids) }))
+  )
 }
 
 const testNll = (net: Net, p: PerplexityEvalParams, tokenizer: TokenizerSpec, test: CorpusTable, ctx: StageContext) => {
@@ -152,7 +181,11 @@ const testNll = (net: Net, p: PerplexityEvalParams, tokenizer: TokenizerSpec, te
   const full = tokenStream(tokenizer, test)
   const stream = p.maxTokens > 0 ? full.subarray(0, p.maxTokens) : full
   const show = meter(ctx, "win")
-  return slidingNll(net, stream, { stride: p.stride, batch: p.batch, onProgress: (done, total) => void show(done, total, done, "windows") })
+  return slidingNll(net, stream, {
+    stride: p.stride,
+    batch: p.batch,
+    onProgress: (done, total) => void show(done, total, done, "windows")
+  })
 }
 
 export const perplexity = async (
@@ -184,7 +217,9 @@ export const evaluate = async (
 ): Promise<MetricsValue> => {
   await usePlannedBackend()
   const baseline = inputs.baseline.values["perplexity"]
-  if (baseline === undefined) throw new Error("the baseline metrics have no perplexity (give it Evaluate.perplexity's output)")
+  if (baseline === undefined) {
+    throw new Error("the baseline metrics have no perplexity (give it Evaluate.perplexity's output)")
+  }
   const { nll, tokens } = testNll(neuralNet(inputs.model, ctx.kind), p, inputs.tokenizer, inputs.test, ctx)
   const words = wordDocs(inputs.test, inputs.sample)
   const docs = words.sample.filter((d) => d.length > 0)

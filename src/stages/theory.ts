@@ -24,7 +24,11 @@ const TheoryParams = Schema.Struct({
 type TheoryParams = typeof TheoryParams.Type
 
 /** The first `n` tokens of the corpus, documents concatenated (no <eos>: the theory is about one stream). */
-const firstTokens = (corpus: Parameters<typeof corpusDocuments>[0], tokenizer: Parameters<typeof encodeDocuments>[0], n: number): number[] => {
+const firstTokens = (
+  corpus: Parameters<typeof corpusDocuments>[0],
+  tokenizer: Parameters<typeof encodeDocuments>[0],
+  n: number
+): number[] => {
   const { ids } = encodeDocuments(tokenizer, corpusDocuments(corpus).texts)
   if (ids.length < n) throw new Error(`the corpus has ${ids.length} tokens, fewer than the ${n} asked for`)
   return Array.from(ids.subarray(0, n))
@@ -40,7 +44,13 @@ const curve = (
   title,
   quantity,
   assumption,
-  points: summarizeRuns(runs).map((s, g) => ({ generation: g, predicted: predicted[g], mean: s.mean, lo: s.lo, hi: s.hi }))
+  points: summarizeRuns(runs).map((s, g) => ({
+    generation: g,
+    predicted: predicted[g],
+    mean: s.mean,
+    lo: s.lo,
+    hi: s.hi
+  }))
 })
 
 const seedsOf = (p: TheoryParams) => Array.from({ length: p.seeds }, (_, i) => i + 1)
@@ -58,11 +68,24 @@ const unigram = defineStage({
       const c = [...counts.values()]
       const exact = exactUnigramPrediction(c, p.generations)
       const runs = seedsOf(p).map((seed) => simulateUnigram(c, p.generations, seed))
-      const assumption = "exact: each type's count is its own Binomial(N, c/N) Markov chain (Wright-Fisher), absorbed at 0"
+      const assumption =
+        "exact: each type's count is its own Binomial(N, c/N) Markov chain (Wright-Fisher), absorbed at 0"
       return {
         curves: [
-          curve("unigram: surviving types", "surviving types", assumption, exact.map((e) => e.expectedSurvivingTypes), runs.map((r) => r.map((x) => x.survivingTypes))),
-          curve("unigram: entropy", "entropy (bits)", assumption, exact.map((e) => e.expectedEntropy), runs.map((r) => r.map((x) => x.entropy)))
+          curve(
+            "unigram: surviving types",
+            "surviving types",
+            assumption,
+            exact.map((e) => e.expectedSurvivingTypes),
+            runs.map((r) => r.map((x) => x.survivingTypes))
+          ),
+          curve(
+            "unigram: entropy",
+            "entropy (bits)",
+            assumption,
+            exact.map((e) => e.expectedEntropy),
+            runs.map((r) => r.map((x) => x.entropy))
+          )
         ]
       }
     })
@@ -83,8 +106,20 @@ const bigram = defineStage({
         "(no serial dependence), the chain's stationary law taken as its empirical one, start and restarts ignored"
       return {
         curves: [
-          curve("bigram: surviving bigram types", "surviving bigrams", assumption, predicted.map((e) => e.expectedSurvivingBigrams), runs.map((r) => r.map((x) => x.survivingBigrams))),
-          curve("bigram: entropy rate", "entropy rate (bits/token)", assumption, predicted.map((e) => e.expectedEntropyRate), runs.map((r) => r.map((x) => x.entropyRate)))
+          curve(
+            "bigram: surviving bigram types",
+            "surviving bigrams",
+            assumption,
+            predicted.map((e) => e.expectedSurvivingBigrams),
+            runs.map((r) => r.map((x) => x.survivingBigrams))
+          ),
+          curve(
+            "bigram: entropy rate",
+            "entropy rate (bits/token)",
+            assumption,
+            predicted.map((e) => e.expectedEntropyRate),
+            runs.map((r) => r.map((x) => x.entropyRate))
+          )
         ]
       }
     })

@@ -9,7 +9,9 @@ import { orDefault, ownKeys, PositiveInt } from "./params.ts"
 import { compute } from "./util.ts"
 
 /** The params of one stage, tokenize/fit; Tokenize.words and Tokenize.chars differ in their defaults. */
-const tokenizeParams = (defaults: { readonly kind: "word" | "char"; readonly lowercase: boolean; readonly minCount: number }) =>
+const tokenizeParams = (
+  defaults: { readonly kind: "word" | "char"; readonly lowercase: boolean; readonly minCount: number }
+) =>
   Schema.Struct({
     kind: orDefault(Schema.Literals(["word", "char"]), defaults.kind),
     lowercase: orDefault(Schema.Boolean, defaults.lowercase),
@@ -20,22 +22,23 @@ const tokenizeParams = (defaults: { readonly kind: "word" | "char"; readonly low
 const WordParams = tokenizeParams({ kind: "word", lowercase: true, minCount: 2 })
 const CharParams = tokenizeParams({ kind: "char", lowercase: false, minCount: 1 })
 
-const fit = (params: typeof WordParams) => defineStage({
-  kind: "tokenize/fit",
-  version: 1,
-  params,
-  inputs: { corpus: Corpus },
-  outputs: { tokenizer: Tokenizer },
-  run: (p, { corpus }, ctx) =>
-    compute(ctx, () => ({
-      tokenizer: fitTokenizer(corpusDocuments(corpus).texts, {
-        kind: p.kind,
-        lowercase: p.lowercase,
-        minCount: p.minCount,
-        ...(p.maxVocab > 0 ? { maxVocab: p.maxVocab } : {})
-      })
-    }))
-})
+const fit = (params: typeof WordParams) =>
+  defineStage({
+    kind: "tokenize/fit",
+    version: 1,
+    params,
+    inputs: { corpus: Corpus },
+    outputs: { tokenizer: Tokenizer },
+    run: (p, { corpus }, ctx) =>
+      compute(ctx, () => ({
+        tokenizer: fitTokenizer(corpusDocuments(corpus).texts, {
+          kind: p.kind,
+          lowercase: p.lowercase,
+          minCount: p.minCount,
+          ...(p.maxVocab > 0 ? { maxVocab: p.maxVocab } : {})
+        })
+      }))
+  })
 
 const fitWords = fit(WordParams)
 const fitChars = fit(CharParams)

@@ -88,8 +88,14 @@ type TrainEncoded = typeof TransformerParams.Encoded
 
 /** Train.torch: Train.transformer's params; `from: "previous"` adds a `previous` model input. */
 interface TorchTrainConstructor {
-  (params?: Omit<TrainEncoded, "from"> & { readonly from?: "scratch" }, options?: TorchOptions): Stage<typeof TRAIN_INPUTS, typeof OUTPUTS>
-  (params: Omit<TrainEncoded, "from"> & { readonly from: "previous" }, options?: TorchOptions): Stage<typeof CONTINUE_INPUTS, typeof OUTPUTS>
+  (
+    params?: Omit<TrainEncoded, "from"> & { readonly from?: "scratch" },
+    options?: TorchOptions
+  ): Stage<typeof TRAIN_INPUTS, typeof OUTPUTS>
+  (
+    params: Omit<TrainEncoded, "from"> & { readonly from: "previous" },
+    options?: TorchOptions
+  ): Stage<typeof CONTINUE_INPUTS, typeof OUTPUTS>
 }
 
 const runOptions = (o: TorchOptions) => (o.timeout === undefined ? {} : { timeout: o.timeout })

@@ -11,7 +11,8 @@ const failed = (ctx: RunContext) => (e: unknown) =>
   new StageFailed({ node: ctx.node, kind: ctx.kind, detail: describe(e), cause: e })
 
 /** Runs a synchronous computation; a thrown error becomes a StageFailed naming the node and the stage's kind. */
-export const compute = <A>(ctx: RunContext, f: () => A): Effect.Effect<A, StageFailed> => Effect.try({ try: f, catch: failed(ctx) })
+export const compute = <A>(ctx: RunContext, f: () => A): Effect.Effect<A, StageFailed> =>
+  Effect.try({ try: f, catch: failed(ctx) })
 
 /** Same, for asynchronous work. */
 export const computeAsync = <A>(ctx: RunContext, f: () => Promise<A>): Effect.Effect<A, StageFailed> =>
@@ -70,4 +71,5 @@ export const encodeCorpus = (tokenizer: TokenizerSpec, corpus: Corpus) => {
 }
 
 /** Every vocabulary entry but <unk> and <eos>, each as a one-token document: the reference of vocabulary coverage. */
-export const vocabularyDocs = (tokenizer: TokenizerSpec): Int32Array[] => tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))
+export const vocabularyDocs = (tokenizer: TokenizerSpec): Int32Array[] =>
+  tokenizer.vocab.slice(2).map((_, i) => Int32Array.of(i + 2))

@@ -66,7 +66,9 @@ export interface ArtifactStoreShape {
   /** Removes a ref (nothing if there is none by that name). */
   readonly removeRef: (name: string) => Effect.Effect<void, StoreError>
   /** Refs whose name starts with `prefix`, sorted by name. */
-  readonly listRefs: (prefix: string) => Effect.Effect<ReadonlyArray<{ readonly name: string; readonly value: string }>, StoreError>
+  readonly listRefs: (
+    prefix: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly name: string; readonly value: string }>, StoreError>
   /**
    * Is the blob there and intact? Cheap for an untouched blob (its seal is intact); re-hashes one that looks touched.
    * A corrupt blob is moved to quarantine, so the stage that made it can run again.

@@ -53,9 +53,7 @@ const TEMP_FILE = /^([0-9]+)-[0-9a-f]{16}\.tmp$/
 
 const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
 
-
-const fail = (p: string, cause: unknown): StoreError =>
-  new StoreError({ path: p, detail: describe(cause), cause })
+const fail = (p: string, cause: unknown): StoreError => new StoreError({ path: p, detail: describe(cause), cause })
 
 const codeOf = (e: unknown): unknown => (typeof e === "object" && e !== null && "code" in e ? e.code : undefined)
 const isNotFound = (e: unknown): boolean => codeOf(e) === "ENOENT"
@@ -109,7 +107,8 @@ const lstatIfExists = (p: string): fs.Stats | undefined => readIfExists(() => fs
 const existsFollowing = (p: string): boolean => readIfExists(() => fs.statSync(p)) !== undefined
 
 /** Entries of a folder, or none when it does not exist (a store opened read-only before anything was written). */
-const readdirIfExists = (dir: string): fs.Dirent[] => readIfExists(() => fs.readdirSync(dir, { withFileTypes: true })) ?? []
+const readdirIfExists = (dir: string): fs.Dirent[] =>
+  readIfExists(() => fs.readdirSync(dir, { withFileTypes: true })) ?? []
 
 const NO_FOLLOW = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
 
@@ -150,7 +149,12 @@ class NotRegular {
 
 /** The bytes of the regular file at `p` (never through a link), undefined when absent. */
 const readRegular = (p: string): Buffer | undefined | NotRegular =>
-  withRegular<Buffer | undefined | NotRegular>(p, (fd) => fs.readFileSync(fd), () => undefined, (other) => new NotRegular(other))
+  withRegular<Buffer | undefined | NotRegular>(
+    p,
+    (fd) => fs.readFileSync(fd),
+    () => undefined,
+    (other) => new NotRegular(other)
+  )
 
 /** Is process `pid` alive on this host? (EPERM: alive but not ours.) */
 const isAlive = (pid: number): boolean => {
@@ -181,29 +185,41 @@ export const recognise = (root: string): Effect.Effect<"absent" | "empty" | "sto
     const st = yield* Effect.try({ try: () => readIfExists(() => fs.statSync(root)), catch: (e) => fail(root, e) })
     if (st === undefined) return "absent" as const
     if (!st.isDirectory()) return yield* new StoreError({ path: root, detail: "not a directory" })
-    const marker = yield* Effect.try({ try: () => readRegular(path.join(root, STORE_MARKER)), catch: (e) => fail(root, e) })
+    const marker = yield* Effect.try({
+      try: () => readRegular(path.join(root, STORE_MARKER)),
+      catch: (e) => fail(root, e)
+    })
     if (marker !== undefined) {
       if (marker instanceof NotRegular) {
         return yield* new NotAStore({ path: root, detail: `its ${STORE_MARKER} marker is a ${marker.other}` })
       }
       const decoded = decodeMarker(marker.toString("utf8"))
-      if (Option.isNone(decoded)) return yield* new NotAStore({ path: root, detail: `its ${STORE_MARKER} marker does not parse` })
+      if (Option.isNone(decoded)) {
+        return yield* new NotAStore({ path: root, detail: `its ${STORE_MARKER} marker does not parse` })
+      }
       if (decoded.value.format !== STORE_FORMAT) {
         return yield* new StoreError({
           path: root,
-          detail: `store format ${decoded.value.format}, but this ouroboros reads format ${STORE_FORMAT}; refusing to use it`
+          detail:
+            `store format ${decoded.value.format}, but this ouroboros reads format ${STORE_FORMAT}; refusing to use it`
         })
       }
       return "store" as const
     }
-    const entries = yield* Effect.try({ try: () => fs.readdirSync(root, { withFileTypes: true }), catch: (e) => fail(root, e) })
+    const entries = yield* Effect.try({
+      try: () => fs.readdirSync(root, { withFileTypes: true }),
+      catch: (e) => fail(root, e)
+    })
     if (entries.length === 0) return "empty" as const
     const names = new Set(entries.filter((e) => e.isDirectory()).map((e) => e.name))
     if (LEGACY_DIRS.every((d) => names.has(d))) return "store" as const
     return yield* new NotAStore({ path: root, detail: `no ${STORE_MARKER} marker` })
   })
 
-export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): Effect.Effect<ArtifactStoreShape, StoreError | NotAStore> =>
+export const makeLocalStore = (
+  root: string,
+  options: LocalStoreOptions = {}
+): Effect.Effect<ArtifactStoreShape, StoreError | NotAStore> =>
   Effect.gen(function*() {
     const readOnly = options.readOnly === true
     const dirs = {
@@ -257,7 +273,9 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     /** Refuses to write through a symbolic link in the folders between `top` and `file`. */
     const noLinkBetween = (top: string, file: string) => {
       for (let d = path.dirname(file); d.length > top.length && d.startsWith(top); d = path.dirname(d)) {
-        if (lstatIfExists(d)?.isSymbolicLink() === true) throw new Error(`${d} is a symbolic link; the store never writes through one`)
+        if (lstatIfExists(d)?.isSymbolicLink() === true) {
+          throw new Error(`${d} is a symbolic link; the store never writes through one`)
+        }
       }
     }
 
@@ -286,12 +304,17 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
           // was tampered with is replaced by the bytes in hand, and a link or folder in its place is quarantined.
           // Its bytes are compared, whatever its seal says: rot the seal hid must not outlive a write of the same
           // blob (reading them costs less than the write it saves).
-          const intact = withRegular(target, (fd) => {
-            const st = fs.fstatSync(fd)
-            const ok = st.size === bytes.byteLength && fs.readFileSync(fd).equals(bytes)
-            if (ok) fs.fchmodSync(fd, 0o444)
-            return ok
-          }, () => false, () => (moveToQuarantine(target), false))
+          const intact = withRegular(
+            target,
+            (fd) => {
+              const st = fs.fstatSync(fd)
+              const ok = st.size === bytes.byteLength && fs.readFileSync(fd).equals(bytes)
+              if (ok) fs.fchmodSync(fd, 0o444)
+              return ok
+            },
+            () => false,
+            () => (moveToQuarantine(target), false)
+          )
           if (!intact) writeAtomic(dirs.tmp, target, bytes, 0o444, true)
           return { hash, bytes: bytes.byteLength }
         },
@@ -309,7 +332,9 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         if (read instanceof NotRegular || actual !== hash) {
           // Met anywhere, whatever its seal says: out of the way, so that the stage that made it runs again.
           if (!readOnly) yield* Effect.try({ try: () => moveToQuarantine(p), catch: (e) => fail(p, e) })
-          const detail = read instanceof NotRegular ? `a ${read.other}, not a regular file` : `its bytes hash to ${actual}`
+          const detail = read instanceof NotRegular
+            ? `a ${read.other}, not a regular file`
+            : `its bytes hash to ${actual}`
           return yield* new ArtifactCorrupt({ hash, path: p, detail })
         }
         return new Uint8Array(read.buffer, read.byteOffset, read.byteLength)
@@ -321,7 +346,11 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
      * one, getBlob calls corrupt and quarantine moves), and one that cannot be read, is a stray. A folder that is
      * not there (a read-only store before any write) is empty.
      */
-    const scanShards = <A>(dir: string, entry: (shard: string, name: string, st: fs.Stats) => A | undefined, what: string) => {
+    const scanShards = <A>(
+      dir: string,
+      entry: (shard: string, name: string, st: fs.Stats) => A | undefined,
+      what: string
+    ) => {
       const found: A[] = []
       const strays: StrayEntry[] = []
       const stray = (p: string, detail: string) => strays.push({ path: path.relative(root, p), detail })
@@ -337,7 +366,10 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         const st = stat(shardPath)
         if (typeof st === "string") stray(shardPath, st)
         else if (!/^[0-9a-f]{2}$/.test(shard) || !st.isDirectory()) {
-          stray(shardPath, st.isSymbolicLink() ? `a symbolic link, not a shard folder of ${what}` : `not a shard folder of ${what}`)
+          stray(
+            shardPath,
+            st.isSymbolicLink() ? `a symbolic link, not a shard folder of ${what}` : `not a shard folder of ${what}`
+          )
         } else {
           let names: string[]
           try {
@@ -352,8 +384,9 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
             const value = typeof est === "string" ? undefined : entry(shard, name, est)
             if (value !== undefined) found.push(value)
             else if (typeof est === "string") stray(p, est)
-            else if (est.isSymbolicLink()) stray(p, existsFollowing(p) ? "a symbolic link, not a regular file" : "a symbolic link to nothing")
-            else stray(p, `not one of the ${what} (misnamed or misplaced)`)
+            else if (est.isSymbolicLink()) {
+              stray(p, existsFollowing(p) ? "a symbolic link, not a regular file" : "a symbolic link to nothing")
+            } else stray(p, `not one of the ${what} (misnamed or misplaced)`)
           }
         }
       }
@@ -363,7 +396,8 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
       scanShards(dirs.blobs, (shard, name, st): BlobInfo | undefined =>
         // A link that leads somewhere is listed, as what its name says it is: getBlob and verify call it a corrupt
         // blob (never reading through it), and a writable store moves the link itself to quarantine.
-        isSha256(name) && name.startsWith(shard) && (st.isFile() || (st.isSymbolicLink() && existsFollowing(path.join(dirs.blobs, shard, name))))
+        isSha256(name) && name.startsWith(shard) &&
+          (st.isFile() || (st.isSymbolicLink() && existsFollowing(path.join(dirs.blobs, shard, name))))
           ? { hash: name, bytes: st.size, addedMs: st.ctimeMs }
           : undefined, "blobs")
     const scanRecords = () =>
@@ -372,7 +406,10 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         return name.endsWith(".json") && isSha256(key) && key.startsWith(shard) && st.isFile() ? key : undefined
       }, "stage records")
 
-    const listBlobs = Effect.try({ try: () => scanBlobs().found, catch: (e) => fail(dirs.blobs, e) })
+    const listBlobs = Effect.try({
+      try: () => scanBlobs().found,
+      catch: (e) => fail(dirs.blobs, e)
+    })
 
     const putRecord = (record: StageRecord) =>
       Effect.try({
@@ -475,16 +512,21 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     const checkBlob = (hash: string, bytes: number): Effect.Effect<BlobState, StoreError> =>
       Effect.try({
         try: (): BlobState | "quarantine" =>
-          withRegular<BlobState | "quarantine">(blobPath(hash), (fd) => {
-            const st = fs.fstatSync(fd)
-            if (st.mtimeMs !== 0 || st.size !== bytes) {
-              // Touched since it was sealed, or not the size its record says: only its hash can tell which is wrong.
-              if (sha256(fs.readFileSync(fd)) !== hash) return "quarantine"
-              if (!readOnly) fs.futimesSync(fd, 0, 0)
-            }
-            // An intact blob of another size: the record describing it is wrong, and its stage must run again.
-            return st.size === bytes ? "ok" : "mismatch"
-          }, () => "missing", () => "quarantine"),
+          withRegular<BlobState | "quarantine">(
+            blobPath(hash),
+            (fd) => {
+              const st = fs.fstatSync(fd)
+              if (st.mtimeMs !== 0 || st.size !== bytes) {
+                // Touched since it was sealed, or not the size its record says: only its hash can tell which is wrong.
+                if (sha256(fs.readFileSync(fd)) !== hash) return "quarantine"
+                if (!readOnly) fs.futimesSync(fd, 0, 0)
+              }
+              // An intact blob of another size: the record describing it is wrong, and its stage must run again.
+              return st.size === bytes ? "ok" : "mismatch"
+            },
+            () => "missing",
+            () => "quarantine"
+          ),
         catch: (e) => fail(blobPath(hash), e)
       }).pipe(Effect.flatMap((state) =>
         state !== "quarantine"
@@ -520,7 +562,12 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
       }
       // Break it only if it is still the lease we judged: another waiter may have broken and retaken it.
       const again = lstatIfExists(file)
-      if (again !== undefined && again.mtimeMs === st.mtimeMs && again.ino === st.ino) fs.rmSync(file, { force: true, recursive: true })
+      if (again !== undefined && again.mtimeMs === st.mtimeMs && again.ino === st.ino) {
+        fs.rmSync(file, {
+          force: true,
+          recursive: true
+        })
+      }
       return undefined
     }
 
@@ -532,7 +579,10 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
       const mine = JSON.stringify({ pid: process.pid, host: HOST, startedMs: Date.now() })
       let waitingFor: string | undefined
       const acquire = Effect.acquireRelease(
-        Effect.try({ try: () => (writable("take a lease"), writeTemp(dirs.tmp, mine, 0o644)), catch: (e) => fail(file, e) }),
+        Effect.try({
+          try: () => (writable("take a lease"), writeTemp(dirs.tmp, mine, 0o644)),
+          catch: (e) => fail(file, e)
+        }),
         (tmp) => Effect.sync(() => fs.rmSync(tmp, { force: true }))
       ).pipe(
         Effect.flatMap((tmp) => {
@@ -546,7 +596,10 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
             }
             return liveHolder(file, silence) ?? "retry"
           }
-          const attempt: Effect.Effect<boolean, StoreError> = Effect.try({ try: tryAcquire, catch: (e) => fail(file, e) }).pipe(
+          const attempt: Effect.Effect<boolean, StoreError> = Effect.try({
+            try: tryAcquire,
+            catch: (e) => fail(file, e)
+          }).pipe(
             Effect.flatMap((holder) => {
               if (holder === undefined) return Effect.succeed(true)
               if (holder === "retry" || options.onWait === undefined) return Effect.succeed(false)
@@ -556,14 +609,17 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
               return Effect.as(options.onWait(holder), false)
             })
           )
-          return attempt.pipe(Effect.repeat({ until: (acquired) => acquired, schedule: Schedule.spaced(Duration.millis(25)) }))
+          return attempt.pipe(
+            Effect.repeat({ until: (acquired) => acquired, schedule: Schedule.spaced(Duration.millis(25)) })
+          )
         }),
         Effect.scoped
       )
-      const renew = Effect.try({ try: () => fs.utimesSync(file, new Date(), new Date()), catch: (e) => fail(file, e) }).pipe(
-        Effect.ignore,
-        Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, leaseStaleMs() / 4))))
-      )
+      const renew = Effect.try({ try: () => fs.utimesSync(file, new Date(), new Date()), catch: (e) => fail(file, e) })
+        .pipe(
+          Effect.ignore,
+          Effect.repeat(Schedule.spaced(Duration.millis(Math.max(10, leaseStaleMs() / 4))))
+        )
       const release = Effect.sync(() => {
         const read = readRegular(file)
         if (read instanceof Buffer && read.toString("utf8") === mine) fs.rmSync(file, { force: true })
@@ -588,7 +644,10 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
         fs.rmSync(file, { force: true })
         return gc
       }
-      const attempt: Effect.Effect<string | undefined, StoreError> = Effect.try({ try: tryRegister, catch: (e) => fail(dirs.active, e) }).pipe(
+      const attempt: Effect.Effect<string | undefined, StoreError> = Effect.try({
+        try: tryRegister,
+        catch: (e) => fail(dirs.active, e)
+      }).pipe(
         Effect.flatMap((r) => {
           if (typeof r === "string") return Effect.succeed(r)
           const who = JSON.stringify(r)
@@ -614,8 +673,11 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
           const run = holderOf(full)
           if (run === undefined) continue
           // Written whole, an active-run file that names nobody, or a dead process, is left over: not a run.
-          if (run !== "junk" && (run.host !== HOST || isAlive(run.pid))) out.push({ pid: run.pid, startedMs: run.startedMs })
-          else if (!readOnly) fs.rmSync(full, { force: true, recursive: true })
+          if (run !== "junk" && (run.host !== HOST || isAlive(run.pid))) {
+            out.push({ pid: run.pid, startedMs: run.startedMs })
+          } else if (!readOnly) {
+            fs.rmSync(full, { force: true, recursive: true })
+          }
         }
         return out
       },
@@ -623,9 +685,15 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     })
 
     const removeBlob = (hash: string) =>
-      Effect.try({ try: () => (writable("remove a blob"), fs.rmSync(blobPath(hash), { force: true })), catch: (e) => fail(blobPath(hash), e) })
+      Effect.try({
+        try: () => (writable("remove a blob"), fs.rmSync(blobPath(hash), { force: true })),
+        catch: (e) => fail(blobPath(hash), e)
+      })
     const removeRecord = (key: string) =>
-      Effect.try({ try: () => (writable("remove a record"), fs.rmSync(recordPath(key), { force: true })), catch: (e) => fail(recordPath(key), e) })
+      Effect.try({
+        try: () => (writable("remove a record"), fs.rmSync(recordPath(key), { force: true })),
+        catch: (e) => fail(recordPath(key), e)
+      })
 
     return {
       location: root,
@@ -652,5 +720,7 @@ export const makeLocalStore = (root: string, options: LocalStoreOptions = {}): E
     } satisfies ArtifactStoreShape
   })
 
-export const layerLocal = (root: string, options: LocalStoreOptions = {}): Layer.Layer<ArtifactStore, StoreError | NotAStore> =>
-  Layer.effect(ArtifactStore, makeLocalStore(root, options))
+export const layerLocal = (
+  root: string,
+  options: LocalStoreOptions = {}
+): Layer.Layer<ArtifactStore, StoreError | NotAStore> => Layer.effect(ArtifactStore, makeLocalStore(root, options))

@@ -114,10 +114,18 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
         if (text === undefined) return Option.none()
         const decoded = decodeRecord(text)
         if (decoded._tag === "Failure") {
-          return yield* new ArtifactCorrupt({ hash: key, path: `${LOCATION}records/${key}`, detail: "not a stage record" })
+          return yield* new ArtifactCorrupt({
+            hash: key,
+            path: `${LOCATION}records/${key}`,
+            detail: "not a stage record"
+          })
         }
         if (decoded.value.key !== key) {
-          return yield* new ArtifactCorrupt({ hash: key, path: `${LOCATION}records/${key}`, detail: `holds the record of ${decoded.value.key}` })
+          return yield* new ArtifactCorrupt({
+            hash: key,
+            path: `${LOCATION}records/${key}`,
+            detail: `holds the record of ${decoded.value.key}`
+          })
         }
         return Option.some(decoded.value)
       })
@@ -125,7 +133,9 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
     const refName = (name: string): Effect.Effect<string, StoreError> =>
       isRefName(name)
         ? Effect.succeed(name)
-        : Effect.fail(new StoreError({ path: `${LOCATION}refs/${name}`, detail: `invalid ref name ${JSON.stringify(name)}` }))
+        : Effect.fail(
+          new StoreError({ path: `${LOCATION}refs/${name}`, detail: `invalid ref name ${JSON.stringify(name)}` })
+        )
 
     const lease = (key: Sha256, options?: WaitOptions) =>
       Effect.gen(function*() {

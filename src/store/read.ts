@@ -4,7 +4,12 @@ import { ArtifactCorrupt, describe } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import { ArtifactStore } from "./ArtifactStore.ts"
 
-export const decodeArtifact = <A>(type: { decode(bytes: Uint8Array): A }, hash: Sha256, bytes: Uint8Array, location: string) =>
+export const decodeArtifact = <A>(
+  type: { decode(bytes: Uint8Array): A },
+  hash: Sha256,
+  bytes: Uint8Array,
+  location: string
+) =>
   Effect.try({
     try: () => type.decode(bytes),
     catch: (e) => new ArtifactCorrupt({ hash, path: location, detail: describe(e), cause: e })

@@ -120,7 +120,7 @@ const sampleGeneration = (c: BigramCounts, start: number, rng: RandomGenerator):
   const { rowStart, succ, cum } = buildChain(c)
   const pairs = new Map<number, number>()
   let cur = start
-  for (let recorded = 0; recorded < N; ) {
+  for (let recorded = 0; recorded < N;) {
     const lo0 = rowStart[cur]
     const end = rowStart[cur + 1]
     if (lo0 === end) {
@@ -155,7 +155,7 @@ export const simulateBigram = (tokens: ReadonlyArray<number>, generations: numbe
   let c = bigramCounts(tokens)
   const rng = seededGenerator(seed)
   const out: BigramRun[] = []
-  for (let g = 0; ; g++) {
+  for (let g = 0;; g++) {
     out.push({ generation: g, survivingBigrams: c.pairs.size, entropyRate: bigramEntropyRate(c) })
     if (g === generations) return out
     c = sampleGeneration(c, tokens[0], rng)

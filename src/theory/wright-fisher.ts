@@ -26,11 +26,22 @@ import { entropyBits, plogp } from "./statistics.ts"
 
 /** δ(n) for n = 0..15 (index n), from R's nmath/stirlerr.c (δ(0) is unused: placeholder). */
 const STIRLERR_SMALL = [
-  0, 0.0810614667953272582196702, 0.0413406959554092940938221, 0.02767792568499833914878929,
-  0.02079067210376509311152277, 0.01664469118982119216319487, 0.01387612882307074799874573,
-  0.01189670994589177009505572, 0.010411265261972096497478567, 0.009255462182712732917728637,
-  0.008330563433362871256469318, 0.007573675487951840794972024, 0.006942840107209529865664152,
-  0.006408994188004207068439631, 0.005951370112758847735624416, 0.00555473355196280137103869
+  0,
+  0.0810614667953272582196702,
+  0.0413406959554092940938221,
+  0.02767792568499833914878929,
+  0.02079067210376509311152277,
+  0.01664469118982119216319487,
+  0.01387612882307074799874573,
+  0.01189670994589177009505572,
+  0.010411265261972096497478567,
+  0.009255462182712732917728637,
+  0.008330563433362871256469318,
+  0.007573675487951840794972024,
+  0.006942840107209529865664152,
+  0.006408994188004207068439631,
+  0.005951370112758847735624416,
+  0.00555473355196280137103869
 ]
 
 /** Stirling error δ(n) for integer n >= 1: table, then the asymptotic series 1/12n - 1/360n³ + 1/1260n⁵ - ... */
@@ -144,7 +155,9 @@ const fillRow = (N: number, j: number, cutoff: number, buf: Float64Array): [numb
 /** Row j of the Wright-Fisher transition matrix of population N (Binomial(N, j/N)), entries < cutoff dropped. */
 export const binomialRow = (N: number, j: number, cutoff: number = DEFAULT_CUTOFF): BinomialRow => {
   checkPopulation(N, "binomialRow")
-  if (!Number.isInteger(j) || j < 0 || j > N) throw new Error(`binomialRow: j must be an integer in [0, ${N}], got ${j}`)
+  if (!Number.isInteger(j) || j < 0 || j > N) {
+    throw new Error(`binomialRow: j must be an integer in [0, ${N}], got ${j}`)
+  }
   const buf = new Float64Array(N + 1)
   const [lo, hi] = fillRow(N, j, cutoff, buf)
   return { lo, values: buf.slice(lo, hi + 1) }
@@ -365,7 +378,7 @@ export const simulateUnigram = (counts: ReadonlyArray<number>, generations: numb
   let cur = Int32Array.from(counts)
   const corpus = new Int32Array(N)
   const out: UnigramRun[] = []
-  for (let g = 0; ; g++) {
+  for (let g = 0;; g++) {
     let surviving = 0
     for (let i = 0; i < V; i++) if (cur[i] > 0) surviving++
     out.push({ generation: g, survivingTypes: surviving, entropy: entropyBits(cur) })

@@ -7,7 +7,19 @@
  */
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync
+} from "node:fs"
 import { join, resolve } from "node:path"
 import { uniformInt } from "pure-rand/distribution/uniformInt"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
@@ -24,7 +36,7 @@ export type Rng = RandomGenerator
 /** A generator of its own for each kind, so that a kind's trials are the same whatever runs beside it. */
 export const rngFor = (seed: number, kind: string): Rng => {
   let h = seed >>> 0
-  for (const c of kind) h = (Math.imul(h ^ c.charCodeAt(0), 0x9e3779b1) >>> 0)
+  for (const c of kind) h = Math.imul(h ^ c.charCodeAt(0), 0x9e3779b1) >>> 0
   return xoroshiro128plus(h)
 }
 export const int = (rng: Rng, from: number, to: number): number => uniformInt(rng, from, to)
@@ -37,12 +49,20 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * `variant` changes the samples' seeds from the second generation on: a pipeline of the same name that shares a
  * prefix (the seed, the tokenizer, the first model), as an edited experiment does.
  */
-export const writePipeline = (dir: string, file: string, o: { readonly variant?: number; readonly generations?: number } = {}): string => {
+export const writePipeline = (
+  dir: string,
+  file: string,
+  o: { readonly variant?: number; readonly generations?: number } = {}
+): string => {
   const path = join(dir, file)
-  writeFileSync(path, `
+  writeFileSync(
+    path,
+    `
 import { Evaluate, Filter, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 export default Pipeline.make("fault", (p) => {
-  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 3 }), {})
+  const real = p.add(Seed.corpus({ source: ${
+      JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))
+    }, testFraction: 0.2, seed: 3 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
   p.generations(${o.generations ?? 2}, { corpus: real.train, pool: real.train }, (g, prev) => {
     const { model } = g.add(Train.ngram({ order: 3 }), { corpus: prev.corpus, tokenizer })
@@ -53,7 +73,8 @@ export default Pipeline.make("fault", (p) => {
     return g.add(Mix.accumulate(), { real: real.train, previous: prev.pool, synthetic })
   })
 })
-`)
+`
+  )
   return path
 }
 
@@ -75,7 +96,11 @@ export interface Child {
 /** `ouro ARGS` in the background, in `cwd`, with OURO_STORE unset and `env` added. */
 export const ouroAsync = (cwd: string, args: ReadonlyArray<string>, env: Record<string, string> = {}): Child => {
   const { OURO_STORE: _ignored, ...base } = process.env
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...base, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...base, ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
   let stdout = ""
   let stderr = ""
   child.stdout.on("data", (d) => (stdout += d))
@@ -102,7 +127,8 @@ export const manifestOf = (stdout: string) => /run manifest ([0-9a-f]{64})/.exec
 
 /** stderr of a command that failed as expected: no stack trace, no internal error, every line an `ouro:` line. */
 export const stackFree = (stderr: string): boolean =>
-  !/^\s+at /m.test(stderr) && !/internal error/.test(stderr) && stderr.split("\n").filter((l) => l.trim() !== "").every((l) => l.startsWith("ouro: "))
+  !/^\s+at /m.test(stderr) && !/internal error/.test(stderr) &&
+  stderr.split("\n").filter((l) => l.trim() !== "").every((l) => l.startsWith("ouro: "))
 
 /** The state letter of a process (R, S, T for stopped, Z, ...), from /proc. */
 export const processState = (pid: number): string | undefined => {
@@ -161,7 +187,12 @@ export const treeHash = (dir: string): string => {
 export class Sentinel {
   constructor(readonly dir: string, private readonly also: ReadonlyArray<string> = []) {
     mkdirSync(join(dir, "sub"), { recursive: true })
-    const files: Array<[string, number, string]> = [["notes.txt", 0o644, "my notes\n"], ["readonly.txt", 0o444, "do not touch\n"], ["run.sh", 0o755, "#!/bin/sh\necho hi\n"], ["sub/secret.bin", 0o600, "\u0000\u0001secret"]]
+    const files: Array<[string, number, string]> = [
+      ["notes.txt", 0o644, "my notes\n"],
+      ["readonly.txt", 0o444, "do not touch\n"],
+      ["run.sh", 0o755, "#!/bin/sh\necho hi\n"],
+      ["sub/secret.bin", 0o600, "\u0000\u0001secret"]
+    ]
     for (const [name, mode, text] of files) {
       writeFileSync(join(dir, name), text)
       chmodSync(join(dir, name), mode)
@@ -185,7 +216,9 @@ export class Sentinel {
 /** The blobs of a store: [hash, path]. */
 export const blobsOf = (store: string): Array<[string, string]> => {
   const dir = join(store, "blobs")
-  return readdirSync(dir).sort().flatMap((shard) => readdirSync(join(dir, shard)).sort().map((name): [string, string] => [name, join(dir, shard, name)]))
+  return readdirSync(dir).sort().flatMap((shard) =>
+    readdirSync(join(dir, shard)).sort().map((name): [string, string] => [name, join(dir, shard, name)])
+  )
 }
 
 export interface StoredRecord {
@@ -235,7 +268,11 @@ export interface KindResult {
 export const trial = async <A>(ctx: KindContext, where: string, body: () => Promise<A>): Promise<A> => {
   const before = ctx.sentinel.hash()
   const result = await body()
-  ctx.violations.check(ctx.sentinel.hash() === before, where, () => "a file outside the store changed (the sentinel tree hashes differently)")
+  ctx.violations.check(
+    ctx.sentinel.hash() === before,
+    where,
+    () => "a file outside the store changed (the sentinel tree hashes differently)"
+  )
   return result
 }
 
@@ -245,15 +282,32 @@ export const trial = async <A>(ctx: KindContext, where: string, body: () => Prom
  * check that ends each trial is the command itself (verifyClean).
  */
 export const verifyHere = async (store: string): Promise<{ readonly code: number; readonly stdout: string }> => {
-  const report = await Effect.runPromise(verify.pipe(Effect.provide(Layer.effect(ArtifactStore, makeLocalStore(store, { readOnly: true })))))
+  const report = await Effect.runPromise(
+    verify.pipe(Effect.provide(Layer.effect(ArtifactStore, makeLocalStore(store, { readOnly: true }))))
+  )
   return { code: isClean(report) ? 0 : 1, stdout: formatVerifyReport(report) + "\n" }
 }
 
 /** verify on a store: clean, or (when the store was never made) 'no store at' and nothing created. */
-export const verifyClean = async (ctx: KindContext, store: string, where: string, existed: boolean): Promise<boolean> => {
+export const verifyClean = async (
+  ctx: KindContext,
+  store: string,
+  where: string,
+  existed: boolean
+): Promise<boolean> => {
   const v = await ouro(ctx.project, "verify", "--store", store)
-  if (existed) return ctx.violations.check(v.code === 0, where, () => `verify exit ${v.code}: ${v.stdout.trim()} ${v.stderr.trim()}`)
-  return ctx.violations.check(v.code === 1 && v.stderr.startsWith("ouro: no store at") && !existsSync(store), where, () => `verify on a store never made: exit ${v.code}: ${v.stdout.trim()} ${v.stderr.trim()}`)
+  if (existed) {
+    return ctx.violations.check(
+      v.code === 0,
+      where,
+      () => `verify exit ${v.code}: ${v.stdout.trim()} ${v.stderr.trim()}`
+    )
+  }
+  return ctx.violations.check(
+    v.code === 1 && v.stderr.startsWith("ouro: no store at") && !existsSync(store),
+    where,
+    () => `verify on a store never made: exit ${v.code}: ${v.stdout.trim()} ${v.stderr.trim()}`
+  )
 }
 
 /** After a violation: the store made again from nothing, so that one failure does not cascade into the next trials. */

@@ -9,4 +9,6 @@
  */
 import { main, parseOptions } from "./run.ts"
 
-process.exit(await main(parseOptions(process.argv.slice(2), { kinds: ["kill9", "flips"], trials: { kill9: 50, flips: Infinity } })))
+process.exit(
+  await main(parseOptions(process.argv.slice(2), { kinds: ["kill9", "flips"], trials: { kill9: 50, flips: Infinity } }))
+)

@@ -32,7 +32,16 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { linkOuroboros } from "../support/cli.ts"
-import { type KindContext, type KindResult, manifestOf, ouro, rngFor, Sentinel, Violations, writePipeline } from "./common.ts"
+import {
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  rngFor,
+  Sentinel,
+  Violations,
+  writePipeline
+} from "./common.ts"
 import { enospc, enospcUnavailable } from "./kinds/enospc.ts"
 import { gcPaused } from "./kinds/gc.ts"
 import { flips, kill9 } from "./kinds/kill9.ts"
@@ -53,7 +62,15 @@ export const KINDS = {
 export type Kind = keyof typeof KINDS
 
 /** 100 in all; the kinds that cost fewer `ouro` starts a trial get more trials. */
-export const DEFAULT_TRIALS: Readonly<Record<Kind, number>> = { enospc: 12, sigint: 14, gc: 12, kill9: 20, plant: 16, rot: 12, flips: 14 }
+export const DEFAULT_TRIALS: Readonly<Record<Kind, number>> = {
+  enospc: 12,
+  sigint: 14,
+  gc: 12,
+  kill9: 20,
+  plant: 16,
+  rot: 12,
+  flips: 14
+}
 
 export interface FaultOptions {
   readonly kinds: ReadonlyArray<Kind>
@@ -75,15 +92,25 @@ export const main = async (o: FaultOptions): Promise<number> => {
 
   // The references: one uninterrupted run of each pipeline, in a store of its own.
   const t0 = Date.now()
-  const [reference, referenceVariant] = await Promise.all([pipeline, variant].map((p, i) => ouro(project, "run", p, "--quiet", "--store", join(dir, `reference-${i}`))))
+  const [reference, referenceVariant] = await Promise.all(
+    [pipeline, variant].map((p, i) => ouro(project, "run", p, "--quiet", "--store", join(dir, `reference-${i}`)))
+  )
   // Two side by side, as the kinds will run: about how long one run from an empty store takes on this machine now.
   const runMs = Date.now() - t0
   const expected = manifestOf(reference.stdout)
   const expectedVariant = manifestOf(referenceVariant.stdout)
   if (reference.code !== 0 || expected === undefined) throw new Error(`reference run failed: ${reference.stderr}`)
-  if (referenceVariant.code !== 0 || expectedVariant === undefined) throw new Error(`reference run of the variant failed: ${referenceVariant.stderr}`)
+  if (referenceVariant.code !== 0 || expectedVariant === undefined) {
+    throw new Error(`reference run of the variant failed: ${referenceVariant.stderr}`)
+  }
   const stages = Number(/(\d+) stages/.exec(reference.stdout)?.[1])
-  console.log(`fault injection: pipeline of ${stages} stages (${(runMs / 1000).toFixed(1)} s from an empty store); reference manifest ${expected.slice(0, 12)} (variant ${expectedVariant.slice(0, 12)}); seed ${o.seed}; ${o.kinds.length} kinds, ${o.parallel} at a time`)
+  console.log(
+    `fault injection: pipeline of ${stages} stages (${
+      (runMs / 1000).toFixed(1)
+    } s from an empty store); reference manifest ${expected.slice(0, 12)} (variant ${
+      expectedVariant.slice(0, 12)
+    }); seed ${o.seed}; ${o.kinds.length} kinds, ${o.parallel} at a time`
+  )
 
   const results = new Map<Kind, KindResult | { skipped: string }>()
   const queue = [...(Object.keys(KINDS) as Kind[])].filter((k) => o.kinds.includes(k))
@@ -131,12 +158,19 @@ export const main = async (o: FaultOptions): Promise<number> => {
   if (o.keep) console.log(`work directory kept: ${dir}`)
   else rmSync(dir, { recursive: true, force: true })
   console.log(`trials per kind: ${counts.join(", ")}; ${total} in all, ${((Date.now() - started) / 1000).toFixed(0)} s`)
-  console.log(violations.all.length === 0 ? "fault injection: no violations" : `fault injection: ${violations.all.length} violations`)
+  console.log(
+    violations.all.length === 0
+      ? "fault injection: no violations"
+      : `fault injection: ${violations.all.length} violations`
+  )
   return violations.all.length === 0 ? 0 : 1
 }
 
 /** Parses the command line: `--NAME N` options, `--kinds a,b`, `--keep`. */
-export const parseOptions = (argv: ReadonlyArray<string>, defaults: { kinds?: ReadonlyArray<Kind>; trials?: Partial<Record<Kind, number>> } = {}): FaultOptions => {
+export const parseOptions = (
+  argv: ReadonlyArray<string>,
+  defaults: { kinds?: ReadonlyArray<Kind>; trials?: Partial<Record<Kind, number>> } = {}
+): FaultOptions => {
   const option = (name: string): number | undefined => {
     const i = argv.indexOf(name)
     if (i < 0) return undefined
@@ -147,10 +181,24 @@ export const parseOptions = (argv: ReadonlyArray<string>, defaults: { kinds?: Re
   const all = Object.keys(KINDS) as Kind[]
   const i = argv.indexOf("--kinds")
   const kinds = i < 0 ? defaults.kinds ?? all : argv[i + 1].split(",").map((k) => k.trim())
-  for (const k of kinds) if (!all.includes(k as Kind)) throw new Error(`unknown kind ${k}; the kinds are ${all.join(", ")}`)
+  for (const k of kinds) {
+    if (!all.includes(k as Kind)) throw new Error(`unknown kind ${k}; the kinds are ${all.join(", ")}`)
+  }
   const perKind = option("--trials-per-kind")
-  const trials = Object.fromEntries(all.map((k) => [k, option(`--${k === "kill9" ? "kills" : k}`) ?? perKind ?? defaults.trials?.[k] ?? DEFAULT_TRIALS[k]])) as Record<Kind, number>
-  return { kinds: kinds as Kind[], trials, seed: option("--seed") ?? 20261125, parallel: option("--parallel") ?? 2, keep: argv.includes("--keep") }
+  const trials = Object.fromEntries(
+    all.map((
+      k
+    ) => [k, option(`--${k === "kill9" ? "kills" : k}`) ?? perKind ?? defaults.trials?.[k] ?? DEFAULT_TRIALS[k]])
+  ) as Record<Kind, number>
+  return {
+    kinds: kinds as Kind[],
+    trials,
+    seed: option("--seed") ?? 20261125,
+    parallel: option("--parallel") ?? 2,
+    keep: argv.includes("--keep")
+  }
 }
 
-if (process.argv[1] !== undefined && import.meta.filename === (await import("node:fs")).realpathSync(process.argv[1])) process.exit(await main(parseOptions(process.argv.slice(2))))
+if (process.argv[1] !== undefined && import.meta.filename === (await import("node:fs")).realpathSync(process.argv[1])) {
+  process.exit(await main(parseOptions(process.argv.slice(2))))
+}

@@ -79,7 +79,9 @@ export const problems = (r: VerifyReport): string[] => [
 
 /** Record files (relative paths) under a store: what a failed run must not add to. */
 export const recordFiles = (root: string): string[] =>
-  existsSync(join(root, "records")) ? readdirSync(join(root, "records"), { recursive: true, encoding: "utf8" }).sort() : []
+  existsSync(join(root, "records"))
+    ? readdirSync(join(root, "records"), { recursive: true, encoding: "utf8" }).sort()
+    : []
 
 /** Copies a store directory, keeping file times (blobs carry a seal in their mtime). */
 export const copyStore = (from: string, to: string): string => {
@@ -111,14 +113,29 @@ const utf8Data = (values: ReadonlyArray<Uint8Array | null>): Data<Utf8> => {
   values.forEach((v, i) => {
     if (v !== null) nullBitmap[i >> 3] |= 1 << (i & 7)
   })
-  return makeData({ type: new Utf8(), length: values.length, nullCount: nulls, valueOffsets: offsets, data, ...(nulls > 0 ? { nullBitmap } : {}) })
+  return makeData({
+    type: new Utf8(),
+    length: values.length,
+    nullCount: nulls,
+    valueOffsets: offsets,
+    data,
+    ...(nulls > 0 ? { nullBitmap } : {})
+  })
 }
 
-const strings = (xs: ReadonlyArray<string | null>): Data<Utf8> => utf8Data(xs.map((x) => (x === null ? null : encoder.encode(x))))
+const strings = (xs: ReadonlyArray<string | null>): Data<Utf8> =>
+  utf8Data(xs.map((x) => (x === null ? null : encoder.encode(x))))
 
-const tableOf = (columns: ReadonlyArray<{ readonly name: string; readonly data: Data<DataType>; readonly nullable?: boolean }>): Table => {
+const tableOf = (
+  columns: ReadonlyArray<{ readonly name: string; readonly data: Data<DataType>; readonly nullable?: boolean }>
+): Table => {
   const schema = new ArrowSchema(columns.map((c) => new Field(c.name, c.data.type, c.nullable ?? false)))
-  const struct = makeData({ type: new Struct(schema.fields), length: columns[0].data.length, nullCount: 0, children: columns.map((c) => c.data) })
+  const struct = makeData({
+    type: new Struct(schema.fields),
+    length: columns[0].data.length,
+    nullCount: 0,
+    children: columns.map((c) => c.data)
+  })
   return new Table(schema, new RecordBatch(schema, struct))
 }
 
@@ -130,10 +147,13 @@ const toParquet = (t: Table, compression: Compression = Compression.ZSTD): Uint8
 
 /** Columns `title` and `body` instead of `id` and `text`. */
 export const parquetRenamedColumns = (): Uint8Array =>
-  toParquet(tableOf([{ name: "title", data: strings(["a", "b", "c"]) }, { name: "body", data: strings(["x y", "z w", "v u"]) }]))
+  toParquet(
+    tableOf([{ name: "title", data: strings(["a", "b", "c"]) }, { name: "body", data: strings(["x y", "z w", "v u"]) }])
+  )
 
 /** A `text` column but no `id` column. */
-export const parquetTextOnly = (): Uint8Array => toParquet(tableOf([{ name: "text", data: strings(["x y", "z w", "v u"]) }]))
+export const parquetTextOnly = (): Uint8Array =>
+  toParquet(tableOf([{ name: "text", data: strings(["x y", "z w", "v u"]) }]))
 
 /** `id` stored as 32-bit integers. */
 export const parquetIntegerIds = (): Uint8Array =>
@@ -146,12 +166,27 @@ export const parquetIntegerIds = (): Uint8Array =>
 export const parquetBinaryText = (): Uint8Array =>
   toParquet(tableOf([
     { name: "id", data: strings(["a", "b", "c"]) },
-    { name: "text", data: makeData({ type: new Binary(), length: 3, nullCount: 0, valueOffsets: Int32Array.of(0, 1, 2, 3), data: Uint8Array.of(0x78, 0x79, 0x7a) }) }
+    {
+      name: "text",
+      data: makeData({
+        type: new Binary(),
+        length: 3,
+        nullCount: 0,
+        valueOffsets: Int32Array.of(0, 1, 2, 3),
+        data: Uint8Array.of(0x78, 0x79, 0x7a)
+      })
+    }
   ]))
 
 /** A nullable `text` column with a null in row 1. */
 export const parquetNullText = (): Uint8Array =>
-  toParquet(tableOf([{ name: "id", data: strings(["a", "b", "c"]) }, { name: "text", data: strings(["x y", null, "v u"]), nullable: true }]))
+  toParquet(
+    tableOf([{ name: "id", data: strings(["a", "b", "c"]) }, {
+      name: "text",
+      data: strings(["x y", null, "v u"]),
+      nullable: true
+    }])
+  )
 
 /**
  * A Utf8 `text` column holding invalid UTF-8. arrow-rs refuses to write one, so a valid marker is written
@@ -159,7 +194,13 @@ export const parquetNullText = (): Uint8Array =>
  */
 export const parquetInvalidUtf8Text = (): Uint8Array => {
   const marker = encoder.encode("\u00e9\u00e9\u00e9")
-  const bytes = toParquet(tableOf([{ name: "id", data: strings(["a", "b", "c"]) }, { name: "text", data: strings(["fine", "x\u00e9\u00e9\u00e9y", "also fine"]) }]), Compression.UNCOMPRESSED)
+  const bytes = toParquet(
+    tableOf([{ name: "id", data: strings(["a", "b", "c"]) }, {
+      name: "text",
+      data: strings(["fine", "x\u00e9\u00e9\u00e9y", "also fine"])
+    }]),
+    Compression.UNCOMPRESSED
+  )
   let patched = 0
   for (let i = 0; i + marker.length <= bytes.length; i++) {
     if (marker.every((m, k) => bytes[i + k] === m)) {

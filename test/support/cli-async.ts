@@ -10,7 +10,15 @@ export interface Running {
   /** Resolves once stderr has a line starting with `prefix` (after trimming), with the time it was seen. */
   readonly waitFor: (prefix: string, timeoutMs: number) => Promise<number>
   /** Resolves at exit: the exit code (128 + n when killed by signal n and not handled), and what was printed. */
-  readonly exit: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly at: number; readonly stdout: string; readonly stderr: string }>
+  readonly exit: Promise<
+    {
+      readonly code: number | null
+      readonly signal: NodeJS.Signals | null
+      readonly at: number
+      readonly stdout: string
+      readonly stderr: string
+    }
+  >
 }
 
 export const startOuro = (cwd: string, ...args: string[]): Running => {
@@ -24,9 +32,9 @@ export const startOuro = (cwd: string, ...args: string[]): Running => {
     stderr += d
     for (const l of [...listeners]) l()
   })
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number; stdout: string; stderr: string }>((done) =>
-    child.on("close", (code, signal) => done({ code, signal, at: Date.now(), stdout, stderr }))
-  )
+  const exit = new Promise<
+    { code: number | null; signal: NodeJS.Signals | null; at: number; stdout: string; stderr: string }
+  >((done) => child.on("close", (code, signal) => done({ code, signal, at: Date.now(), stdout, stderr })))
   const waitFor = (prefix: string, timeoutMs: number) =>
     new Promise<number>((resolve, reject) => {
       const check = () => {
@@ -38,7 +46,9 @@ export const startOuro = (cwd: string, ...args: string[]): Running => {
       }
       const timer = setTimeout(() => {
         listeners.splice(listeners.indexOf(check), 1)
-        reject(new Error(`no line starting with ${JSON.stringify(prefix)} within ${timeoutMs} ms; stderr so far:\n${stderr}`))
+        reject(
+          new Error(`no line starting with ${JSON.stringify(prefix)} within ${timeoutMs} ms; stderr so far:\n${stderr}`)
+        )
       }, timeoutMs)
       listeners.push(check)
       check()

@@ -39,13 +39,20 @@ export const linkOuroboros = (dir: string): void => {
  * A small replace-regime pipeline on the Shakespeare sample shipped in data/, written into `dir` so that a test
  * can change one parameter the way a user edits a file.
  */
-export const writeTinyPipeline = (dir: string, o: { readonly g2Temperature?: number; readonly name?: string } = {}): string => {
+export const writeTinyPipeline = (
+  dir: string,
+  o: { readonly g2Temperature?: number; readonly name?: string } = {}
+): string => {
   const file = join(dir, `${o.name ?? "tiny"}.ts`)
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Evaluate, Mix, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
 
 export default Pipeline.make(${JSON.stringify(o.name ?? "tiny")}, (p) => {
-  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))}, testFraction: 0.2, seed: 7 }), {})
+  const real = p.add(Seed.corpus({ source: ${
+      JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))
+    }, testFraction: 0.2, seed: 7 }), {})
   const { tokenizer } = p.add(Tokenize.words({ minCount: 1 }), { corpus: real.train })
   p.generations(3, { corpus: real.train, pool: real.train }, (g, prev) => {
     const { model } = g.add(Train.ngram({ order: 2 }), { corpus: prev.corpus, tokenizer })
@@ -55,6 +62,7 @@ export default Pipeline.make(${JSON.stringify(o.name ?? "tiny")}, (p) => {
     return g.add(Mix.replace(), { real: real.train, previous: prev.pool, synthetic })
   })
 })
-`)
+`
+  )
   return file
 }

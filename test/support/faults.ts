@@ -56,14 +56,17 @@ export const Flaky = defineStage({
 /** A pipeline file in `dir` made of one Flaky stage. */
 export const writeFlakyPipeline = (dir: string): string => {
   const file = join(dir, "flaky.ts")
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Pipeline } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
 import { Flaky } from ${JSON.stringify(join(ROOT, "test/support/faults.ts"))}
 
 export default Pipeline.make("flaky", (p) => {
   p.add(Flaky({ text: "hello" }), {})
 })
-`)
+`
+  )
   return file
 }
 
@@ -86,7 +89,10 @@ export const ouroWith = (
 ): Promise<Spawned> =>
   new Promise((done) => {
     const { OURO_STORE: _ignored, ...inherited } = process.env
-    const child = spawn(process.execPath, [join(ROOT, "bin", "ouro.js"), ...args], { cwd, env: { ...inherited, ...env } })
+    const child = spawn(process.execPath, [join(ROOT, "bin", "ouro.js"), ...args], {
+      cwd,
+      env: { ...inherited, ...env }
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))

@@ -4,10 +4,18 @@
  * "real-fraction" drifts slowly. Deterministic: noise comes from a seeded integer generator.
  */
 import { createHash } from "node:crypto"
-import type { ArmReport, DagEdge, DagNode, GenerationReport, ReportData, SeedSummary, TheoryCurve } from "../../src/report/data.ts"
+import type {
+  ArmReport,
+  DagEdge,
+  DagNode,
+  GenerationReport,
+  ReportData,
+  SeedSummary,
+  TheoryCurve
+} from "../../src/report/data.ts"
 
 /** mulberry32: a tiny seeded generator, enough for fixture noise. */
-const generator = (seed: number): (() => number) => {
+const generator = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -40,7 +48,11 @@ const VOCAB = 4000
 
 /** How far an arm has collapsed at generation g, 0 (healthy) to 1 (fully). */
 const collapse = (arm: Arm, g: number): number =>
-  arm === "replace" ? 1 - Math.exp(-0.45 * (g - 1)) : arm === "real-fraction" ? 0.35 * (1 - Math.exp(-0.3 * (g - 1))) : 0.02 * (g - 1)
+  arm === "replace"
+    ? 1 - Math.exp(-0.45 * (g - 1))
+    : arm === "real-fraction"
+    ? 0.35 * (1 - Math.exp(-0.3 * (g - 1)))
+    : 0.02 * (g - 1)
 
 const SAMPLES: Readonly<Record<Arm, ReadonlyArray<string>>> = {
   replace: [
@@ -166,7 +178,8 @@ const theory = (): TheoryCurve[] => {
   const entropy: TheoryCurve = {
     title: "Unigram entropy: exact expectation vs samples",
     quantity: "entropy (bits)",
-    assumption: "The expected entropy of the unigram marginal under multinomial resampling, computed exactly from the binomial chain of each type's count.",
+    assumption:
+      "The expected entropy of the unigram marginal under multinomial resampling, computed exactly from the binomial chain of each type's count.",
     points: Array.from({ length: GENERATIONS }, (_, i) => {
       const g = i + 1
       const predicted = 9.1 - 0.42 * (g - 1)
@@ -180,7 +193,11 @@ const theory = (): TheoryCurve[] => {
 
 /** The fixture, with a DAG of `dagShape` (default: the three arms, one seed, two generations: 26 nodes). */
 export const reportFixture = (
-  dagShape: { readonly arms: ReadonlyArray<string>; readonly seeds: ReadonlyArray<number>; readonly generations: number } = {
+  dagShape: {
+    readonly arms: ReadonlyArray<string>
+    readonly seeds: ReadonlyArray<number>
+    readonly generations: number
+  } = {
     arms: ARMS,
     seeds: [1],
     generations: 2
@@ -197,5 +214,12 @@ export const reportFixture = (
       return { stage: n.path, output, artifact, hash, bytes: 1000 + (parseInt(hash.slice(0, 6), 16) % 5_000_000) }
     })
   )
-  return { pipeline: "ngram-collapse", manifest: sha("manifest:ngram-collapse"), arms, dag, artifacts, theory: theory() }
+  return {
+    pipeline: "ngram-collapse",
+    manifest: sha("manifest:ngram-collapse"),
+    arms,
+    dag,
+    artifacts,
+    theory: theory()
+  }
 }

@@ -114,7 +114,10 @@ export const storeContract = (name: string, open: () => Promise<StoreUnderTest>)
       await run(store.setRef("pipelines/a", "1b"))
       assert.deepEqual(await run(store.getRef("pipelines/a")), Option.some("1b"))
       assert.deepEqual(await run(store.getRef("pipelines/none")), Option.none())
-      assert.deepEqual(await run(store.listRefs("pipelines/")), [{ name: "pipelines/a", value: "1b" }, { name: "pipelines/b", value: "2" }])
+      assert.deepEqual(await run(store.listRefs("pipelines/")), [{ name: "pipelines/a", value: "1b" }, {
+        name: "pipelines/b",
+        value: "2"
+      }])
       for (const bad of ["../escape", "a/../b", "", "a b", "/abs"]) {
         assert.equal((await failure(store.setRef(bad, "x")))._tag, "StoreError", bad)
       }

@@ -21,9 +21,14 @@ export const Score = defineStage({
 })
 
 /** source → upper(suffix) → score: three stages, no language model, quick to run from the CLI. */
-export const writeToyPipeline = (dir: string, o: { readonly name?: string; readonly suffix?: string; readonly file?: string } = {}): string => {
+export const writeToyPipeline = (
+  dir: string,
+  o: { readonly name?: string; readonly suffix?: string; readonly file?: string } = {}
+): string => {
   const file = join(dir, o.file ?? `${o.name ?? "toy"}.ts`)
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { Pipeline } from ${JSON.stringify(join(ROOT, "src/index.ts"))}
 import { Source, Upper } from ${JSON.stringify(join(ROOT, "test/support/toy.ts"))}
 import { Score } from ${JSON.stringify(join(ROOT, "test/support/store-faults.ts"))}
@@ -33,7 +38,8 @@ export default Pipeline.make(${JSON.stringify(o.name ?? "toy")}, (p) => {
   const up = p.add(Upper({ suffix: ${JSON.stringify(o.suffix ?? "!")} }), { in: src.out })
   p.add(Score({}), { in: up.out })
 })
-`)
+`
+  )
   return file
 }
 
@@ -41,7 +47,14 @@ export interface Running {
   readonly pid: number
   readonly stderr: () => string
   readonly stdout: () => string
-  readonly done: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }>
+  readonly done: Promise<
+    {
+      readonly code: number | null
+      readonly signal: NodeJS.Signals | null
+      readonly stdout: string
+      readonly stderr: string
+    }
+  >
 }
 
 /** `ouro ARGS` in the background. */
@@ -88,6 +101,10 @@ export const canUnshare = (): boolean =>
 /** Runs a bash script in a private mount namespace (mounts made there vanish with it). */
 export const inNamespace = (script: string, cwd: string) => {
   const { OURO_STORE: _ignored, ...env } = process.env
-  const r = spawnSync("unshare", ["-m", "bash", "-c", script], { cwd, encoding: "utf8", env: { ...env, OURO: `${process.execPath} ${BIN}` } })
+  const r = spawnSync("unshare", ["-m", "bash", "-c", script], {
+    cwd,
+    encoding: "utf8",
+    env: { ...env, OURO: `${process.execPath} ${BIN}` }
+  })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }

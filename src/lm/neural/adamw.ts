@@ -35,7 +35,8 @@ export interface OptimizerState {
 }
 
 export const optimizerState = (params: Params): OptimizerState => {
-  const zeros = (): Params => Object.fromEntries(Object.entries(params).map(([k, a]) => [k, new Float32Array(a.length)]))
+  const zeros = (): Params =>
+    Object.fromEntries(Object.entries(params).map(([k, a]) => [k, new Float32Array(a.length)]))
   return { params, m: zeros(), v: zeros(), step: 0 }
 }
 

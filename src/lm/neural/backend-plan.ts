@@ -49,10 +49,17 @@ const planFor = (forced: string): Plan => {
   }
   return isResolvable("@tensorflow/tfjs-node")
     ? planned("tensorflow", "@tensorflow/tfjs-node is installed (native libtensorflow)")
-    : planned("wasm", "@tensorflow/tfjs-node: not installed (an optional dependency: its install needs internet), so wasm")
+    : planned(
+      "wasm",
+      "@tensorflow/tfjs-node: not installed (an optional dependency: its install needs internet), so wasm"
+    )
 }
 
-const planned = (name: BackendName, because: string): Plan => ({ name, because, env: { "tfjs-backend": name, ...versionsFor(name) } })
+const planned = (name: BackendName, because: string): Plan => ({
+  name,
+  because,
+  env: { "tfjs-backend": name, ...versionsFor(name) }
+})
 
 // Every neural stage asks when it is defined; what is installed does not change while a process runs, so the plan is
 // worked out once per value of $OURO_BACKEND (a failed resolve and two package.json reads each time add up).

@@ -93,6 +93,8 @@ export const selectBackend = (options: SelectBackendOptions = {}): Promise<Backe
 export const usePlannedBackend = async (): Promise<BackendInfo> => {
   const planned = plannedBackend()
   const info = await selectBackend({ prefer: planned })
-  if (info.name !== planned) throw new Error(`the TF.js backend ${planned} was planned but could not start (${info.reason})`)
+  if (info.name !== planned) {
+    throw new Error(`the TF.js backend ${planned} was planned but could not start (${info.reason})`)
+  }
   return info
 }

@@ -35,7 +35,13 @@ export interface DecodeProgress {
 }
 
 /** Adjusted log-probabilities (float64) of one row: penalty, temperature, top-k and top-p applied. */
-const logProbs = (logits: Float32Array, o: number, vocab: number, seen: ReadonlySet<number>, opt: DecodeOptions): Float64Array => {
+const logProbs = (
+  logits: Float32Array,
+  o: number,
+  vocab: number,
+  seen: ReadonlySet<number>,
+  opt: DecodeOptions
+): Float64Array => {
   const z = new Float64Array(vocab)
   for (let k = 0; k < vocab; k++) {
     let v = logits[o + k]
@@ -97,10 +103,17 @@ export const decodeDocuments = (
 ): Int32Array[] => {
   const rng = xoroshiro128plus(opt.seed)
   const uniform = () => uniformFloat64(rng)
-  return opt.beams > 1 ? beamSearch(makeDecoder, opt, uniform, onProgress) : sample(makeDecoder, opt, uniform, onProgress)
+  return opt.beams > 1
+    ? beamSearch(makeDecoder, opt, uniform, onProgress)
+    : sample(makeDecoder, opt, uniform, onProgress)
 }
 
-function sample(makeDecoder: (rows: number) => Decoder, opt: DecodeOptions, uniform: () => number, onProgress: (p: DecodeProgress) => void) {
+function sample(
+  makeDecoder: (rows: number) => Decoder,
+  opt: DecodeOptions,
+  uniform: () => number,
+  onProgress: (p: DecodeProgress) => void
+) {
   const rows = Math.max(1, Math.min(opt.rows, opt.documents))
   const dec = makeDecoder(rows)
   const vocab = dec.vocab
@@ -165,7 +178,12 @@ function sample(makeDecoder: (rows: number) => Decoder, opt: DecodeOptions, unif
   return done.sort((a, b) => a.index - b.index).map((d) => d.ids)
 }
 
-function beamSearch(makeDecoder: (rows: number) => Decoder, opt: DecodeOptions, uniform: () => number, onProgress: (p: DecodeProgress) => void) {
+function beamSearch(
+  makeDecoder: (rows: number) => Decoder,
+  opt: DecodeOptions,
+  uniform: () => number,
+  onProgress: (p: DecodeProgress) => void
+) {
   const width = opt.beams
   const dec = makeDecoder(width)
   const vocab = dec.vocab
@@ -192,7 +210,12 @@ function beamSearch(makeDecoder: (rows: number) => Decoder, opt: DecodeOptions, 
           const best = Array.from({ length: vocab }, (_, k) => k).sort((x, y) => lp[y] - lp[x] || x - y).slice(0, width)
           for (const k of best) {
             if (lp[k] === -Infinity) continue
-            candidates.push({ from: i, ids: k === EOS_ID ? b.ids : [...b.ids, k], score: b.score + lp[k], end: k === EOS_ID })
+            candidates.push({
+              from: i,
+              ids: k === EOS_ID ? b.ids : [...b.ids, k],
+              score: b.score + lp[k],
+              end: k === EOS_ID
+            })
           }
         })
         candidates.sort((x, y) => y.score - x.score)

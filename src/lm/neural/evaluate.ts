@@ -23,12 +23,18 @@ export interface SlidingNll {
 export const slidingNll = (
   net: Net,
   stream: Int32Array,
-  options: { readonly stride: number; readonly batch: number; readonly onProgress?: (done: number, total: number) => void }
+  options: {
+    readonly stride: number
+    readonly batch: number
+    readonly onProgress?: (done: number, total: number) => void
+  }
 ): SlidingNll => {
   if (stream.length < 2) throw new Error(`the test stream has ${stream.length} tokens: nothing to predict`)
   const W = Math.min(net.window, stream.length - 1)
   const stride = Math.min(options.stride, W)
-  if (!Number.isSafeInteger(stride) || stride < 1) throw new Error(`stride must be a positive integer, got ${options.stride}`)
+  if (!Number.isSafeInteger(stride) || stride < 1) {
+    throw new Error(`stride must be a positive integer, got ${options.stride}`)
+  }
   // Window starts; the last one is moved back so every window is full length (targets up to the stream's end).
   const starts: number[] = []
   const last = stream.length - 1 - W

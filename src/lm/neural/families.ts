@@ -5,7 +5,15 @@
 import { type Decoder, type Family, type Params } from "./family.ts"
 import { type LstmConfig, lstm } from "./lstm.ts"
 import {
-  FAST, forward, fromSafetensors, initParams, lossAndGrads, MODEL_ARTIFACT, paramShapes, toSafetensors, type TransformerConfig,
+  FAST,
+  forward,
+  fromSafetensors,
+  initParams,
+  lossAndGrads,
+  MODEL_ARTIFACT,
+  paramShapes,
+  toSafetensors,
+  type TransformerConfig,
   validateConfig
 } from "./transformer.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
@@ -24,7 +32,10 @@ export const transformer: Family<TransformerConfig> = {
   decoder: transformerDecoder,
   dataParallel: async (config, state, { shards, backend, adamw }) => {
     const trainer = await createParallelTrainer(config, state, { shards, backend })
-    return { step: (inputs, targets, batch) => trainer.step(inputs, targets, batch, adamw), close: () => trainer.close() }
+    return {
+      step: (inputs, targets, batch) => trainer.step(inputs, targets, batch, adamw),
+      close: () => trainer.close()
+    }
   },
   toSafetensors,
   fromSafetensors

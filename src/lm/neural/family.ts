@@ -93,5 +93,7 @@ export interface Family<C> {
     options: { readonly shards: number; readonly backend: BackendName; readonly adamw: AdamWConfig }
   ) => Promise<Stepper>
   toSafetensors(config: C, params: Params, metadata: Readonly<Record<string, string>>): Uint8Array
-  fromSafetensors(bytes: Uint8Array): { readonly config: C; readonly params: Params; readonly metadata: Record<string, string> }
+  fromSafetensors(
+    bytes: Uint8Array
+  ): { readonly config: C; readonly params: Params; readonly metadata: Record<string, string> }
 }

@@ -13,7 +13,14 @@ import { checkedDecoder, type Decoder, type Family } from "./family.ts"
 import { gradientsOf, residentAffine, tidyRead } from "./tensors.ts"
 import { crossEntropy, dense, embedding, FAST } from "./transformer.ts"
 import {
-  NEURAL_ARTIFACTS, type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
+  NEURAL_ARTIFACTS,
+  type Params,
+  type ParamShapes,
+  requirePositiveInts,
+  seededDraws,
+  size,
+  weightsFromSafetensors,
+  weightsToSafetensors
 } from "./weights.ts"
 
 export interface LstmConfig {
@@ -35,8 +42,10 @@ export const lstmShapes = (c: LstmConfig): ParamShapes => {
   const out: Array<readonly [string, ReadonlyArray<number>]> = [["emb", [c.vocab, c.embed]]]
   for (let l = 0; l < c.layers; l++) {
     out.push(
-      [`l${l}.ih.w`, [l === 0 ? c.embed : c.hidden, H]], [`l${l}.ih.b`, [H]],
-      [`l${l}.hh.w`, [c.hidden, H]], [`l${l}.hh.b`, [H]]
+      [`l${l}.ih.w`, [l === 0 ? c.embed : c.hidden, H]],
+      [`l${l}.ih.b`, [H]],
+      [`l${l}.hh.w`, [c.hidden, H]],
+      [`l${l}.hh.b`, [H]]
     )
   }
   out.push(["head.w", [c.hidden, c.vocab]], ["head.b", [c.vocab]])
@@ -55,16 +64,21 @@ export const initLstm = (c: LstmConfig, seed: number): Params => {
   const params: Params = {}
   for (const [name, shape] of lstmShapes(c)) {
     const a = new Float32Array(size(shape))
-    if (name === "emb") for (let i = 0; i < a.length; i++) a[i] = normal()
-    else if (name !== "head.b") for (let i = 0; i < a.length; i++) a[i] = k * (2 * uniform() - 1)
-    if (name.endsWith(".ih.b")) for (let i = c.hidden; i < 2 * c.hidden; i++) a[i] += 1
+    if (name === "emb") { for (let i = 0; i < a.length; i++) a[i] = normal() }
+    else if (name !== "head.b") { for (let i = 0; i < a.length; i++) a[i] = k * (2 * uniform() - 1) }
+    if (name.endsWith(".ih.b")) { for (let i = c.hidden; i < 2 * c.hidden; i++) a[i] += 1 }
     params[name] = a
   }
   return params
 }
 
 /** Logits [batch·T, vocab] for ids [batch, T] row-major, each row from a zero state. */
-const forwardTensors = (c: LstmConfig, w: Readonly<Record<string, tf.Tensor>>, ids: Int32Array, batch: number): tf.Tensor2D => {
+const forwardTensors = (
+  c: LstmConfig,
+  w: Readonly<Record<string, tf.Tensor>>,
+  ids: Int32Array,
+  batch: number
+): tf.Tensor2D => {
   const t = ids.length / batch
   if (!Number.isInteger(t) || t < 1) throw new Error(`lstm: ${ids.length} ids do not make ${batch} rows`)
   const H = c.hidden
@@ -97,7 +111,11 @@ const lstmLogits = (c: LstmConfig, params: Params, ids: Int32Array, batch: numbe
   tidyRead(() => ({ logits: forwardTensors(c, Object.fromEntries(upload(c, params)), ids, batch) })).logits
 
 const lstmLossAndGrads = (c: LstmConfig, params: Params, inputs: Int32Array, targets: Int32Array, batch: number) =>
-  gradientsOf(lstmShapes(c).map(([n]) => n), () => upload(c, params).map(([, t]) => t), (w) => crossEntropy(FAST, forwardTensors(c, w, inputs, batch), targets))
+  gradientsOf(
+    lstmShapes(c).map(([n]) => n),
+    () => upload(c, params).map(([, t]) => t),
+    (w) => crossEntropy(FAST, forwardTensors(c, w, inputs, batch), targets)
+  )
 
 const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v))
 
@@ -170,5 +188,6 @@ export const lstm: Family<LstmConfig> = {
   decoder: lstmDecoder,
   toSafetensors: (c, params, metadata) =>
     weightsToSafetensors(LSTM_ARTIFACT, CONFIG_FIELDS, c, lstmShapes(c), params, metadata),
-  fromSafetensors: (bytes) => weightsFromSafetensors<LstmConfig>(bytes, LSTM_ARTIFACT, CONFIG_FIELDS, validateLstm, lstmShapes)
+  fromSafetensors: (bytes) =>
+    weightsFromSafetensors<LstmConfig>(bytes, LSTM_ARTIFACT, CONFIG_FIELDS, validateLstm, lstmShapes)
 }

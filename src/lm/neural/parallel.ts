@@ -7,7 +7,15 @@
 import { Worker } from "node:worker_threads"
 import { type AdamWConfig, adamwStep, type OptimizerState } from "./adamw.ts"
 import type { BackendName } from "./backend-plan.ts"
-import { FAST, type Impl, lossAndGrads, type LossAndGrads, type Params, paramShapes, type TransformerConfig } from "./transformer.ts"
+import {
+  FAST,
+  type Impl,
+  lossAndGrads,
+  type LossAndGrads,
+  type Params,
+  paramShapes,
+  type TransformerConfig
+} from "./transformer.ts"
 
 export interface ParallelOptions {
   /** Batch shards, one thread each (1 = no workers). */
@@ -59,8 +67,12 @@ export const createParallelTrainer = async (
   options: ParallelOptions
 ): Promise<ParallelTrainer> => {
   const impl = options.impl ?? FAST
-  if (!Number.isSafeInteger(options.shards) || options.shards < 1) throw new Error(`parallel: shards must be >= 1, got ${options.shards}`)
-  const workers = await Promise.all(Array.from({ length: options.shards - 1 }, () => startWorker(config, impl, options.backend)))
+  if (!Number.isSafeInteger(options.shards) || options.shards < 1) {
+    throw new Error(`parallel: shards must be >= 1, got ${options.shards}`)
+  }
+  const workers = await Promise.all(
+    Array.from({ length: options.shards - 1 }, () => startWorker(config, impl, options.backend))
+  )
   const shapes = paramShapes(config)
   const names = shapes.map(([n]) => n)
   return {
@@ -72,7 +84,12 @@ export const createParallelTrainer = async (
       const rows = (i: number) => bounds[i + 1] - bounds[i]
       const slice = (a: Int32Array, i: number) => a.slice(bounds[i] * t, bounds[i + 1] * t)
       const remote = workers.slice(0, k - 1).map((w, j) =>
-        w.request({ params: state.params, inputs: slice(inputs, j + 1), targets: slice(targets, j + 1), batch: rows(j + 1) })
+        w.request({
+          params: state.params,
+          inputs: slice(inputs, j + 1),
+          targets: slice(targets, j + 1),
+          batch: rows(j + 1)
+        })
       )
       const local = lossAndGrads(config, state.params, slice(inputs, 0), slice(targets, 0), rows(0), impl)
       const parts: LossAndGrads[] = [local]

@@ -21,7 +21,7 @@ const PARTS = ["attention.wat", "gelu.wat", "layer-norm.wat", "weight-grad.wat"]
 
 const readWat = async (): Promise<string> => {
   const parts = await Promise.all(PARTS.map((name) => readFile(new URL(`./kernels/${name}`, import.meta.url), "utf8")))
-  return ["(module", '(memory (export "memory") 1)', ...parts, ")"].join("\n")
+  return ["(module", "(memory (export \"memory\") 1)", ...parts, ")"].join("\n")
 }
 
 // The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
@@ -32,7 +32,17 @@ declare const WebAssembly: {
 
 interface Kernels {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number }
-  scores(q: number, qPitch: number, k: number, kPitch: number, s: number, sPitch: number, t: number, hd: number, scale: number): void
+  scores(
+    q: number,
+    qPitch: number,
+    k: number,
+    kPitch: number,
+    s: number,
+    sPitch: number,
+    t: number,
+    hd: number,
+    scale: number
+  ): void
   pv(p: number, pPitch: number, x: number, xPitch: number, o: number, oPitch: number, t: number, hd: number): void
   ptv(p: number, pPitch: number, x: number, xPitch: number, o: number, oPitch: number, t: number, hd: number): void
   softmaxRows(s: number, sPitch: number, t: number): void
@@ -40,7 +50,17 @@ interface Kernels {
   gelu(x: number, y: number, n: number): void
   geluGrad(x: number, dy: number, dx: number, n: number): void
   layerNorm(x: number, g: number, b: number, y: number, stats: number, rows: number, d: number): void
-  layerNormGrad(x: number, dy: number, g: number, stats: number, dx: number, dg64: number, db64: number, rows: number, d: number): void
+  layerNormGrad(
+    x: number,
+    dy: number,
+    g: number,
+    stats: number,
+    dx: number,
+    dg64: number,
+    db64: number,
+    rows: number,
+    d: number
+  ): void
   weightGrad(x: number, din: number, g: number, dout: number, rows: number, dw: number, db: number): void
 }
 
@@ -83,7 +103,13 @@ const regions = <K extends string>(floats: Record<K, number>): { at: Record<K, n
 
 /** Forward: out [B·T, d] from fused qkv [B·T, 3d]; p receives the probabilities (attentionProbabilitiesWasm). */
 export const attentionForwardWasm = (
-  x: Float32Array, out: Float32Array, p: Float32Array, batch: number, t: number, heads: number, d3: number
+  x: Float32Array,
+  out: Float32Array,
+  p: Float32Array,
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
 ): void => {
   const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
   const { at, f32 } = regions({ x: x.length, out: out.length, p: p.length })
@@ -103,7 +129,14 @@ export const attentionForwardWasm = (
 
 /** Backward: dx [B·T, 3d] (dq | dk | dv) from dOut g [B·T, d] and the forward's probabilities. */
 export const attentionBackwardWasm = (
-  x: Float32Array, g: Float32Array, p: Float32Array, dx: Float32Array, batch: number, t: number, heads: number, d3: number
+  x: Float32Array,
+  g: Float32Array,
+  p: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
 ): void => {
   const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
   const { at, f32 } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: tile })
@@ -147,7 +180,13 @@ export const wasmLayerNormFits = (d: number): boolean => d % 4 === 0
 
 /** LayerNorm (eps 1e-5) of the rows of x [rows, d]; stats [rows, 2] receives each row's mean and 1/std. */
 export const layerNormForwardWasm = (
-  x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, stats: Float32Array, rows: number, d: number
+  x: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  y: Float32Array,
+  stats: Float32Array,
+  rows: number,
+  d: number
 ): void => {
   const { at, f32 } = regions({ x: x.length, g: d, b: d, y: y.length, stats: 2 * rows })
   f32.set(x, at.x / 4)
@@ -160,10 +199,25 @@ export const layerNormForwardWasm = (
 
 /** LayerNorm gradient: dx, and dg / db summed over the rows in float64. */
 export const layerNormBackwardWasm = (
-  x: Float32Array, dy: Float32Array, g: Float32Array, stats: Float32Array,
-  dx: Float32Array, dg: Float32Array, db: Float32Array, rows: number, d: number
+  x: Float32Array,
+  dy: Float32Array,
+  g: Float32Array,
+  stats: Float32Array,
+  dx: Float32Array,
+  dg: Float32Array,
+  db: Float32Array,
+  rows: number,
+  d: number
 ): void => {
-  const { at, f32 } = regions({ x: x.length, dy: dy.length, g: d, stats: 2 * rows, dx: dx.length, dg64: 2 * d, db64: 2 * d })
+  const { at, f32 } = regions({
+    x: x.length,
+    dy: dy.length,
+    g: d,
+    stats: 2 * rows,
+    dx: dx.length,
+    dg64: 2 * d,
+    db64: 2 * d
+  })
   f32.set(x, at.x / 4)
   f32.set(dy, at.dy / 4)
   f32.set(g, at.g / 4)
@@ -185,7 +239,13 @@ export const wasmWeightGradFits = (din: number, dout: number): boolean => din % 
  * A dense layer's parameter gradients: dw [din, dout] = xᵀ·g and db = column sums of g, for x [rows, din] and
  * g [rows, dout]. Replaces a transpose and an XNNPACK product whose fresh right operand it must repack every call.
  */
-export const weightGradWasm = (x: Float32Array, g: Float32Array, dw: Float32Array, db: Float32Array, rows: number): void => {
+export const weightGradWasm = (
+  x: Float32Array,
+  g: Float32Array,
+  dw: Float32Array,
+  db: Float32Array,
+  rows: number
+): void => {
   const din = x.length / rows, dout = g.length / rows
   const { at, f32 } = regions({ x: x.length, g: g.length, dw: din * dout, db: dout })
   f32.set(x, at.x / 4)

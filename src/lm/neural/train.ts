@@ -58,12 +58,16 @@ export const sampleBatch = (
 }
 
 /** A seeded uniform [0, 1) stream for sampleBatch. */
-export const uniformStream = (seed: number): (() => number) => seededDraws(seed).uniform
+export const uniformStream = (seed: number): () => number => seededDraws(seed).uniform
 
 const stepperFor = async <C>(family: Family<C>, config: C, params: Params, o: TrainOptions): Promise<Stepper> => {
   const state = optimizerState(params)
-  if (family.dataParallel !== undefined) return family.dataParallel(config, state, { shards: o.shards, backend: o.backend, adamw: o.adamw })
-  if (o.shards !== 1) throw new Error(`${family.name}: data-parallel training (shards ${o.shards}) is not available for this family`)
+  if (family.dataParallel !== undefined) {
+    return family.dataParallel(config, state, { shards: o.shards, backend: o.backend, adamw: o.adamw })
+  }
+  if (o.shards !== 1) {
+    throw new Error(`${family.name}: data-parallel training (shards ${o.shards}) is not available for this family`)
+  }
   const shapes = family.paramShapes(config)
   return {
     step: async (inputs, targets, batch) => {
@@ -76,7 +80,13 @@ const stepperFor = async <C>(family: Family<C>, config: C, params: Params, o: Tr
 }
 
 /** Mean next-token loss of `params` on fixed windows. */
-const windowsLoss = <C>(family: Family<C>, config: C, params: Params, windows: ReadonlyArray<{ inputs: Int32Array; targets: Int32Array }>, batch: number) => {
+const windowsLoss = <C>(
+  family: Family<C>,
+  config: C,
+  params: Params,
+  windows: ReadonlyArray<{ inputs: Int32Array; targets: Int32Array }>,
+  batch: number
+) => {
   let total = 0, count = 0
   for (const w of windows) {
     const logits = family.logits(config, params, w.inputs, batch)
@@ -98,7 +108,9 @@ export const trainNet = async <C>(
   onProgress: (p: TrainProgress) => void = () => {}
 ): Promise<ReadonlyArray<TrainPoint>> => {
   const T = family.window(config)
-  if (train.length < T + 2) throw new Error(`the training stream has ${train.length} tokens, fewer than one window of ${T + 1} plus one`)
+  if (train.length < T + 2) {
+    throw new Error(`the training stream has ${train.length} tokens, fewer than one window of ${T + 1} plus one`)
+  }
   const next = uniformStream(o.seed)
   const heldOut = validation.length >= T + 2
     ? (() => {
@@ -123,11 +135,18 @@ export const trainNet = async <C>(
     for (let step = 1; step <= o.steps; step++) {
       const { inputs, targets } = sampleBatch(train, o.batch, T, next)
       const loss = await stepper.step(inputs, targets, o.batch)
-      if (!Number.isFinite(loss)) throw new Error(`the training loss is ${loss} at step ${step}: lower the learning rate`)
+      if (!Number.isFinite(loss)) {
+        throw new Error(`the training loss is ${loss} at step ${step}: lower the learning rate`)
+      }
       sum += loss
       since++
       if ((o.every > 0 && step % o.every === 0) || step === o.steps) lastValidation = record(step).validation
-      onProgress({ step, steps: o.steps, loss, ...(lastValidation === undefined ? {} : { validation: lastValidation }) })
+      onProgress({
+        step,
+        steps: o.steps,
+        loss,
+        ...(lastValidation === undefined ? {} : { validation: lastValidation })
+      })
     }
   } finally {
     await stepper.close()

@@ -20,7 +20,10 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
   const d = c.dModel, T = c.context, V = c.vocab, hd = d / c.heads
   const keep = Math.max(1, Math.floor(T / 2))
   const affines = residentAffine(params, paramShapes(c), [
-    ...Array.from({ length: c.layers }, (_, l) => ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"].map((n) => `h${l}.${n}`)).flat(),
+    ...Array.from(
+      { length: c.layers },
+      (_, l) => ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"].map((n) => `h${l}.${n}`)
+    ).flat(),
     "head"
   ])
   const affine = affines.apply
@@ -66,7 +69,19 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
         }
         for (let s = 0; s < n; s++) {
           for (let h = 0; h < c.heads; h++) {
-            cachedAttention(qkv, (i * n + s) * 3 * d + h * hd, kc, vc, r * T * d + h * hd, d, length[r] + s, hd, scale, scores, acc)
+            cachedAttention(
+              qkv,
+              (i * n + s) * 3 * d + h * hd,
+              kc,
+              vc,
+              r * T * d + h * hd,
+              d,
+              length[r] + s,
+              hd,
+              scale,
+              scores,
+              acc
+            )
             att.set(acc, (i * n + s) * d + h * hd)
           }
         }
@@ -148,8 +163,17 @@ function layerNormRows(x: Float32Array, g: Float32Array, b: Float32Array, y: Flo
  * weights in `scores` (float64), the result in `out` [hd].
  */
 function cachedAttention(
-  qkv: Float32Array, q: number, kc: Float32Array, vc: Float32Array, base: number, pitch: number, last: number, hd: number,
-  scale: number, scores: Float64Array, out: Float32Array
+  qkv: Float32Array,
+  q: number,
+  kc: Float32Array,
+  vc: Float32Array,
+  base: number,
+  pitch: number,
+  last: number,
+  hd: number,
+  scale: number,
+  scores: Float64Array,
+  out: Float32Array
 ): void {
   let max = -Infinity
   for (let j = 0; j <= last; j++) {
@@ -167,7 +191,7 @@ function cachedAttention(
     if (sc > max) max = sc
   }
   let sum = 0
-  for (let j = 0; j <= last; j++) sum += (scores[j] = Math.exp(scores[j] - max))
+  for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j] - max)
   for (let j = 0; j <= last; j++) scores[j] /= sum
   for (let k = 0; k < hd; k++) {
     let a = 0

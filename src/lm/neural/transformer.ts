@@ -20,11 +20,27 @@ import "@tensorflow/tfjs"
 import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
 import { gradientsOf, tidyRead } from "./tensors.ts"
 import {
-  attentionBackwardWasm, attentionForwardWasm, attentionProbabilitiesWasm, geluBackwardWasm, geluForwardWasm, layerNormBackwardWasm,
-  layerNormForwardWasm, wasmAttentionFits, wasmLayerNormFits, wasmWeightGradFits, weightGradWasm
+  attentionBackwardWasm,
+  attentionForwardWasm,
+  attentionProbabilitiesWasm,
+  geluBackwardWasm,
+  geluForwardWasm,
+  layerNormBackwardWasm,
+  layerNormForwardWasm,
+  wasmAttentionFits,
+  wasmLayerNormFits,
+  wasmWeightGradFits,
+  weightGradWasm
 } from "./simd-kernels.ts"
 import {
-  NEURAL_ARTIFACTS, type Params, type ParamShapes, requirePositiveInts, seededDraws, size, weightsFromSafetensors, weightsToSafetensors
+  NEURAL_ARTIFACTS,
+  type Params,
+  type ParamShapes,
+  requirePositiveInts,
+  seededDraws,
+  size,
+  weightsFromSafetensors,
+  weightsToSafetensors
 } from "./weights.ts"
 
 export interface TransformerConfig {
@@ -48,7 +64,13 @@ export interface Impl {
 }
 
 export const FAST: Impl = { dense: "custom", attention: "wasm", embedding: "custom", loss: "custom", elementwise: "js" }
-export const REFERENCE: Impl = { dense: "plain", attention: "tf", embedding: "onehot", loss: "plain", elementwise: "tf" }
+export const REFERENCE: Impl = {
+  dense: "plain",
+  attention: "tf",
+  embedding: "onehot",
+  loss: "plain",
+  elementwise: "tf"
+}
 
 export const MODEL_ARTIFACT = NEURAL_ARTIFACTS.transformer
 
@@ -69,12 +91,18 @@ export const paramShapes = (c: TransformerConfig): ParamShapes => {
   for (let l = 0; l < c.layers; l++) {
     const p = `h${l}.`
     out.push(
-      [p + "ln1.g", [d]], [p + "ln1.b", [d]],
-      [p + "attn.qkv.w", [d, 3 * d]], [p + "attn.qkv.b", [3 * d]],
-      [p + "attn.proj.w", [d, d]], [p + "attn.proj.b", [d]],
-      [p + "ln2.g", [d]], [p + "ln2.b", [d]],
-      [p + "mlp.fc.w", [d, 4 * d]], [p + "mlp.fc.b", [4 * d]],
-      [p + "mlp.proj.w", [4 * d, d]], [p + "mlp.proj.b", [d]]
+      [p + "ln1.g", [d]],
+      [p + "ln1.b", [d]],
+      [p + "attn.qkv.w", [d, 3 * d]],
+      [p + "attn.qkv.b", [3 * d]],
+      [p + "attn.proj.w", [d, d]],
+      [p + "attn.proj.b", [d]],
+      [p + "ln2.g", [d]],
+      [p + "ln2.b", [d]],
+      [p + "mlp.fc.w", [d, 4 * d]],
+      [p + "mlp.fc.b", [4 * d]],
+      [p + "mlp.proj.w", [4 * d, d]],
+      [p + "mlp.proj.b", [d]]
     )
   }
   out.push(["ln_f.g", [d]], ["ln_f.b", [d]], ["head.w", [d, c.vocab]], ["head.b", [c.vocab]])
@@ -109,10 +137,14 @@ export const countParams = (c: TransformerConfig): number => paramShapes(c).redu
 /** tf.customGrad over `n` tensor inputs (tfjs types its arguments as one union array; this names them). */
 const customGrad = <T extends tf.Tensor>(
   n: number,
-  f: (xs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: (dy: T, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }
-): ((...xs: tf.Tensor[]) => T) => {
+  f: (
+    xs: tf.Tensor[],
+    save: tf.GradSaveFunc
+  ) => { value: T; gradFunc: (dy: T, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }
+): (...xs: tf.Tensor[]) => T => {
   const g = tf.customGrad<T>((...args: Array<tf.Tensor | tf.GradSaveFunc>) =>
-    f(args.slice(0, n) as tf.Tensor[], args[n] as tf.GradSaveFunc))
+    f(args.slice(0, n) as tf.Tensor[], args[n] as tf.GradSaveFunc)
+  )
   return (...xs) => g(...xs)
 }
 
@@ -229,7 +261,14 @@ const layerNormJs = customGrad<tf.Tensor2D>(3, ([x, g, b]) => {
 })
 
 function layerNormForward(
-  x: Float32Array, g: Float32Array, b: Float32Array, xhat: Float64Array, rstd: Float64Array, y: Float32Array, rows: number, d: number
+  x: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  xhat: Float64Array,
+  rstd: Float64Array,
+  y: Float32Array,
+  rows: number,
+  d: number
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * d
@@ -252,8 +291,15 @@ function layerNormForward(
 }
 
 function layerNormBackward(
-  dy: Float32Array, g: Float32Array, xhat: Float64Array, rstd: Float64Array,
-  dx: Float32Array, dg: Float32Array, db: Float32Array, rows: number, d: number
+  dy: Float32Array,
+  g: Float32Array,
+  xhat: Float64Array,
+  rstd: Float64Array,
+  dx: Float32Array,
+  dg: Float32Array,
+  db: Float32Array,
+  rows: number,
+  d: number
 ): void {
   const dgAcc = new Float64Array(d), dbAcc = new Float64Array(d)
   for (let r = 0; r < rows; r++) {
@@ -312,7 +358,9 @@ function gatherRows(table: Float32Array, ids: Int32Array, d: number): Float32Arr
  * returning [batch·T, dModel] with the heads side by side, ready for the output projection.
  */
 export const attention = (impl: Impl, qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
-  if (impl.attention === "wasm" && wasmAttentionFits(qkv.shape[1] / 3 / heads)) return attentionWasm(qkv, batch, t, heads)
+  if (impl.attention === "wasm" && wasmAttentionFits(qkv.shape[1] / 3 / heads)) {
+    return attentionWasm(qkv, batch, t, heads)
+  }
   return impl.attention === "tf" ? attentionTf(qkv, batch, t, heads) : attentionJs(qkv, batch, t, heads)
 }
 
@@ -323,7 +371,16 @@ export const attention = (impl: Impl, qkv: tf.Tensor2D, batch: number, t: number
 const kernelAttention = <P extends Float32Array | Float64Array>(
   probabilities: (batch: number, heads: number, t: number) => P,
   forward: (x: Float32Array, out: Float32Array, p: P, batch: number, t: number, heads: number, d3: number) => void,
-  backward: (x: Float32Array, dy: Float32Array, p: P, dx: Float32Array, batch: number, t: number, heads: number, d3: number) => void
+  backward: (
+    x: Float32Array,
+    dy: Float32Array,
+    p: P,
+    dx: Float32Array,
+    batch: number,
+    t: number,
+    heads: number,
+    d3: number
+  ) => void
 ) =>
 (qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
   const d3 = qkv.shape[1]
@@ -366,10 +423,22 @@ const attentionTf = (qkv: tf.Tensor2D, batch: number, t: number, heads: number):
  * backend's batched matMul is a naive loop and slower. The kernels are top-level functions taking everything as
  * arguments: V8 optimises them about 2x better than the same loops in a closure.
  */
-const attentionJs = kernelAttention((batch, heads, t) => new Float64Array(batch * heads * t * t), attentionForward, attentionBackward)
+const attentionJs = kernelAttention(
+  (batch, heads, t) => new Float64Array(batch * heads * t * t),
+  attentionForward,
+  attentionBackward
+)
 
 /** Copies one (b, h)'s rows of columns [offset, offset + hd) of a [B·T, width] matrix into a [T, hd] tile. */
-function loadTile(x: Float32Array, tile: Float64Array, b: number, t: number, width: number, offset: number, hd: number): void {
+function loadTile(
+  x: Float32Array,
+  tile: Float64Array,
+  b: number,
+  t: number,
+  width: number,
+  offset: number,
+  hd: number
+): void {
   for (let i = 0; i < t; i++) {
     const src = (b * t + i) * width + offset
     const dst = i * hd
@@ -391,10 +460,19 @@ function dot(a: Float64Array, ai: number, b: Float64Array, bi: number, n: number
 }
 
 function attentionForward(
-  x: Float32Array, out: Float32Array, p: Float64Array, batch: number, t: number, heads: number, d3: number
+  x: Float32Array,
+  out: Float32Array,
+  p: Float64Array,
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
 ): void {
   const d = d3 / 3, hd = d / heads, scale = 1 / Math.sqrt(hd)
-  const q = new Float64Array(t * hd), k = new Float64Array(t * hd), v = new Float64Array(t * hd), o = new Float64Array(hd)
+  const q = new Float64Array(t * hd),
+    k = new Float64Array(t * hd),
+    v = new Float64Array(t * hd),
+    o = new Float64Array(hd)
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       loadTile(x, q, b, t, d3, h * hd, hd)
@@ -431,7 +509,14 @@ function attentionForward(
 }
 
 function attentionBackward(
-  x: Float32Array, g: Float32Array, p: Float64Array, dx: Float32Array, batch: number, t: number, heads: number, d3: number
+  x: Float32Array,
+  g: Float32Array,
+  p: Float64Array,
+  dx: Float32Array,
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
 ): void {
   const d = d3 / 3, hd = d / heads, scale = 1 / Math.sqrt(hd)
   const n = t * hd
@@ -539,18 +624,31 @@ export const forwardTensors = (
   impl: Impl = FAST
 ): tf.Tensor2D => {
   const t = ids.length / batch
-  if (!Number.isInteger(t) || t < 1 || t > c.context) throw new Error(`transformer: sequence length ${t} outside 1..${c.context}`)
+  if (!Number.isInteger(t) || t < 1 || t > c.context) {
+    throw new Error(`transformer: sequence length ${t} outside 1..${c.context}`)
+  }
   const d = c.dModel
   const W2 = (n: string) => w[n] as tf.Tensor2D
   const W1 = (n: string) => w[n] as tf.Tensor1D
   const pos = tf.slice(W2("pos_emb"), [0, 0], [t, d])
-  let x = tf.reshape(tf.add(tf.reshape(embedding(impl, W2("tok_emb"), ids), [batch, t, d]), pos), [batch * t, d]) as tf.Tensor2D
+  let x = tf.reshape(tf.add(tf.reshape(embedding(impl, W2("tok_emb"), ids), [batch, t, d]), pos), [
+    batch * t,
+    d
+  ]) as tf.Tensor2D
   for (let l = 0; l < c.layers; l++) {
     const p = `h${l}.`
-    const qkv = dense(impl, layerNorm(impl, x, W1(p + "ln1.g"), W1(p + "ln1.b")), W2(p + "attn.qkv.w"), W1(p + "attn.qkv.b"))
+    const qkv = dense(
+      impl,
+      layerNorm(impl, x, W1(p + "ln1.g"), W1(p + "ln1.b")),
+      W2(p + "attn.qkv.w"),
+      W1(p + "attn.qkv.b")
+    )
     const a = attention(impl, qkv, batch, t, c.heads)
     x = tf.add(x, dense(impl, a, W2(p + "attn.proj.w"), W1(p + "attn.proj.b")))
-    const h = gelu(impl, dense(impl, layerNorm(impl, x, W1(p + "ln2.g"), W1(p + "ln2.b")), W2(p + "mlp.fc.w"), W1(p + "mlp.fc.b")))
+    const h = gelu(
+      impl,
+      dense(impl, layerNorm(impl, x, W1(p + "ln2.g"), W1(p + "ln2.b")), W2(p + "mlp.fc.w"), W1(p + "mlp.fc.b"))
+    )
     x = tf.add(x, dense(impl, h, W2(p + "mlp.proj.w"), W1(p + "mlp.proj.b")))
   }
   return dense(impl, layerNorm(impl, x, W1("ln_f.g"), W1("ln_f.b")), W2("head.w"), W1("head.b"))
@@ -560,7 +658,13 @@ const upload = (c: TransformerConfig, params: Params): Array<[string, tf.Tensor]
   paramShapes(c).map(([name, shape]) => [name, tf.tensor(params[name], [...shape], "float32")])
 
 /** Logits as a Float32Array [batch·T·vocab] (no gradient). */
-export const forward = (c: TransformerConfig, params: Params, ids: Int32Array, batch: number, impl: Impl = FAST): Float32Array =>
+export const forward = (
+  c: TransformerConfig,
+  params: Params,
+  ids: Int32Array,
+  batch: number,
+  impl: Impl = FAST
+): Float32Array =>
   tidyRead(() => ({ logits: forwardTensors(c, Object.fromEntries(upload(c, params)), ids, batch, impl) })).logits
 
 export interface LossAndGrads {
@@ -577,14 +681,23 @@ export const lossAndGrads = (
   batch: number,
   impl: Impl = FAST
 ): LossAndGrads =>
-  gradientsOf(paramShapes(c).map(([n]) => n), () => upload(c, params).map(([, t]) => t), (w) => crossEntropy(impl, forwardTensors(c, w, inputs, batch, impl), targets))
+  gradientsOf(
+    paramShapes(c).map(([n]) => n),
+    () => upload(c, params).map(([, t]) => t),
+    (w) => crossEntropy(impl, forwardTensors(c, w, inputs, batch, impl), targets)
+  )
 
 // ---------------------------------------------------------------------------------------------------------------
 // safetensors
 
 /** Weights as F32 tensors named as in paramShapes; the config as JSON under metadata "config". */
-export const toSafetensors = (c: TransformerConfig, params: Params, extra: Readonly<Record<string, string>> = {}): Uint8Array =>
-  weightsToSafetensors(MODEL_ARTIFACT, CONFIG_FIELDS, c, paramShapes(c), params, extra)
+export const toSafetensors = (
+  c: TransformerConfig,
+  params: Params,
+  extra: Readonly<Record<string, string>> = {}
+): Uint8Array => weightsToSafetensors(MODEL_ARTIFACT, CONFIG_FIELDS, c, paramShapes(c), params, extra)
 
-export const fromSafetensors = (bytes: Uint8Array): { config: TransformerConfig; params: Params; metadata: Record<string, string> } =>
+export const fromSafetensors = (
+  bytes: Uint8Array
+): { config: TransformerConfig; params: Params; metadata: Record<string, string> } =>
   weightsFromSafetensors<TransformerConfig>(bytes, MODEL_ARTIFACT, CONFIG_FIELDS, validateConfig, paramShapes)

@@ -71,7 +71,9 @@ export const weightsFromSafetensors = <C>(
   for (const [name, shape] of shapesOf(config)) {
     const data = expectTensor(file, name, "F32", shape.length)
     const got = file.tensors.get(name)?.shape ?? []
-    if (got.some((n, i) => n !== shape[i])) throw new Error(`${family}: tensor ${name} has shape [${got}], expected [${shape}]`)
+    if (got.some((n, i) => n !== shape[i])) {
+      throw new Error(`${family}: tensor ${name} has shape [${got}], expected [${shape}]`)
+    }
     params[name] = data
   }
   return { config, params, metadata: { ...file.metadata } }
@@ -81,6 +83,8 @@ export const weightsFromSafetensors = <C>(
 export const requirePositiveInts = <C>(family: string, config: C, fields: ReadonlyArray<keyof C & string>): void => {
   for (const k of fields) {
     const v = config[k]
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) throw new Error(`${family}: ${k} must be a positive integer, got ${String(v)}`)
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+      throw new Error(`${family}: ${k} must be a positive integer, got ${String(v)}`)
+    }
   }
 }

@@ -14,10 +14,12 @@ const sortedJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`
   if (typeof value === "object" && value !== null) {
     const obj = value as Record<string, unknown>
-    return `{${Object.keys(obj)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${sortedJson(obj[k])}`)
-      .join(",")}}`
+    return `{${
+      Object.keys(obj)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${sortedJson(obj[k])}`)
+        .join(",")
+    }}`
   }
   return JSON.stringify(value)
 }
@@ -59,7 +61,9 @@ export const ngramFromSafetensors = (bytes: Uint8Array): NgramModel => {
     const contexts = k === 1 ? 1 : levels[k - 2].words.length
     if (ctxOffsets.length !== contexts + 1) fail(`order ${k}: ${ctxOffsets.length} offsets for ${contexts} histories`)
     if (counts.length !== words.length) fail(`order ${k}: ${counts.length} counts for ${words.length} entries`)
-    if (ctxOffsets[0] !== 0 || ctxOffsets[contexts] !== words.length) fail(`order ${k}: offsets do not span the entries`)
+    if (ctxOffsets[0] !== 0 || ctxOffsets[contexts] !== words.length) {
+      fail(`order ${k}: offsets do not span the entries`)
+    }
     for (let h = 0; h < contexts; h++) {
       const lo = ctxOffsets[h]
       const hi = ctxOffsets[h + 1]
@@ -73,6 +77,8 @@ export const ngramFromSafetensors = (bytes: Uint8Array): NgramModel => {
     levels.push(makeLevel(config.smoothing, ctxOffsets, words, counts))
   }
   const expected = 3 * config.order
-  if (file.tensors.size !== expected) fail(`${file.tensors.size} tensors, expected ${expected} for order ${config.order}`)
+  if (file.tensors.size !== expected) {
+    fail(`${file.tensors.size} tensors, expected ${expected} for order ${config.order}`)
+  }
   return { config, levels }
 }

@@ -71,7 +71,9 @@ export const validateConfig = (config: NgramConfig): NgramConfig => {
     return { order, vocabSize, smoothing: { kind: "kneser-ney", discount: smoothing.discount } }
   }
   if (smoothing.kind === "add-k") {
-    if (!(smoothing.k > 0 && Number.isFinite(smoothing.k))) throw new Error(`ngram: add-k needs k > 0, got ${smoothing.k}`)
+    if (!(smoothing.k > 0 && Number.isFinite(smoothing.k))) {
+      throw new Error(`ngram: add-k needs k > 0, got ${smoothing.k}`)
+    }
     return { order, vocabSize, smoothing: { kind: "add-k", k: smoothing.k } }
   }
   throw new Error(`ngram: unknown smoothing ${JSON.stringify(smoothing)}`)
@@ -86,7 +88,9 @@ const validateData = (data: TokenDocuments, vocabSize: number): void => {
     }
   }
   for (let i = offsets[0]; i < offsets[offsets.length - 1]; i++) {
-    if (ids[i] < 0 || ids[i] >= vocabSize) throw new Error(`ngram: token id ${ids[i]} at ${i} outside 0..${vocabSize - 1}`)
+    if (ids[i] < 0 || ids[i] >= vocabSize) {
+      throw new Error(`ngram: token id ${ids[i]} at ${i} outside 0..${vocabSize - 1}`)
+    }
   }
 }
 
@@ -219,7 +223,7 @@ export const trainNgram = (data: TokenDocuments, vocabSize: number, options: Ngr
   }
   return {
     config,
-    levels: built.map((l) => makeLevel(config.smoothing, l.ctxOffsets, l.words, l.counts)),
+    levels: built.map((l) => makeLevel(config.smoothing, l.ctxOffsets, l.words, l.counts))
   }
 }
 
@@ -230,12 +234,13 @@ const countingOrder = (keys: Int32Array, range: number, input: Int32Array | null
   for (let i = 0; i < size; i++) count[keys[i] + 1]++
   for (let k = 0; k < range; k++) count[k + 1] += count[k]
   const out = new Int32Array(size)
-  if (input === null) for (let i = 0; i < size; i++) out[count[keys[i]]++] = i
-  else
+  if (input === null) { for (let i = 0; i < size; i++) out[count[keys[i]]++] = i }
+  else {
     for (let j = 0; j < size; j++) {
       const i = input[j]
       out[count[keys[i]]++] = i
     }
+  }
   return out
 }
 

@@ -51,15 +51,23 @@ export const MAX_TEMPERATURE = 100
 
 const validate = (opts: SampleOptions): void => {
   const intIn = (x: number, lo: number, hi: number): boolean => Number.isInteger(x) && x >= lo && x <= hi
-  if (!intIn(opts.documents, 0, 0x7fffffff)) throw new Error(`sample: documents must be an integer >= 0, got ${opts.documents}`)
-  if (!intIn(opts.maxLength, 0, 0x7fffffff)) throw new Error(`sample: maxLength must be an integer >= 0, got ${opts.maxLength}`)
+  if (!intIn(opts.documents, 0, 0x7fffffff)) {
+    throw new Error(`sample: documents must be an integer >= 0, got ${opts.documents}`)
+  }
+  if (!intIn(opts.maxLength, 0, 0x7fffffff)) {
+    throw new Error(`sample: maxLength must be an integer >= 0, got ${opts.maxLength}`)
+  }
   if (!(opts.temperature >= MIN_TEMPERATURE && opts.temperature <= MAX_TEMPERATURE)) {
     throw new Error(`sample: temperature must be in [${MIN_TEMPERATURE}, ${MAX_TEMPERATURE}], got ${opts.temperature}`)
   }
   if (!intIn(opts.topK, 0, 0x7fffffff)) throw new Error(`sample: topK must be an integer >= 0, got ${opts.topK}`)
   if (!(opts.topP > 0 && opts.topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${opts.topP}`)
-  if (!intIn(opts.seed, -0x80000000, 0xffffffff)) throw new Error(`sample: seed must be a 32-bit integer, got ${opts.seed}`)
-  if (!intIn(opts.totalTokens ?? 0, 0, 0x7fffffff)) throw new Error(`sample: totalTokens must be an integer >= 0, got ${opts.totalTokens}`)
+  if (!intIn(opts.seed, -0x80000000, 0xffffffff)) {
+    throw new Error(`sample: seed must be a 32-bit integer, got ${opts.seed}`)
+  }
+  if (!intIn(opts.totalTokens ?? 0, 0, 0x7fffffff)) {
+    throw new Error(`sample: totalTokens must be an integer >= 0, got ${opts.totalTokens}`)
+  }
 }
 
 /** Smallest e in [lo, hi) with cum[e] > r (the caller guarantees r < cum[hi - 1]). */
@@ -170,7 +178,9 @@ const buildChain = (model: NgramModel): Chain => {
       for (let h = 0; h < g.length; h++) {
         const denom = level.ctxTotals[h] + smoothing.k * V
         g[h] = (smoothing.k * V) / denom
-        for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) pr[e] = (level.counts[e] + smoothing.k) / denom
+        for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
+          pr[e] = (level.counts[e] + smoothing.k) / denom
+        }
       }
       prob[n - 1] = pr
       gamma[n - 1] = g
@@ -282,8 +292,7 @@ const temperChain = (model: NgramModel, chain: Chain, temperature: number): Temp
     const zk = new Float64Array(g.length)
     const fk = new Float64Array(g.length)
     for (let h = 0; h < g.length; h++) {
-      const zLow =
-        lowerZ === undefined ? cumBase[V - 1] : (lowerZ as Float64Array)[(lowerSuffix as Int32Array)[h]]
+      const zLow = lowerZ === undefined ? cumBase[V - 1] : (lowerZ as Float64Array)[(lowerSuffix as Int32Array)[h]]
       let children = 0
       let covered = 0
       for (let e = level.ctxOffsets[h]; e < level.ctxOffsets[h + 1]; e++) {
@@ -461,7 +470,14 @@ class Kept {
  * p(w) in exactly the arithmetic of DescendingTokens (the highest level where w is a child, then the backoff
  * weights applied from the bottom up), so that comparing it with a cut taken from the stream is exact.
  */
-const streamProb = (model: NgramModel, chain: Chain, hist: Int32Array, top: number, w: number, gammas: Float64Array): number => {
+const streamProb = (
+  model: NgramModel,
+  chain: Chain,
+  hist: Int32Array,
+  top: number,
+  w: number,
+  gammas: Float64Array
+): number => {
   let depth = 0
   let p = -1
   for (let k = top; k !== 0; k = lowerOf(model, k)) {
@@ -549,7 +565,7 @@ const drawTruncated = (
     // kept is exactly {w : p(w) >= its last p}
     cuts.set(key, {
       cut: kept.p[kept.size - 1],
-      rejection: kept.size >= REJECTION_MIN_KEPT && mass >= REJECTION_MIN_MASS * z,
+      rejection: kept.size >= REJECTION_MIN_KEPT && mass >= REJECTION_MIN_MASS * z
     })
   }
   const r = uniformFloat64(rng) * mass

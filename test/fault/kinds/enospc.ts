@@ -52,38 +52,71 @@ export const enospc = async (ctx: KindContext): Promise<KindResult> => {
       `
       const { OURO_STORE: _ignored, ...env } = process.env
       const ns = await new Promise<{ code: number | null; stderr: string }>((done) => {
-        const child = spawn("unshare", ["-m", "bash", "-c", script], { cwd: ctx.project, env, stdio: ["ignore", "ignore", "pipe"] })
+        const child = spawn("unshare", ["-m", "bash", "-c", script], {
+          cwd: ctx.project,
+          env,
+          stdio: ["ignore", "ignore", "pipe"]
+        })
         let stderr = ""
         child.stderr.on("data", (d) => (stderr += d))
         child.on("close", (code) => done({ code, stderr }))
       })
-      if (!ctx.violations.check(ns.code === 0, where, () => `the namespace script failed (exit ${ns.code}): ${ns.stderr}`)) return
+      if (
+        !ctx.violations.check(ns.code === 0, where, () => `the namespace script failed (exit ${ns.code}): ${ns.stderr}`)
+      ) return
       const read = (f: string) => readFileSync(join(out, f), "utf8")
       const rc1 = Number(read("run1.rc").trim())
       const err1 = read("run1.err")
       if (rc1 === 0) {
         fitted++
-        ctx.violations.check(manifestOf(read("run1.out")) === ctx.expected, where, () => `the run that fitted ended with manifest ${manifestOf(read("run1.out"))}`)
+        ctx.violations.check(
+          manifestOf(read("run1.out")) === ctx.expected,
+          where,
+          () => `the run that fitted ended with manifest ${manifestOf(read("run1.out"))}`
+        )
       } else {
         failed++
         const lines = err1.trim().split("\n")
-        ctx.violations.check(rc1 === 1 && lines.length === 1 && stackFree(err1) && /ENOSPC|no space/i.test(err1), where, () =>
-          `the run on the full disk: exit ${rc1}, stderr ${JSON.stringify(err1.slice(0, 2000))}`)
+        ctx.violations.check(
+          rc1 === 1 && lines.length === 1 && stackFree(err1) && /ENOSPC|no space/i.test(err1),
+          where,
+          () => `the run on the full disk: exit ${rc1}, stderr ${JSON.stringify(err1.slice(0, 2000))}`
+        )
       }
-      ctx.violations.check(read("left").trim() === "0", where, () => `the failed run left ${read("left").trim()} files in tmp/, leases/, active/`)
+      ctx.violations.check(
+        read("left").trim() === "0",
+        where,
+        () => `the failed run left ${read("left").trim()} files in tmp/, leases/, active/`
+      )
       // A run that failed before it made its store's marker (the first write) may leave folders only: verify
       // must then say clean or 'no store' (never a corrupt store).
       const v1 = read("verify1.out")
-      ctx.violations.check(read("verify1.rc").trim() === "0" || /^ouro: no store at/.test(v1), where, () => `verify on the full disk: ${v1.trim()}`)
-      const ok = ctx.violations.check(read("run2.rc").trim() === "0" && manifestOf(read("run2.out")) === ctx.expected, where, () =>
-        `the run after freeing space: exit ${read("run2.rc").trim()}, manifest ${manifestOf(read("run2.out"))}: ${read("run2.err").trim()}`)
-      const v2ok = ctx.violations.check(read("verify2.rc").trim() === "0", where, () => `verify after freeing space: ${read("verify2.out").trim()}`)
+      ctx.violations.check(
+        read("verify1.rc").trim() === "0" || /^ouro: no store at/.test(v1),
+        where,
+        () => `verify on the full disk: ${v1.trim()}`
+      )
+      const ok = ctx.violations.check(
+        read("run2.rc").trim() === "0" && manifestOf(read("run2.out")) === ctx.expected,
+        where,
+        () =>
+          `the run after freeing space: exit ${read("run2.rc").trim()}, manifest ${manifestOf(read("run2.out"))}: ${
+            read("run2.err").trim()
+          }`
+      )
+      const v2ok = ctx.violations.check(
+        read("verify2.rc").trim() === "0",
+        where,
+        () => `verify after freeing space: ${read("verify2.out").trim()}`
+      )
       if (ok && v2ok) resumed++
     })
   }
   rmSync(out, { recursive: true, force: true })
   return {
     trials: ctx.trials,
-    line: `ENOSPC: ${ctx.trials} trials on tmpfs of ${Math.min(...sizes)}-${Math.max(...sizes)} KiB: ${failed} runs failed with one ouro: line, ${fitted} fitted; ${resumed} resumed after freeing space with the reference manifest, verify clean`
+    line: `ENOSPC: ${ctx.trials} trials on tmpfs of ${Math.min(...sizes)}-${
+      Math.max(...sizes)
+    } KiB: ${failed} runs failed with one ouro: line, ${fitted} fitted; ${resumed} resumed after freeing space with the reference manifest, verify clean`
   }
 }

@@ -8,7 +8,19 @@
  * removed), and verify must be clean. Trials alternate the two pipelines.
  */
 import { join } from "node:path"
-import { int, type KindContext, type KindResult, manifestOf, ouro, ouroAsync, processState, sleep, trial, verifyClean, waitFor } from "../common.ts"
+import {
+  int,
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  ouroAsync,
+  processState,
+  sleep,
+  trial,
+  verifyClean,
+  waitFor
+} from "../common.ts"
 
 export const gcPaused = async (ctx: KindContext): Promise<KindResult> => {
   const store = join(ctx.work, "store")
@@ -24,10 +36,18 @@ export const gcPaused = async (ctx: KindContext): Promise<KindResult> => {
     // The store's last run is the other pipeline: this one's own stages are unreachable, gc plans to remove them.
     const [pipeline, expected] = t % 2 === 0 ? [ctx.variant, ctx.expectedVariant] : [ctx.pipeline, ctx.expected]
     await trial(ctx, where, async () => {
-      const gc = ouroAsync(ctx.project, ["gc", "--apply", "--grace-minutes", "0", "--store", store], { OURO_TEST_PAUSE_GC_AFTER_CHECK: "1" })
+      const gc = ouroAsync(ctx.project, ["gc", "--apply", "--grace-minutes", "0", "--store", store], {
+        OURO_TEST_PAUSE_GC_AFTER_CHECK: "1"
+      })
       let run: ReturnType<typeof ouroAsync> | undefined
       try {
-        if (!ctx.violations.check(await waitFor(() => processState(gc.pid) === "T", 30_000), where, () => `gc never paused: ${gc.stderr()}`)) return
+        if (
+          !ctx.violations.check(
+            await waitFor(() => processState(gc.pid) === "T", 30_000),
+            where,
+            () => `gc never paused: ${gc.stderr()}`
+          )
+        ) return
         const jobs = int(ctx.rng, 1, 2)
         const pause = int(ctx.rng, 0, 1500)
         run = ouroAsync(ctx.project, ["run", pipeline, "--store", store, "--jobs", String(jobs)])
@@ -36,15 +56,28 @@ export const gcPaused = async (ctx: KindContext): Promise<KindResult> => {
         let finished = false
         void run.done.then(() => (finished = true))
         const said = await waitFor(() => finished || /waiting for gc/.test(run!.stderr()), 60_000)
-        ctx.violations.check(said && !finished, where, () => finished ? `the run finished while gc held the store: ${run!.stderr().trim()}` : "the run never said it waits for gc")
+        ctx.violations.check(
+          said && !finished,
+          where,
+          () =>
+            finished
+              ? `the run finished while gc held the store: ${run!.stderr().trim()}`
+              : "the run never said it waits for gc"
+        )
         await sleep(pause)
         gc.kill("SIGCONT")
         const g = await gc.done
         const r = await run.done
         ctx.violations.check(g.code === 0, where, () => `gc exit ${g.code}: ${g.stderr.trim()}`)
         if (/^removed [1-9]/.test(g.stdout) || /and [1-9]\d* stage records/.test(g.stdout)) removedSomething++
-        const ok = ctx.violations.check(r.code === 0 && manifestOf(r.stdout) === expected, where, () =>
-          `run (jobs ${jobs}, gc continued after ${pause} ms) exit ${r.code}, manifest ${manifestOf(r.stdout)} (expected ${expected}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`)
+        const ok = ctx.violations.check(
+          r.code === 0 && manifestOf(r.stdout) === expected,
+          where,
+          () =>
+            `run (jobs ${jobs}, gc continued after ${pause} ms) exit ${r.code}, manifest ${
+              manifestOf(r.stdout)
+            } (expected ${expected}): ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`
+        )
         if (/waiting for gc/.test(r.stderr)) waited++
         if (await verifyClean(ctx, store, where, true) && ok) done++
       } finally {
@@ -56,6 +89,7 @@ export const gcPaused = async (ctx: KindContext): Promise<KindResult> => {
   }
   return {
     trials: ctx.trials,
-    line: `gc paused mid-sweep: ${ctx.trials} trials, ${done} runs completed with the reference manifest and verify clean; ${waited} said they waited for gc, ${removedSomething} sweeps removed something`
+    line:
+      `gc paused mid-sweep: ${ctx.trials} trials, ${done} runs completed with the reference manifest and verify clean; ${waited} said they waited for gc, ${removedSomething} sweeps removed something`
   }
 }

@@ -7,7 +7,18 @@
  */
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { BIN, blobsOf, int, type KindContext, type KindResult, manifestOf, ouro, trial, verifyClean, verifyHere } from "../common.ts"
+import {
+  BIN,
+  blobsOf,
+  int,
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  trial,
+  verifyClean,
+  verifyHere
+} from "../common.ts"
 import { spawn } from "node:child_process"
 
 export const kill9 = async (ctx: KindContext): Promise<KindResult> => {
@@ -18,7 +29,16 @@ export const kill9 = async (ctx: KindContext): Promise<KindResult> => {
     const where = `kill -9 trial ${t}`
     await trial(ctx, where, async () => {
       const delay = int(ctx.rng, 0, Math.round(ctx.runMs * 1.1))
-      const child = spawn(process.execPath, [BIN, "run", ctx.pipeline, "--quiet", "--store", store, "--jobs", String(1 + (t % 2))], { cwd: ctx.project, stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn(process.execPath, [
+        BIN,
+        "run",
+        ctx.pipeline,
+        "--quiet",
+        "--store",
+        store,
+        "--jobs",
+        String(1 + (t % 2))
+      ], { cwd: ctx.project, stdio: ["ignore", "pipe", "pipe"] })
       let stdout = ""
       child.stdout.on("data", (d) => (stdout += d))
       const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
@@ -28,7 +48,11 @@ export const kill9 = async (ctx: KindContext): Promise<KindResult> => {
       if (exit.signal === "SIGKILL") killed++
       else {
         ctx.violations.check(exit.code === 0, where, () => `run exited ${exit.code}`)
-        ctx.violations.check(manifestOf(stdout) === ctx.expected, where, () => `completed run manifest ${manifestOf(stdout)} differs from ${ctx.expected}`)
+        ctx.violations.check(
+          manifestOf(stdout) === ctx.expected,
+          where,
+          () => `completed run manifest ${manifestOf(stdout)} differs from ${ctx.expected}`
+        )
         completed++
       }
       await verifyClean(ctx, store, `${where} (killed after ${delay} ms)`, existsSync(store))
@@ -38,10 +62,17 @@ export const kill9 = async (ctx: KindContext): Promise<KindResult> => {
   }
   const final = await ouro(ctx.project, "run", ctx.pipeline, "--quiet", "--store", store)
   const same = manifestOf(final.stdout) === ctx.expected
-  ctx.violations.check(same, "kill -9 final run", () => `final resumed run manifest ${manifestOf(final.stdout)} differs from ${ctx.expected}`)
+  ctx.violations.check(
+    same,
+    "kill -9 final run",
+    () => `final resumed run manifest ${manifestOf(final.stdout)} differs from ${ctx.expected}`
+  )
   return {
     trials: killed,
-    line: `kill -9: ${killed} kills, ${completed} runs completed between them (all with the reference manifest), final resumed run ${same ? "identical" : "DIFFERENT"}`
+    line:
+      `kill -9: ${killed} kills, ${completed} runs completed between them (all with the reference manifest), final resumed run ${
+        same ? "identical" : "DIFFERENT"
+      }`
   }
 }
 
@@ -68,11 +99,23 @@ export const flips = async (ctx: KindContext): Promise<KindResult> => {
       flipped++
       const verify = await verifyHere(store)
       if (verify.code === 1 && verify.stdout.includes(`corrupt blob ${hash}`)) caught++
-      else ctx.violations.check(false, where, () => `flip at byte ${at} of ${blob}: verify did not report it (${verify.stdout.trim()})`)
+      else {ctx.violations.check(false, where, () =>
+          `flip at byte ${at} of ${blob}: verify did not report it (${verify.stdout.trim()})`)}
       const rerun = await ouro(ctx.project, "run", ctx.pipeline, "--quiet", "--store", store)
-      const ran = ctx.violations.check(rerun.code === 0 && manifestOf(rerun.stdout) === ctx.expected, where, () => `flip in ${blob}: the next run: exit ${rerun.code}, manifest ${manifestOf(rerun.stdout)}: ${rerun.stderr.trim()}`)
+      const ran = ctx.violations.check(
+        rerun.code === 0 && manifestOf(rerun.stdout) === ctx.expected,
+        where,
+        () =>
+          `flip in ${blob}: the next run: exit ${rerun.code}, manifest ${
+            manifestOf(rerun.stdout)
+          }: ${rerun.stderr.trim()}`
+      )
       if (await verifyClean(ctx, store, `${where}: flip in ${blob}, after the next run`, true) && ran) repaired++
     })
   }
-  return { trials: flipped, line: `flipped bytes: ${flipped} blobs flipped, ${caught} caught by verify, ${repaired} repaired by the next run (same manifest, verify clean)` }
+  return {
+    trials: flipped,
+    line:
+      `flipped bytes: ${flipped} blobs flipped, ${caught} caught by verify, ${repaired} repaired by the next run (same manifest, verify clean)`
+  }
 }

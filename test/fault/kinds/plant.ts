@@ -14,7 +14,20 @@
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { basename, join, relative } from "node:path"
-import { blobsOf, int, type KindContext, type KindResult, manifestOf, ouro, pick, rebuild, recordsOf, trial, verifyClean, verifyHere } from "../common.ts"
+import {
+  blobsOf,
+  int,
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  pick,
+  rebuild,
+  recordsOf,
+  trial,
+  verifyClean,
+  verifyHere
+} from "../common.ts"
 
 const VARIANTS = ["blob-link", "record-link", "blob-stray", "record-stray"] as const
 
@@ -42,7 +55,14 @@ export const plant = async (ctx: KindContext): Promise<KindResult> => {
     } else if (variant === "record-link") {
       const record = pick(ctx.rng, recordsOf(store))
       const target = ctx.sentinel.target(`record-${t}`, readFileSync(record.path))
-      planted = { path: record.path, expect: new RegExp(`^corrupt (record ${record.key}: .*symbolic link|entry ${relative(store, record.path)}: )`, "m"), link: true }
+      planted = {
+        path: record.path,
+        expect: new RegExp(
+          `^corrupt (record ${record.key}: .*symbolic link|entry ${relative(store, record.path)}: )`,
+          "m"
+        ),
+        link: true
+      }
       where += ` ${record.key}`
       await trial(ctx, where, async () => {
         rmSync(record.path)
@@ -71,22 +91,42 @@ export const plant = async (ctx: KindContext): Promise<KindResult> => {
       const p = planted!
       count.planted++
       const before = await verifyHere(store)
-      if (ctx.violations.check(before.code === 1 && p.expect.test(before.stdout), where, () => `verify did not report it: exit ${before.code}: ${before.stdout.trim()}`)) count.reported++
+      if (
+        ctx.violations.check(
+          before.code === 1 && p.expect.test(before.stdout),
+          where,
+          () => `verify did not report it: exit ${before.code}: ${before.stdout.trim()}`
+        )
+      ) count.reported++
       const run = await ouro(ctx.project, "run", ctx.pipeline, "--quiet", "--store", store)
-      const ran = ctx.violations.check(run.code === 0 && manifestOf(run.stdout) === ctx.expected, where, () =>
-        `the run after it: exit ${run.code}, manifest ${manifestOf(run.stdout)}: ${run.stderr.trim()}`)
+      const ran = ctx.violations.check(
+        run.code === 0 && manifestOf(run.stdout) === ctx.expected,
+        where,
+        () => `the run after it: exit ${run.code}, manifest ${manifestOf(run.stdout)}: ${run.stderr.trim()}`
+      )
       if (p.link) {
         const st = lstatSync(p.path, { throwIfNoEntry: false })
-        const replaced = ctx.violations.check(st?.isFile() === true, where, () => `after the run, ${p.path} is ${st === undefined ? "gone" : "not a regular file"}`)
-        const quarantined = readdirSync(join(store, "quarantine")).some((q) => q.startsWith(basename(p.path)) && lstatSync(join(store, "quarantine", q)).isSymbolicLink() && readlinkSync(join(store, "quarantine", q)).startsWith(ctx.sentinel.dir))
+        const replaced = ctx.violations.check(
+          st?.isFile() === true,
+          where,
+          () => `after the run, ${p.path} is ${st === undefined ? "gone" : "not a regular file"}`
+        )
+        const quarantined = readdirSync(join(store, "quarantine")).some((q) =>
+          q.startsWith(basename(p.path)) && lstatSync(join(store, "quarantine", q)).isSymbolicLink() &&
+          readlinkSync(join(store, "quarantine", q)).startsWith(ctx.sentinel.dir)
+        )
         ctx.violations.check(quarantined, where, () => "the link itself is not in quarantine")
         if (await verifyClean(ctx, store, where, true) && ran && replaced && quarantined) count.repaired++
         else await rebuild(ctx, store)
       } else {
         const after = await verifyHere(store)
         const problems = after.stdout.split("\n").filter((l) => /^(corrupt|missing) /.test(l))
-        const only = ctx.violations.check(after.code === 1 && problems.length === 1 && p.expect.test(problems[0]), where, () =>
-          `verify after the run should report the planted file and nothing else: exit ${after.code}: ${after.stdout.trim()}`)
+        const only = ctx.violations.check(
+          after.code === 1 && problems.length === 1 && p.expect.test(problems[0]),
+          where,
+          () =>
+            `verify after the run should report the planted file and nothing else: exit ${after.code}: ${after.stdout.trim()}`
+        )
         rmSync(p.path)
         if (await verifyClean(ctx, store, `${where}, once removed`, true) && ran && only) count.repaired++
         else await rebuild(ctx, store)
@@ -95,6 +135,12 @@ export const plant = async (ctx: KindContext): Promise<KindResult> => {
   }
   return {
     trials: ctx.trials,
-    line: `planted entries: ${VARIANTS.map((v) => `${v} ${counts[v].planted} planted/${counts[v].reported} reported/${counts[v].repaired} ${v.endsWith("link") ? "repaired" : "left alone, removed by the harness, then clean"}`).join("; ")}`
+    line: `planted entries: ${
+      VARIANTS.map((v) =>
+        `${v} ${counts[v].planted} planted/${counts[v].reported} reported/${counts[v].repaired} ${
+          v.endsWith("link") ? "repaired" : "left alone, removed by the harness, then clean"
+        }`
+      ).join("; ")
+    }`
   }
 }

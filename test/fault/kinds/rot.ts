@@ -13,7 +13,19 @@
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { int, type KindContext, type KindResult, manifestOf, ouro, pick, rebuild, recordsOf, trial, verifyClean, verifyHere } from "../common.ts"
+import {
+  int,
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  pick,
+  rebuild,
+  recordsOf,
+  trial,
+  verifyClean,
+  verifyHere
+} from "../common.ts"
 
 const VARIANTS = ["metrics", "input", "output"] as const
 
@@ -31,17 +43,30 @@ export const rot = async (ctx: KindContext): Promise<KindResult> => {
     let hash: string
     let lost: string | undefined
     if (variant === "metrics") {
-      hash = pick(ctx.rng, records.flatMap((r) => Object.values(r.outputs).filter((o) => o.artifact === "metrics" && o.bytes > 0).map((o) => o.hash)))
+      hash = pick(
+        ctx.rng,
+        records.flatMap((r) =>
+          Object.values(r.outputs).filter((o) => o.artifact === "metrics" && o.bytes > 0).map((o) => o.hash)
+        )
+      )
     } else if (variant === "input") {
-      const consumer = pick(ctx.rng, records.filter((r) => Object.keys(r.inputs).some((n) => !n.startsWith("external:"))))
-      hash = pick(ctx.rng, Object.entries(consumer.inputs).filter(([n]) => !n.startsWith("external:")).map(([, h]) => h))
+      const consumer = pick(
+        ctx.rng,
+        records.filter((r) => Object.keys(r.inputs).some((n) => !n.startsWith("external:")))
+      )
+      hash = pick(
+        ctx.rng,
+        Object.entries(consumer.inputs).filter(([n]) => !n.startsWith("external:")).map(([, h]) => h)
+      )
       lost = consumer.path
     } else {
       const producer = pick(ctx.rng, records.filter((r) => Object.values(r.outputs).some((o) => o.bytes > 0)))
       hash = pick(ctx.rng, Object.values(producer.outputs).filter((o) => o.bytes > 0).map((o) => o.hash))
       lost = producer.path
     }
-    const where = `rot trial ${t} (${variant}) blob ${hash}${lost === undefined ? "" : `, record ${lost.slice(-69, -5)} lost`}`
+    const where = `rot trial ${t} (${variant}) blob ${hash}${
+      lost === undefined ? "" : `, record ${lost.slice(-69, -5)} lost`
+    }`
     await trial(ctx, where, async () => {
       const file = blobPath(store, hash)
       const bytes = readFileSync(file)
@@ -54,12 +79,25 @@ export const rot = async (ctx: KindContext): Promise<KindResult> => {
       if (lost !== undefined) rmSync(lost)
       count.rotted++
       const before = await verifyHere(store)
-      if (ctx.violations.check(before.code === 1 && before.stdout.includes(`corrupt blob ${hash}`), where, () => `verify did not report it (byte ${at}): exit ${before.code}: ${before.stdout.trim()}`)) count.reported++
+      if (
+        ctx.violations.check(
+          before.code === 1 && before.stdout.includes(`corrupt blob ${hash}`),
+          where,
+          () => `verify did not report it (byte ${at}): exit ${before.code}: ${before.stdout.trim()}`
+        )
+      ) count.reported++
       const run = await ouro(ctx.project, "run", ctx.pipeline, "--quiet", "--store", store)
-      const ran = ctx.violations.check(run.code === 0 && manifestOf(run.stdout) === ctx.expected, where, () =>
-        `the next run: exit ${run.code}, manifest ${manifestOf(run.stdout)}: ${run.stderr.trim()}`)
+      const ran = ctx.violations.check(
+        run.code === 0 && manifestOf(run.stdout) === ctx.expected,
+        where,
+        () => `the next run: exit ${run.code}, manifest ${manifestOf(run.stdout)}: ${run.stderr.trim()}`
+      )
       const sound = existsSync(file) && createHash("sha256").update(readFileSync(file)).digest("hex") === hash
-      ctx.violations.check(sound, where, () => `after the run the blob is ${existsSync(file) ? "still rotten (byte " + at + ")" : "gone"}`)
+      ctx.violations.check(
+        sound,
+        where,
+        () => `after the run the blob is ${existsSync(file) ? "still rotten (byte " + at + ")" : "gone"}`
+      )
       const kept = variant === "output" || readdirSync(join(store, "quarantine")).some((q) => q.startsWith(hash))
       ctx.violations.check(kept, where, () => "the rotten blob is not in quarantine")
       if (await verifyClean(ctx, store, where, true) && ran && sound && kept) count.repaired++
@@ -68,6 +106,12 @@ export const rot = async (ctx: KindContext): Promise<KindResult> => {
   }
   return {
     trials: ctx.trials,
-    line: `sealed bit rot: ${VARIANTS.map((v) => `${v} ${counts[v].rotted} rotted/${counts[v].reported} reported/${counts[v].repaired} ${v === "output" ? "rewritten sound" : "quarantined and recomputed"}`).join("; ")}`
+    line: `sealed bit rot: ${
+      VARIANTS.map((v) =>
+        `${v} ${counts[v].rotted} rotted/${counts[v].reported} reported/${counts[v].repaired} ${
+          v === "output" ? "rewritten sound" : "quarantined and recomputed"
+        }`
+      ).join("; ")
+    }`
   }
 }

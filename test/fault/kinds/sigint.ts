@@ -8,7 +8,17 @@
  */
 import { existsSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { int, type KindContext, type KindResult, manifestOf, ouro, ouroAsync, stackFree, trial, verifyClean } from "../common.ts"
+import {
+  int,
+  type KindContext,
+  type KindResult,
+  manifestOf,
+  ouro,
+  ouroAsync,
+  stackFree,
+  trial,
+  verifyClean
+} from "../common.ts"
 
 export const sigint = async (ctx: KindContext): Promise<KindResult> => {
   const store = join(ctx.work, "store")
@@ -32,16 +42,29 @@ export const sigint = async (ctx: KindContext): Promise<KindResult> => {
       else if (exit.signal === "SIGINT") early++
       else if (exit.code === 0) {
         finished++
-        ctx.violations.check(manifestOf(exit.stdout) === ctx.expected, where, () => `finished first, with manifest ${manifestOf(exit.stdout)}`)
-      } else ctx.violations.check(false, where, () => `exit ${exit.code} (signal ${exit.signal}): ${exit.stderr.trim()}`)
+        ctx.violations.check(
+          manifestOf(exit.stdout) === ctx.expected,
+          where,
+          () => `finished first, with manifest ${manifestOf(exit.stdout)}`
+        )
+      } else {ctx.violations.check(false, where, () =>
+          `exit ${exit.code} (signal ${exit.signal}): ${exit.stderr.trim()}`)}
       ctx.violations.check(stackFree(exit.stderr), where, () => `stderr: ${JSON.stringify(exit.stderr.slice(0, 2000))}`)
       await verifyClean(ctx, store, where, existsSync(store))
       const next = await ouro(ctx.project, "run", ctx.pipeline, "--quiet", "--store", store, "--jobs", String(jobs))
-      if (ctx.violations.check(next.code === 0 && manifestOf(next.stdout) === ctx.expected, where, () => `the next run: exit ${next.code}, manifest ${manifestOf(next.stdout)}: ${next.stderr.trim()}`)) resumed++
+      if (
+        ctx.violations.check(
+          next.code === 0 && manifestOf(next.stdout) === ctx.expected,
+          where,
+          () => `the next run: exit ${next.code}, manifest ${manifestOf(next.stdout)}: ${next.stderr.trim()}`
+        )
+      ) resumed++
     })
   }
   return {
     trials: ctx.trials,
-    line: `SIGINT: ${ctx.trials} trials (${byJobs[1]} with --jobs 1, ${byJobs[2]} with --jobs 2): ${interrupted} exited 130, ${early} died of the signal before ouro's handler was installed, ${finished} finished first; ${resumed} next runs completed with the reference manifest`
+    line: `SIGINT: ${ctx.trials} trials (${byJobs[1]} with --jobs 1, ${
+      byJobs[2]
+    } with --jobs 2): ${interrupted} exited 130, ${early} died of the signal before ouro's handler was installed, ${finished} finished first; ${resumed} next runs completed with the reference manifest`
   }
 }
