@@ -50,8 +50,9 @@ describe("neural stages through the ouro CLI", () => {
     assert.match(first.stdout, /pipeline neural: 12 stages, 12 ran, 0 cached/)
     const rows = first.stdout.split("\n").filter((l) => /^[012]\s/.test(l)).map((l) => l.trim().split(/\s+/))
     assert.equal(rows.length, 3, first.stdout)
-    // generation 0 is the untrained model: a perplexity and no sample, so no diversity figures
-    assert.deepEqual(rows[0].slice(2), ["-", "-", "-", "-", "-", "-", "-"])
+    // generation 0 is the untrained model: a perplexity and no sample, so no diversity figures (the seven built-in
+    // columns after ppl; columns of other metric keys follow them)
+    assert.deepEqual(rows[0].slice(2, 9), ["-", "-", "-", "-", "-", "-", "-"])
     for (const [, ppl, baseline] of rows.slice(1).map((r) => r.map(Number))) {
       assert.ok(ppl > 1 && ppl < baseline, `trained perplexity ${ppl} below the untrained ${baseline}`)
       assert.equal(baseline, Number(rows[0][1]))

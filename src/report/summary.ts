@@ -11,7 +11,4 @@ export const summarize = (values: ReadonlyArray<number>): SeedSummary => {
   return { mean, lo: mean - half, hi: mean + half, values }
 }
 
-/** The arm a node belongs to: its tags other than seed and generation ("arm=replace"), or "(all)". */
-export const armOf = (tags: Readonly<Record<string, string | number>>): string =>
-  Object.entries(tags).filter(([k]) => k !== "seed" && k !== "generation").map(([k, v]) => `${k}=${v}`).join(" ") ||
-  "(all)"
+export { armOf } from "../pipeline/tags.ts"
