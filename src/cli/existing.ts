@@ -3,7 +3,8 @@
  * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
  * clean), and that a file they are to write can be written there.
  */
-import { statSync } from "node:fs"
+import { renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { Effect } from "effect"
 import { type NotAStore, OutputUnwritable, type StoreError, StoreNotFound } from "../errors/index.ts"
 import { recognise } from "../store/local.ts"
@@ -46,3 +47,28 @@ export const requireWritableFile = (what: string, path: string): Effect.Effect<v
     ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" }))
     : Effect.void)
   )
+
+/**
+ * Writes a file the user asked for (a report, an export) whole or not at all: a temp file beside it, then a rename;
+ * whatever fails (the write, or the rename onto a directory made meanwhile), no temp file is left. Its full path.
+ */
+export const writeOutputFile = (
+  what: string,
+  output: string,
+  data: string | Uint8Array
+): Effect.Effect<string, OutputUnwritable> =>
+  Effect.try({
+    try: () => {
+      const path = resolve(output)
+      const tmp = `${path}.${process.pid}.tmp`
+      try {
+        writeFileSync(tmp, data)
+        renameSync(tmp, path)
+      } catch (e) {
+        rmSync(tmp, { force: true })
+        throw e
+      }
+      return path
+    },
+    catch: (e) => unwritable(what, output, e)
+  })

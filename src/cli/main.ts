@@ -3,7 +3,7 @@
  * exit code 1; a usage error (an unknown flag, a missing argument, a bad flag value) is the cli's message and exit
  * code 2, as most commands do; only a bug in ouroboros itself prints a stack trace.
  */
-import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { availableParallelism, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 // Subpath imports: the package index loads every Node service (HTTP, sockets, ...), half a second we do not need.
@@ -50,7 +50,7 @@ import type { ReportData } from "../report/data.ts"
 import { progressLayer } from "./progress.ts"
 import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson } from "./json.ts"
 import { loadPipeline } from "../pipeline/load.ts"
-import { requireStore, requireWritableFile, unwritable } from "./existing.ts"
+import { requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -460,22 +460,7 @@ const writeReportData = <E, R>(gather: Effect.Effect<ReportData, E, R>, output: 
     const data = yield* gather
     // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
     const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
-    const path = resolve(output)
-    yield* Effect.try({
-      try: () => {
-        const tmp = `${path}.${process.pid}.tmp`
-        try {
-          writeFileSync(tmp, html)
-          renameSync(tmp, path)
-        } catch (e) {
-          // Whatever failed (the write, or the rename onto a directory made meanwhile), no temp file is left.
-          rmSync(tmp, { force: true })
-          throw e
-        }
-      },
-      catch: (e) => unwritable("report", output, e)
-    })
-    return path
+    return yield* writeOutputFile("report", output, html)
   })
 
 const reportCommand = Command.make("report", {
@@ -673,20 +658,7 @@ const metricsCommand = Command.make("metrics", {
         : toCsv(rows)
       if (Option.isNone(a.output)) return yield* Effect.sync(() => void process.stdout.write(body))
       const output = a.output.value
-      yield* Effect.try({
-        try: () => {
-          const path = resolve(output)
-          const tmp = `${path}.${process.pid}.tmp`
-          try {
-            writeFileSync(tmp, body)
-            renameSync(tmp, path)
-          } catch (e) {
-            rmSync(tmp, { force: true })
-            throw e
-          }
-        },
-        catch: (e) => unwritable("metrics", output, e)
-      })
+      yield* writeOutputFile("metrics", output, body)
       yield* Console.log(`${rows.length} rows written to ${resolve(output)}`)
     })
   )).pipe(

@@ -10,7 +10,7 @@ import { manifestHash, type RunManifest } from "../engine/manifest.ts"
 import { runWiring } from "../audit/lineage.ts"
 import { NotFound } from "../errors/index.ts"
 import { encodeDocuments } from "../lm/tokenizer.ts"
-import type { Pipeline } from "../pipeline/pipeline.ts"
+import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
@@ -49,8 +49,8 @@ interface ReportNode {
   readonly record: StageRecord
 }
 
-/** The report of the pipeline a file defines now: every stage must be computed; the page is of the run that makes. */
-export const gatherReport = (pipeline: Pipeline) =>
+/** Every node of a pipeline with the record its key finds: all must be computed (what a report or an export reads). */
+export const computedRecords = (pipeline: Pipeline) =>
   Effect.gen(function*() {
     const store = yield* ArtifactStore
     const entries = yield* plan(pipeline)
@@ -61,12 +61,24 @@ export const gatherReport = (pipeline: Pipeline) =>
         detail: `${missing.length} stages are not computed yet (first: ${missing[0].node.path}); run the pipeline first`
       })
     }
-    const nodes: ReportNode[] = []
+    const found: Array<{ readonly node: PipelineNode; readonly record: StageRecord }> = []
     for (const e of entries) {
       const record = yield* store.getRecord(e.key!)
       if (Option.isNone(record)) return yield* new NotFound({ what: e.node.path, detail: `no record for key ${e.key}` })
-      nodes.push({ path: e.node.path, kind: e.node.stage.kind, tags: e.node.tags, record: record.value })
+      found.push({ node: e.node, record: record.value })
     }
+    return found
+  })
+
+/** The report of the pipeline a file defines now: every stage must be computed; the page is of the run that makes. */
+export const gatherReport = (pipeline: Pipeline) =>
+  Effect.gen(function*() {
+    const nodes: ReportNode[] = (yield* computedRecords(pipeline)).map(({ node, record }) => ({
+      path: node.path,
+      kind: node.stage.kind,
+      tags: node.tags,
+      record
+    }))
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
     const edges = pipeline.nodes.flatMap((n) =>
       Object.entries(n.inputs).map(([input, src]) => ({ from: byId.get(src.node)!.path, to: n.path, input }))

@@ -10,18 +10,16 @@
  * Formats: csv (RFC 4180), json (an array of objects), table (aligned text), parquet (needs a file).
  */
 import { tableFromArrays, tableToIPC } from "apache-arrow"
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder } from "parquet-wasm"
 import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { type Corpus as CorpusTable, corpusDocuments } from "../artifact/corpus.ts"
-import { plan } from "../engine/plan.ts"
-import { NotFound } from "../errors/index.ts"
 import { encode, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { wordCount } from "../stages/util.ts"
-import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
 import type { StageRecord } from "../store/record.ts"
+import { computedRecords } from "./gather.ts"
 import { alignTable } from "./table.ts"
 
 export type Cell = string | number
@@ -56,21 +54,8 @@ const sameTags = (a: PipelineNode["tags"], b: PipelineNode["tags"]) => {
 
 export const gatherMetricsRows = (pipeline: Pipeline) =>
   Effect.gen(function*() {
-    const store = yield* ArtifactStore
-    const entries = yield* plan(pipeline)
-    const missing = entries.filter((e) => e.status !== "cached")
-    if (missing.length > 0) {
-      return yield* new NotFound({
-        what: pipeline.name,
-        detail: `${missing.length} stages are not computed yet (first: ${missing[0].node.path}); run the pipeline first`
-      })
-    }
     const records = new Map<number, StageRecord>()
-    for (const e of entries) {
-      const record = yield* store.getRecord(e.key!)
-      if (Option.isNone(record)) return yield* new NotFound({ what: e.node.path, detail: `no record for key ${e.key}` })
-      records.set(e.node.id, record.value)
-    }
+    for (const { node, record } of yield* computedRecords(pipeline)) records.set(node.id, record)
     const byId = new Map(pipeline.nodes.map((n) => [n.id, n]))
 
     // Corpora are read once each; documents are counted once per distinct text (accumulated pools share them).
