@@ -20,7 +20,13 @@ export * from "./errors/index.ts"
 export type { TokenizerSpec } from "./lm/tokenizer.ts"
 export * as Pipeline from "./pipeline/pipeline.ts"
 export type { AddOptions, Builder, Generation, OutputRef, OutputRef as Ref } from "./pipeline/pipeline.ts"
-export { defineStage, type Stage, type StageContext, type StageDefinition } from "./pipeline/stage.ts"
+// A user's stage: its run function's source is in its key (see defineUserStage).
+export {
+  defineUserStage as defineStage,
+  type Stage,
+  type StageContext,
+  type StageDefinition
+} from "./pipeline/stage.ts"
 export { Filter } from "./stages/filter.ts"
 export { Evaluate, Sample, Train } from "./stages/lm.ts"
 export { Mix, type MixStage } from "./stages/mix.ts"

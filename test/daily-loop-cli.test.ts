@@ -249,6 +249,62 @@ export default Pipeline.make("wait", (p) => {
   })
 })
 
+describe("the daily loop: a user stage's code", () => {
+  it("missing piece 5: editing a user stage's run without a version bump reruns it, and plan says its code changed", () => {
+    const dir = tempDir("ouro-code-")
+    try {
+      const file = join(dir, "code.ts")
+      const pipeline = (minChars: string) => `
+import { Effect, Schema } from "effect"
+import { Corpus, corpusDocuments, corpusFromDocuments, defineStage, Pipeline, Seed } from "ouroboros"
+const LongOnly = defineStage({
+  kind: "user/long-only", version: 1,
+  params: Schema.Struct({}),
+  inputs: { corpus: Corpus },
+  outputs: { corpus: Corpus },
+  run: (_p, { corpus }) => Effect.sync(() => {
+    const { ids, texts } = corpusDocuments(corpus)
+    return { corpus: corpusFromDocuments(ids.flatMap((id, i) => texts[i].length >= ${minChars} ? [{ id, text: texts[i] }] : [])) }
+  })
+})
+export default Pipeline.make("code", (p) => {
+  const real = p.add(Seed.corpus({ source: ${JSON.stringify(SAMPLE)}, testFraction: 0.2, seed: 7 }), {})
+  p.add(LongOnly({}), { corpus: real.train })
+})
+`
+      writeFileSync(file, pipeline("20"))
+      const first = ouro(dir, "run", file, "--jobs", "1")
+      assert.equal(first.code, 0, first.stderr)
+      const before = ouro(dir, "show", "code/user-long-only", "--json")
+      assert.equal(before.code, 0, before.stderr)
+      // The same params, the same version: only the code of run differs.
+      writeFileSync(file, pipeline("200"))
+      const plan = ouro(dir, "plan", file, "--verbose")
+      assert.equal(plan.code, 0, plan.stderr)
+      const line = plan.stdout.split("\n").find((l) => l.includes("user-long-only")) ?? ""
+      assert.match(line, /run/, plan.stdout)
+      assert.match(plan.stdout, /code of run changed/, plan.stdout)
+      assert.doesNotMatch(plan.stdout.split("\n").find((l) => l.includes("seed-corpus")) ?? "", /code/)
+      const second = ouro(dir, "run", file, "--jobs", "1")
+      assert.equal(second.code, 0, second.stderr)
+      const after = ouro(dir, "show", "code/user-long-only", "--json")
+      assert.notEqual(
+        JSON.parse(after.stdout).record.key,
+        JSON.parse(before.stdout).record.key,
+        "a new key for the new code"
+      )
+      assert.notDeepEqual(JSON.parse(after.stdout).record.outputs, JSON.parse(before.stdout).record.outputs)
+      // And back: the first code's result is found again by its key, nothing computes.
+      writeFileSync(file, pipeline("20"))
+      const third = ouro(dir, "run", file, "--jobs", "1")
+      assert.equal(third.code, 0, third.stderr)
+      assert.match(third.stderr + third.stdout, /0 computed|2 cached|cached 2/, third.stderr + third.stdout)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("the daily loop: where sources are", () => {
   it("9: a relative source path resolves against the pipeline file's directory, not the current one", () => {
     const dir = tempDir("ouro-rel-")

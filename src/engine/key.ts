@@ -4,7 +4,7 @@ import { StageFailed } from "../errors/index.ts"
 import type { PipelineNode } from "../pipeline/pipeline.ts"
 import { canonicalJson, stageKey, type KeyMaterial, type Sha256 } from "../hash/index.ts"
 import type { StageRecord } from "../store/record.ts"
-import type { Stage } from "../pipeline/stage.ts"
+import { CODE_INPUT, type Stage } from "../pipeline/stage.ts"
 
 export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): KeyMaterial => {
   if (stage.params._tag === "Invalid") throw new Error(`unreachable: invalid params for ${stage.kind}`)
@@ -70,7 +70,8 @@ export const explain = (
   for (const [input, hash] of Object.entries(material.inputs)) {
     if (hash !== undefined && previous.inputs[input] !== hash) {
       // A file a command stage reads (its script, a config): named by its path.
-      if (input.startsWith(FILE_INPUT)) {
+      if (input === `external:${CODE_INPUT}`) reasons.push("code of run changed (the stage's run function's source)")
+      else if (input.startsWith(FILE_INPUT)) {
         reasons.push(
           `file ${input.slice(FILE_INPUT.length)} ${previous.inputs[input] === undefined ? "added" : "changed"}`
         )

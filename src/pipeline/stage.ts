@@ -6,6 +6,7 @@
  */
 import { Effect, Result, Schema } from "effect"
 import type { StageFailed } from "../errors/index.ts"
+import { sha256 } from "../hash/index.ts"
 import { describe } from "../errors/index.ts"
 import type { ArtifactTypes, Values } from "../artifact/type.ts"
 
@@ -98,6 +99,33 @@ export const defineStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>
       run: (inputs, ctx) => definition.run(value, inputs, { ...ctx, kind: definition.kind })
     }
   }
+}
+
+/**
+ * The key input that carries a user stage's code: "external:code:run", the sha256 of its `run` function's source text
+ * as loaded (after TypeScript is compiled away).
+ */
+export const CODE_INPUT = "code:run"
+
+/**
+ * A stage of a user's own (the public `defineStage`): its `run` function's source text joins the key as the input
+ * "external:code:run", so editing the code of `run` reruns the stage even without a version bump, and `plan` says
+ * `code of run changed`. Code that `run` calls elsewhere is not seen: bump `version` when only that changes.
+ * ouroboros's own stages use `defineStage` without it: their results change only with a version bump (which their
+ * tests guard), and their keys do not move when the package's source is merely reformatted.
+ */
+export const defineUserStage = <P, I extends ArtifactTypes, O extends ArtifactTypes>(
+  definition: StageDefinition<P, I, O>
+): (params: unknown) => Stage<I, O> => {
+  const code = sha256(definition.run.toString())
+  const external = definition.external
+  return defineStage({
+    ...definition,
+    external: (p) =>
+      (external === undefined ? Effect.succeed({}) : external(p)).pipe(
+        Effect.map((found) => ({ ...found, [CODE_INPUT]: code }))
+      )
+  })
 }
 
 const invalid = <I extends ArtifactTypes, O extends ArtifactTypes>(
