@@ -4,7 +4,7 @@
  * draws it).
  */
 import assert from "node:assert/strict"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -108,6 +108,41 @@ describe("the daily loop: one run, read back", () => {
     assert.match(html, /<section id="arm-replace"/)
     // Its number is still in the report, as a reference measurement.
     assert.match(html, /id="references"[\s\S]*arm=untrained[\s\S]*mean-chars/)
+  })
+
+  it("missing piece 7: report --figures DIR writes each figure as SVG and PNG, with the numbers it plots as CSV", () => {
+    const out = join(dir, "report-figures.html")
+    const figs = join(dir, "figs", "paper")
+    const r = ouro(dir, "report", "loop", "-o", out, "--figures", figs)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /\d+ figures written to .*paper/)
+    const html = readFileSync(out, "utf8")
+    const ids = [...html.matchAll(/data-plot="([^"]+)"/g)].map((m) => m[1])
+    assert.ok(ids.includes("perplexity:arm=replace"), ids.join(" "))
+    const files = readdirSync(figs).sort()
+    for (const id of ids) {
+      const name = id.replace(/:/g, "--").replace(/[^A-Za-z0-9.-]+/g, "-").replace(/^-+|-+$/g, "")
+      const svg = readFileSync(join(figs, `${name}.svg`), "utf8")
+      assert.match(svg, /^<\?xml [^>]*>\n<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/, `${name}.svg stands alone`)
+      const png = readFileSync(join(figs, `${name}.png`))
+      assert.deepEqual(
+        [...png.subarray(0, 8)],
+        [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a],
+        `${name}.png is a PNG`
+      )
+      assert.ok(png.readUInt32BE(16) > 300 && png.readUInt32BE(20) > 100, `${name}.png has a size`)
+      if (!id.startsWith("dag")) assert.ok(files.includes(`${name}.csv`), `${name}.csv`)
+    }
+    // The numbers behind the perplexity plot: one row per generation, mean and interval, as the table has them.
+    const csv = readFileSync(join(figs, "perplexity--arm-replace.csv"), "utf8").trimEnd().split("\n")
+    assert.equal(csv[0], "generation,series,mean,lo,hi")
+    assert.equal(csv.filter((l) => l.startsWith("1,model,") || l.startsWith("2,model,")).length, 2, csv.join("\n"))
+    // A file where the folder should be: one clear line, nothing written.
+    writeFileSync(join(dir, "not-a-folder"), "x")
+    const bad = ouro(dir, "report", "loop", "-o", join(dir, "unwritten.html"), "--figures", join(dir, "not-a-folder"))
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /^ouro: .*not-a-folder.*\n$/)
+    assert.ok(!readdirSync(dir).includes("unwritten.html"))
   })
 
   it("3: --json on plan, ls, status, show and verify: exactly one JSON document on stdout, of the documented shape", () => {

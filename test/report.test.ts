@@ -4,7 +4,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, it } from "node:test"
+import { writeSafetensors } from "../src/format/safetensors.ts"
 import type { ReportData } from "../src/report/data.ts"
+import { lossCurveOf } from "../src/report/gather.ts"
 import { escapeHtml, renderReport } from "../src/report/html.ts"
 import { launchBrowser } from "./support/browser.ts"
 import { ARMS, reportFixture, summarize } from "./support/report-fixture.ts"
@@ -50,6 +52,41 @@ describe("report HTML", () => {
       assert.ok(f.body.includes("mark-area"), `${f.id}: no band`)
       assert.ok(f.body.includes("mark-line"), `${f.id}: no line`)
     }
+  })
+
+  it("#11.7: draws each generation's training and validation loss curve (from the model's metadata)", async () => {
+    const model = (curve: number[][]) =>
+      writeSafetensors({ w: { dtype: "F32", shape: [1], data: new Float32Array([0]) } }, {
+        training: JSON.stringify({ steps: 4, tokens: 100, validationTokens: 10, curve })
+      })
+    const first = lossCurveOf(model([[2, 3.5, 3.6], [4, 3.1, 3.3]]))
+    assert.deepEqual(first, [{ step: 2, train: 3.5, validation: 3.6 }, { step: 4, train: 3.1, validation: 3.3 }])
+    // Not a safetensors file (an n-gram model's JSON), or no curve in it: nothing to draw, no error.
+    assert.deepEqual(lossCurveOf(new TextEncoder().encode(JSON.stringify({ artifact: "ngram" }))), [])
+    assert.deepEqual(
+      lossCurveOf(writeSafetensors({ w: { dtype: "F32", shape: [1], data: new Float32Array([0]) } })),
+      []
+    )
+    const second = lossCurveOf(model([[2, 3.9], [4, 3.7]]))
+    const data = reportFixture()
+    const arm = data.arms[0]
+    const withCurves: ReportData = {
+      ...data,
+      arms: [
+        {
+          ...arm,
+          generations: arm.generations.map((g, i) => ({ ...g, lossCurve: i === 0 ? first : i === 1 ? second : [] }))
+        },
+        ...data.arms.slice(1)
+      ]
+    }
+    const figs = figures(await renderReport(withCurves))
+    const loss = figs.filter((f) => f.id.startsWith("loss:"))
+    assert.deepEqual(loss.map((f) => f.id), [`loss:${arm.name}`], "one loss plot, for the arm whose models have curves")
+    assert.match(loss[0].body, /solid: training, dashed: validation/)
+    // Three lines: generation 1's training and validation, generation 2's training (it has no validation points).
+    assert.equal((loss[0].body.match(/<path[^>]*aria-roledescription="line mark"/g) ?? []).length, 3, loss[0].body)
+    assert.match(loss[0].body, /stroke-dasharray="4,3"/, "the validation loss is dashed")
   })
 
   it("escapes text and contains no script", async () => {

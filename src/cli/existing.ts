@@ -3,7 +3,7 @@
  * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
  * clean), and that a file they are to write can be written there.
  */
-import { renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Effect } from "effect"
 import { type NotAStore, OutputUnwritable, type StoreError, StoreNotFound } from "../errors/index.ts"
@@ -47,6 +47,16 @@ export const requireWritableFile = (what: string, path: string): Effect.Effect<v
     ? Effect.fail(new OutputUnwritable({ what, path, detail: "is a directory" }))
     : Effect.void)
   )
+
+/** Makes the folder the user asked for (and its parents) unless it is there; fails if a file is in the way. */
+export const requireDirectory = (what: string, path: string): Effect.Effect<void, OutputUnwritable> =>
+  Effect.try({
+    try: () => {
+      if (existsSync(path) && !isDirectory(path)) throw new Error("is a file, not a folder")
+      mkdirSync(path, { recursive: true })
+    },
+    catch: (e) => unwritable(what, path, e)
+  })
 
 /**
  * Writes a file the user asked for (a report, an export) whole or not at all: a temp file beside it, then a rename;

@@ -47,10 +47,11 @@ import { diffSides, pipelineSide, runSide } from "../audit/diff.ts"
 import { formatDiff } from "./diff-text.ts"
 import { pin, unpin } from "../audit/pins.ts"
 import type { ReportData } from "../report/data.ts"
+import type { RenderedFigure } from "../report/html.ts"
 import { progressLayer } from "./progress.ts"
 import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson } from "./json.ts"
 import { loadPipeline } from "../pipeline/load.ts"
-import { requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
+import { requireDirectory, requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
@@ -453,13 +454,29 @@ const gcCommand = Command.make("gc", {
 /** Gathers the report of a computed pipeline and writes it (temp file, then rename) to `output`; returns its path. */
 const writeReport = (pipeline: Pipeline, output: string) => writeReportData(gatherReport(pipeline), output)
 
-/** Gathers a report's data and writes its page (temp file, then rename) to `output`; returns its path. */
-const writeReportData = <E, R>(gather: Effect.Effect<ReportData, E, R>, output: string) =>
+/**
+ * Gathers a report's data and writes its page (temp file, then rename) to `output`; returns its path. With
+ * `figuresDir`, each picture also goes there as SVG, PNG and (for a plot) the CSV of its numbers.
+ */
+const writeReportData = <E, R>(gather: Effect.Effect<ReportData, E, R>, output: string, figuresDir?: string) =>
   Effect.gen(function*() {
     yield* requireWritableFile("report", output)
+    if (figuresDir !== undefined) yield* requireDirectory("figures", figuresDir)
     const data = yield* gather
+    const drawn: RenderedFigure[] = []
     // Loaded on demand: Vega and Graphviz take half a second to load, which no other command should pay.
-    const html = yield* Effect.promise(() => import("../report/html.ts").then((m) => m.renderReport(data)))
+    const html = yield* Effect.promise(() =>
+      import("../report/html.ts").then((m) => m.renderReport(data, (f) => drawn.push(f)))
+    )
+    if (figuresDir !== undefined) {
+      const files = yield* Effect.promise(() => import("../report/figures.ts").then((m) => m.figureFiles(drawn)))
+      for (const f of files) {
+        yield* writeOutputFile("figure", join(figuresDir, `${f.name}.svg`), f.svg)
+        yield* writeOutputFile("figure", join(figuresDir, `${f.name}.png`), f.png)
+        if (f.csv !== undefined) yield* writeOutputFile("figure", join(figuresDir, `${f.name}.csv`), f.csv)
+      }
+      yield* Console.log(`${files.length} figures written to ${resolve(figuresDir)} (SVG, PNG, and CSV for each plot)`)
+    }
     return yield* writeOutputFile("report", output, html)
   })
 
@@ -472,6 +489,10 @@ const reportCommand = Command.make("report", {
     Flag.withAlias("o"),
     Flag.withDescription("Where to write the HTML page"),
     Flag.withDefault("report.html")
+  ),
+  figures: Flag.String("figures").pipe(
+    Flag.withDescription("Also write each figure to this folder: SVG, PNG, and the CSV of the numbers it plots"),
+    Flag.optional
   )
 }, (a) =>
   withStore(
@@ -479,7 +500,8 @@ const reportCommand = Command.make("report", {
     "read",
     Effect.gen(function*() {
       yield* requireWritableFile("report", a.output)
-      yield* Console.log(`report written to ${yield* writeReportData(reportOf(a.target), a.output)}`)
+      const figures = Option.getOrUndefined(a.figures)
+      yield* Console.log(`report written to ${yield* writeReportData(reportOf(a.target), a.output, figures)}`)
     })
   )).pipe(
     Command.withDescription(

@@ -36,6 +36,9 @@ export const seriesRows = (
     })
   )
 
+/** Fields a chart's rows carry only to be drawn (a band's colour): not numbers of the experiment. */
+export const STYLE_FIELDS: ReadonlySet<string> = new Set(["bandColor"])
+
 // ---------------------------------------------------------------------------------------------------------------
 // Layout and axes
 
@@ -345,6 +348,46 @@ export const rankFrequencyChart = (arm: ArmReport): TopLevelSpec => {
         scale: { scheme: { name: "viridis", extent: [0, 0.88] } },
         legend: { direction: "horizontal", columns: 10, symbolType: "stroke" }
       }
+    }
+  }
+}
+
+/**
+ * Each generation's training curve (first seed): loss against step, one colour per generation, the training loss
+ * solid and the validation loss dashed.
+ */
+export const lossCurveChart = (arm: ArmReport): TopLevelSpec => {
+  const values = arm.generations.flatMap((g) =>
+    (g.lossCurve ?? []).flatMap((p) => [
+      { generation: g.generation, step: p.step, split: "training", loss: p.train },
+      ...(p.validation === undefined
+        ? []
+        : [{ generation: g.generation, step: p.step, split: "validation", loss: p.validation }])
+    ])
+  )
+  return {
+    width: WIDTH,
+    height: HEIGHT,
+    config: CONFIG,
+    data: { values },
+    mark: { type: "line", strokeWidth: 1.5 },
+    encoding: {
+      x: { field: "step", type: "quantitative", title: "step", scale: { nice: false } },
+      y: { ...linearY(), field: "loss", title: "loss (nats per token)" },
+      color: {
+        field: "generation",
+        type: "ordinal",
+        title: "generation",
+        scale: { scheme: { name: "viridis", extent: [0, 0.88] } },
+        legend: { direction: "horizontal", columns: 10, symbolType: "stroke" }
+      },
+      strokeDash: {
+        field: "split",
+        type: "nominal",
+        title: null,
+        scale: { domain: ["training", "validation"], range: [[1, 0], [4, 3]] }
+      },
+      detail: { field: "split" }
     }
   }
 }

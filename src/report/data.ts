@@ -23,6 +23,18 @@ export interface GenerationReport {
   readonly rankFrequency: ReadonlyArray<{ readonly rank: number; readonly frequency: number }>
   /** The opening of this generation's first synthetic document (first seed). */
   readonly sampleText: string
+  /**
+   * The training curve of this generation's model (first seed), as its safetensors metadata "training" keeps it:
+   * mean training loss since the previous point and the validation loss, per step. Empty for a model without one
+   * (an n-gram model is fitted, not trained by steps).
+   */
+  readonly lossCurve?: ReadonlyArray<LossPoint>
+}
+
+export interface LossPoint {
+  readonly step: number
+  readonly train: number
+  readonly validation?: number
 }
 
 export interface ArmReport {

@@ -9,6 +9,7 @@ import { plan } from "../engine/plan.ts"
 import { manifestHash, type RunManifest } from "../engine/manifest.ts"
 import { runWiring } from "../audit/lineage.ts"
 import { NotFound } from "../errors/index.ts"
+import { readSafetensors } from "../format/safetensors.ts"
 import { encodeDocuments } from "../lm/tokenizer.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
@@ -19,6 +20,7 @@ import type {
   ArtifactRow,
   DagEdge,
   GenerationReport,
+  LossPoint,
   ReferenceReport,
   ReportData,
   TheoryCurve
@@ -39,6 +41,29 @@ export const rankFrequency = (ids: Int32Array): Array<{ rank: number; frequency:
     next = Math.max(r + 1, Math.ceil(r * 1.08))
   }
   return out
+}
+
+/**
+ * A model's training curve from its safetensors metadata ("training": `{ curve: [[step, train, validation?], ...] }`,
+ * as Train.transformer and Train.torch write it). Anything else (an n-gram model's JSON, no such metadata, a
+ * malformed one) has no curve: the report then draws none.
+ */
+export const lossCurveOf = (bytes: Uint8Array): ReadonlyArray<LossPoint> => {
+  let training: unknown
+  try {
+    training = JSON.parse(readSafetensors(bytes).metadata["training"] ?? "null")
+  } catch {
+    return []
+  }
+  const curve = typeof training === "object" && training !== null ? (training as { curve?: unknown }).curve : undefined
+  if (!Array.isArray(curve)) return []
+  return curve.flatMap((point: unknown) => {
+    if (!Array.isArray(point) || point.length < 2 || !point.every((v) => typeof v === "number" && Number.isFinite(v))) {
+      return []
+    }
+    const [step, train, validation] = point as number[]
+    return [validation === undefined ? { step, train } : { step, train, validation }]
+  })
 }
 
 /** A node of the run a report is of, with its record. */
@@ -132,6 +157,7 @@ export const gatherRunReport = (
 
 const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<ReportNode>, edges: ReadonlyArray<DagEdge>) =>
   Effect.gen(function*() {
+    const store = yield* ArtifactStore
     const blob = readArtifact
 
     // Metrics per arm and generation, over seeds (sorted, so "the first seed" is well defined).
@@ -189,12 +215,16 @@ const gatherNodes = (name: string, manifest: string, nodes: ReadonlyArray<Report
           frequencies = rankFrequency(encodeDocuments(tokenizer, sample).ids)
           sampleText = (sample[0] ?? "").slice(0, 600)
         }
+        // The first seed's model, as a metric stage read it: its training curve, if it was trained by steps.
+        const modelHash = runs.find((r) => r.record.inputs.model !== undefined)?.record.inputs.model
+        const lossCurve = modelHash === undefined ? [] : lossCurveOf(yield* store.getBlob(modelHash))
         generations.push({
           generation,
           seeds: seedCount(runs.map((r) => r.node.tags)),
           metrics: Object.fromEntries([...values].map(([k, vs]) => [k, summarize(vs)])),
           rankFrequency: frequencies,
-          sampleText
+          sampleText,
+          lossCurve
         })
       }
       arms.push({ name, generations })

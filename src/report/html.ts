@@ -4,7 +4,16 @@
  * requests; the same ReportData gives the same bytes.
  */
 import type { TopLevelSpec } from "vega-lite"
-import { armChart, armsChart, FONT, rankFrequencyChart, seriesRows, theoryChart } from "./charts.ts"
+import {
+  armChart,
+  armsChart,
+  FONT,
+  STYLE_FIELDS,
+  lossCurveChart,
+  rankFrequencyChart,
+  seriesRows,
+  theoryChart
+} from "./charts.ts"
 import { dagPictures } from "./dag.ts"
 import type { ArmReport, ArtifactRow, ReferenceReport, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
 import { escapeHtml, fmt, fmtBytes, slug } from "./format.ts"
@@ -189,6 +198,14 @@ const armPlots = (arm: ArmReport): ReadonlyArray<Plot> => {
   group("rep", "Repetition: rep-4", ["rep_4", "word_rep_4", "repeated_3gram_share"], "repeated n-grams / n-grams")
   group("compression", "Repetition: compression ratio of the sample", ["compression_ratio"], "bytes / deflated bytes")
   group("self-bleu", "Self-BLEU between sampled documents", ["self_bleu"], "self-BLEU")
+  if (arm.generations.some((g) => (g.lossCurve ?? []).length > 0)) {
+    plots.push({
+      id: `loss:${arm.name}`,
+      title: "Training and validation loss of each generation's model",
+      sub: "(first seed; solid: training, dashed: validation)",
+      spec: lossCurveChart(arm)
+    })
+  }
   if (arm.generations.some((g) => g.rankFrequency.length > 0)) {
     plots.push({
       id: `rank-frequency:${arm.name}`,
@@ -244,12 +261,40 @@ const theoryIds = (curves: ReadonlyArray<TheoryCurve>): ReadonlyArray<string> =>
   })
 }
 
-/** The report as one HTML page. Rendering is sequential: vega's SVG def counters are global. */
-export const renderReport = async (data: ReportData): Promise<string> => {
+/** A picture of the report as it was drawn: its id and caption, its SVG, and the rows a plot drew (none for a DAG). */
+export interface RenderedFigure {
+  readonly id: string
+  readonly title: string
+  readonly sub?: string
+  readonly svg: string
+  readonly rows?: ReadonlyArray<Readonly<Record<string, unknown>>>
+}
+
+/** The rows a plot's spec holds (each plot here has its data inline), without the fields only drawing needs. */
+const rowsOf = (spec: TopLevelSpec): ReadonlyArray<Readonly<Record<string, unknown>>> => {
+  const data = spec.data
+  if (data === undefined || data === null || !("values" in data) || !Array.isArray(data.values)) return []
+  return (data.values as ReadonlyArray<Readonly<Record<string, unknown>>>).map((row) =>
+    Object.fromEntries(Object.entries(row).filter(([k]) => !STYLE_FIELDS.has(k)))
+  )
+}
+
+/**
+ * The report as one HTML page. Rendering is sequential: vega's SVG def counters are global. `onFigure` sees every
+ * picture as it is drawn (`ouro report --figures` writes each to its own files).
+ */
+export const renderReport = async (
+  data: ReportData,
+  onFigure?: (figure: RenderedFigure) => void
+): Promise<string> => {
   let pictures = 0
   const nextPrefix = () => `p${++pictures}`
-  const plot = async (p: Plot): Promise<string> =>
-    hasPoints(p) ? figure(p.id, p.title, await renderVega(p.spec, nextPrefix()), p.sub) : ""
+  const plot = async (p: Plot): Promise<string> => {
+    if (!hasPoints(p)) return ""
+    const svg = await renderVega(p.spec, nextPrefix())
+    onFigure?.({ id: p.id, title: p.title, ...(p.sub === undefined ? {} : { sub: p.sub }), svg, rows: rowsOf(p.spec) })
+    return figure(p.id, p.title, svg, p.sub)
+  }
 
   const parts: string[] = []
   const nav: string[] = []
@@ -325,7 +370,9 @@ export const renderReport = async (data: ReportData): Promise<string> => {
     nav.push(`<a href="#pipeline">pipeline</a>`)
     const figures: string[] = []
     for (const d of dagPictures(data.dag)) {
-      figures.push(dagFigure(d.id, d.title, await renderDot(d.dot, nextPrefix()), d.caption))
+      const svg = await renderDot(d.dot, nextPrefix())
+      onFigure?.({ id: d.id, title: d.title, sub: d.caption, svg })
+      figures.push(dagFigure(d.id, d.title, svg, d.caption))
     }
     parts.push(`<section id="pipeline"><h2>Pipeline</h2>${figures.join("\n")}</section>`)
   }
