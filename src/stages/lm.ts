@@ -11,6 +11,7 @@ import { decode, encodeDocuments } from "../lm/tokenizer.ts"
 import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
+import { EvaluateHf, SampleHf, TrainHf } from "./hf.ts"
 import { EvaluateTorch, TrainTorch } from "./torch.ts"
 import { orDefault, ownKeys, Positive, repetitionField, samplingFields, selfBleuFields, Unit } from "./params.ts"
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
@@ -46,7 +47,8 @@ const trainNgramStage = defineStage({
 export const Train = {
   ngram: (o?: typeof TrainNgramParams.Encoded) => trainNgramStage(ownKeys(o)),
   ...TrainNeural,
-  ...TrainTorch
+  ...TrainTorch,
+  ...TrainHf
 }
 
 const SampleTextParams = Schema.Struct(
@@ -74,7 +76,8 @@ const sampleText = defineStage({
 export const Sample = {
   /** Documents from an n-gram model (Sample.neural samples a neural one). */
   text: (o: typeof SampleTextParams.Encoded) => sampleText(ownKeys(o)),
-  ...SampleNeural
+  ...SampleNeural,
+  ...SampleHf
 }
 
 const EvaluateLmParams = Schema.Struct({ ...selfBleuFields, ...repetitionField })
@@ -112,5 +115,6 @@ export const Evaluate = {
   /** An n-gram model's perplexity on real text and its sample's diversity (Evaluate.neural for neural models). */
   lm: (o?: typeof EvaluateLmParams.Encoded) => evaluateLm(ownKeys(o)),
   ...EvaluateNeural,
-  ...EvaluateTorch
+  ...EvaluateTorch,
+  ...EvaluateHf
 }
