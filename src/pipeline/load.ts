@@ -8,15 +8,26 @@ import { describe, PipelineInvalid, PipelineLoadError } from "../errors/index.ts
 import { whileDefining } from "./defining.ts"
 import { isPipeline, type Pipeline } from "./pipeline.ts"
 
+/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
+declare const __OURO_BUILD__: string | undefined
+
 /**
  * Pipeline files are ES module TypeScript wherever they live: the hooks in esm-hooks.mjs, chained in front of tsx's
- * (which whoever runs this TypeScript has registered: bin/ouro.js, a stage worker, `node --import tsx`), say so
- * whatever the nearest package.json says. Registered once per thread, on the first load.
+ * (which whoever runs this TypeScript has registered: `node --import tsx`, bin/ouro.js running from source), say so
+ * whatever the nearest package.json says. In the bundled CLI there is no tsx: the hooks transpile TypeScript
+ * themselves and resolve "ouroboros", its src/ files and "effect" to the bundle's modules. Registered once per thread,
+ * on the first load.
  */
 let hooked = false
 const ensureHooks = () => {
   if (hooked) return
-  register(new URL("./esm-hooks.mjs", import.meta.url))
+  const hooks = new URL("./esm-hooks.mjs", import.meta.url)
+  if (typeof __OURO_BUILD__ === "string") {
+    const build = new URL(`../../build/${__OURO_BUILD__}/`, import.meta.url).href
+    register(hooks, { data: { build, src: new URL("../", import.meta.url).href } })
+  } else {
+    register(hooks)
+  }
   hooked = true
 }
 

@@ -1,0 +1,124 @@
+// The bundled CLI: where it lives, whether it is fresh, and how it is built (esbuild). Used by bin/ouro.js at start-up
+// (only `bundleDir` and `freshBundle`, which cost a few milliseconds: the hash of about 1 MB of source) and by
+// bin/build.mjs (`npm ci` runs it as the `prepare` script, `npm pack` as `prepack`).
+//
+// build/<hash>/ holds one build, <hash> being the SHA-256 (first 16 hex digits) of everything the build is made of:
+// every file under src/, these three bin/ files and package.json. A build whose folder is named by the current hash
+// is fresh; any other is stale, and bin/ouro.js ignores it. Every file of src/ is an entry point (esbuild code
+// splitting: shared code lives once, in build/<hash>/chunks/), so that src/X.ts has a counterpart build/<hash>/X.js
+// sharing the CLI's module instances: the pipeline loader (src/pipeline/esm-hooks.mjs) resolves "ouroboros" and any
+// import of a src/ file to it, and "effect" to vendor/effect.js, so a pipeline file sees the CLI's one Pipeline class
+// and one Effect runtime. effect and @effect/* are bundled (tree-shaken: Effect's barrel is the largest start-up
+// cost); every other package stays external, loaded from node_modules when imported.
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url))
+const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/root.mjs", "package.json"]
+
+const listFiles = (dir) =>
+  readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []))
+
+/** The hash naming the build of the sources as they are now. */
+export const sourceHash = (root = ROOT) => {
+  const h = createHash("sha256")
+  for (const file of [...listFiles(join(root, "src")), ...INPUTS.map((f) => join(root, f))]) {
+    const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0)
+    h.update(`${relative(root, file)}\0${bytes.length}\0`)
+    h.update(bytes)
+  }
+  return h.digest("hex").slice(0, 16)
+}
+
+export const bundleDir = (hash = sourceHash(), root = ROOT) => join(root, "build", hash)
+
+/** The fresh build's folder, or undefined when there is none (never built, or built from other sources). */
+export const freshBundle = (root = ROOT) => {
+  const dir = bundleDir(sourceHash(root), root)
+  return existsSync(join(dir, "complete")) ? dir : undefined
+}
+
+/** Packages bundled into the CLI; every other bare import stays external. */
+const BUNDLED = /^(?:effect|@effect\/[^/]+)(?:\/|$)/
+
+/**
+ * esbuild plugin: a src/ file's `import.meta.url` and `import.meta.dirname` would be the chunk's once bundled, so
+ * they become the source file's own (bin/root.mjs, imported as "#ouro/root", knows where the package is): a worker
+ * entry, a wasm kernel, a createRequire next to src/X.ts find what they found unbundled.
+ */
+const sourceLocation = (root) => ({
+  name: "ouro-source-location",
+  setup(build) {
+    build.onResolve({ filter: /^ouro-vendor:/ }, (args) => ({ path: args.path.slice(12), namespace: "ouro-vendor" }))
+    build.onLoad({ filter: /.*/, namespace: "ouro-vendor" }, (args) => ({
+      contents: `export * from ${JSON.stringify(args.path)}\n`,
+      resolveDir: root,
+      loader: "js"
+    }))
+    build.onResolve({ filter: /^[^./#]|^#ouro\/root$/ }, (args) => {
+      if (args.path === "#ouro/root") return { path: args.path, external: true }
+      if (args.path.startsWith("node:") || !BUNDLED.test(args.path)) return { path: args.path, external: true }
+      return undefined
+    })
+    build.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      if (!text.includes("import.meta")) return undefined
+      const rel = JSON.stringify(relative(root, args.path).split("\\").join("/"))
+      const contents = text
+        .replaceAll("import.meta.url", `__ouroSourceUrl(${rel})`)
+        .replaceAll("import.meta.dirname", `__ouroSourceDir(${rel})`)
+        + `\nimport { sourceDir as __ouroSourceDir, sourceUrl as __ouroSourceUrl } from "#ouro/root"\n`
+      return { contents, loader: "ts" }
+    })
+  }
+})
+
+/**
+ * Builds the bundle into build/<hash>/ (a temporary folder renamed into place, so a half-written build never has
+ * the fresh name) and removes older builds. Returns the folder.
+ */
+export const buildBundle = async (root = ROOT) => {
+  const { build } = await import("esbuild")
+  const hash = sourceHash(root)
+  const dir = bundleDir(hash, root)
+  if (existsSync(join(dir, "complete"))) return dir
+  const parent = join(root, "build")
+  mkdirSync(parent, { recursive: true })
+  const tmp = join(parent, `.tmp-${hash}-${process.pid}`)
+  rmSync(tmp, { recursive: true, force: true })
+  const entries = listFiles(join(root, "src"))
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
+    .map((f) => ({ in: f, out: relative(join(root, "src"), f).replace(/\.ts$/, "") }))
+  await build({
+    absWorkingDir: root,
+    entryPoints: [...entries, { in: "ouro-vendor:effect", out: "vendor/effect" }],
+    outdir: tmp,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    keepNames: true,
+    chunkNames: "chunks/[name]-[hash]",
+    define: { __OURO_BUILD__: JSON.stringify(hash) },
+    tsconfig: join(root, "tsconfig.json"),
+    logLevel: "warning",
+    plugins: [sourceLocation(root)]
+  })
+  writeFileSync(join(tmp, "complete"), `${hash}\n`)
+  try {
+    renameSync(tmp, dir)
+  } catch (e) {
+    // Another process built the same sources first: theirs is as good.
+    rmSync(tmp, { recursive: true, force: true })
+    if (!existsSync(join(dir, "complete"))) throw e
+  }
+  for (const other of readdirSync(parent)) {
+    if (other !== hash && !other.startsWith(".tmp-")) rmSync(join(parent, other), { recursive: true, force: true })
+  }
+  return dir
+}
