@@ -1,12 +1,15 @@
 /**
  * bench/cached-rerun: the cost of rerunning a fully cached collapse-shaped pipeline, ouroboros against Snakemake
  * (Debian's snakemake, the anchor ../shared/anchors/snakemake-chain) in the same run, at 10 and 100 generations.
- * Figures: whole-process wall time (what a user waits for) and, for ouroboros, the in-process plan+run time.
+ * Figures: whole-process wall time (what a user waits for) and, for ouroboros, the in-process plan+run time; then
+ * the wall time of `ouro --help`, `ouro plan` and `ouro status` on the filled store of the 100-generation run
+ * (goal: each under 150 ms), next to `node -e 0`, with the load average at the start and the end.
+ * `OURO_STARTUP=source` (passed on to the CLI) measures the unbundled start (tsx) for comparison.
  * Installs snakemake with apt-get when it is missing (root, Debian).
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { Effect } from "effect"
 import { execute } from "../src/engine/execute.ts"
@@ -48,6 +51,23 @@ const snakemake = (generations: number): number => {
   }
 }
 
+const load = () => loadavg().map((l) => l.toFixed(2)).join(" ")
+
+/** Wall times (median) of the CLI's quick commands in `dir`, whose store the run filled, and of `node -e 0`. */
+const quickCommands = (dir: string, file: string) => {
+  const commands: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+    ["node -e 0", ["-e", "0"]],
+    ["ouro --help", [join(ROOT, "bin/ouro.js"), "--help"]],
+    ["ouro plan", [join(ROOT, "bin/ouro.js"), "plan", file]],
+    ["ouro status", [join(ROOT, "bin/ouro.js"), "status"]]
+  ]
+  return commands.map(([name, args]) => {
+    const once = () => execFileSync(process.execPath, args, { cwd: dir, stdio: "ignore" })
+    once()
+    return { name, s: median(Array.from({ length: REPEATS }, () => time(once))) }
+  })
+}
+
 const ouroboros = async (generations: number) => {
   const dir = mkdtempSync(join(tmpdir(), "bench-ouro-"))
   try {
@@ -71,7 +91,8 @@ const ouroboros = async (generations: number) => {
       inProcess.push(Number(process.hrtime.bigint() - t) / 1e9)
       if (result.nodes.some((n) => n.status === "ran")) throw new Error("bench: expected a fully cached rerun")
     }
-    return { process_s, inProcess_s: median(inProcess), stages: 1 + 3 * generations }
+    const quick = generations === 100 ? quickCommands(dir, file) : []
+    return { process_s, inProcess_s: median(inProcess), stages: 1 + 3 * generations, quick }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
@@ -83,6 +104,10 @@ export const main = async () => {
   console.log(
     `bench/cached-rerun  median of ${REPEATS} fully cached reruns; ratio = snakemake time / ouroboros time (goal >= 10)`
   )
+  console.log(
+    `load average ${load()}; ouro start-up: ${process.env.OURO_STARTUP === "source" ? "source (tsx)" : "bundle"}`
+  )
+  const quick: Array<{ readonly name: string; readonly s: number }> = []
   console.log("generations  stages  snakemake_s  ouro_process_s  ratio_process  ouro_inprocess_s  ratio_inprocess")
   for (const g of [10, 100]) {
     const s = snakemake(g)
@@ -98,7 +123,15 @@ export const main = async () => {
         (s / o.inProcess_s).toFixed(1).padStart(15)
       ].join("  ")
     )
+    quick.push(...o.quick)
   }
+  console.log("command (100-generation store)  wall_s  goal_s")
+  for (const q of quick) {
+    console.log(
+      `${q.name.padEnd(30)}  ${q.s.toFixed(3).padStart(6)}  ${q.name.startsWith("ouro") ? " 0.150" : "     -"}`
+    )
+  }
+  console.log(`load average ${load()} at the end`)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main()

@@ -14,9 +14,10 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { effectNamespaces, unbarrelEffect } from "./effect-imports.mjs"
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url))
-const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/root.mjs", "package.json"]
+const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/effect-imports.mjs", "bin/root.mjs", "package.json"]
 
 const listFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true })
@@ -42,6 +43,27 @@ export const freshBundle = (root = ROOT) => {
   return existsSync(join(dir, "complete")) ? dir : undefined
 }
 
+/**
+ * The Effect modules a pipeline file gets from the bundle (vendor/effect/X.js, the CLI's own instances): those that
+ * src/ imports, and a few more that pipelines use. Each is included whole (a pipeline may use any of its exports), so
+ * each costs the CLI's start-up what tree-shaking would have left out; a module not in this list is loaded from
+ * node_modules, a second copy of Effect, whose values the CLI's Effect does not recognise.
+ */
+const EXTRA_SHARED = ["Data", "Fiber", "Stream", "Ref", "Queue", "Match", "Predicate", "Function", "Array", "Record"]
+const shared = (root, entries, namespaces) => {
+  const names = new Set(EXTRA_SHARED.filter((n) => namespaces.has(n)))
+  for (const { in: file } of entries) {
+    const text = readFileSync(file, "utf8")
+    for (const m of text.matchAll(/import\s*\{([^}]*)\}\s*from\s*"effect"/g)) {
+      for (const item of m[1].split(",")) {
+        const name = /^\s*(\w+)/.exec(item)?.[1]
+        if (name !== undefined && name !== "type" && namespaces.has(name)) names.add(name)
+      }
+    }
+  }
+  return [...names].sort()
+}
+
 /** Packages bundled into the CLI; every other bare import stays external. */
 const BUNDLED = /^(?:effect|@effect\/[^/]+)(?:\/|$)/
 
@@ -50,7 +72,7 @@ const BUNDLED = /^(?:effect|@effect\/[^/]+)(?:\/|$)/
  * they become the source file's own (bin/root.mjs, imported as "#ouro/root", knows where the package is): a worker
  * entry, a wasm kernel, a createRequire next to src/X.ts find what they found unbundled.
  */
-const sourceLocation = (root) => ({
+const sourceLocation = (root, namespaces) => ({
   name: "ouro-source-location",
   setup(build) {
     build.onResolve({ filter: /^ouro-vendor:/ }, (args) => ({ path: args.path.slice(12), namespace: "ouro-vendor" }))
@@ -65,8 +87,8 @@ const sourceLocation = (root) => ({
       return undefined
     })
     build.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
-      const text = readFileSync(args.path, "utf8")
-      if (!text.includes("import.meta")) return undefined
+      const text = unbarrelEffect(readFileSync(args.path, "utf8"), namespaces)
+      if (!text.includes("import.meta")) return { contents: text, loader: "ts" }
       const rel = JSON.stringify(relative(root, args.path).split("\\").join("/"))
       const contents = text
         .replaceAll("import.meta.url", `__ouroSourceUrl(${rel})`)
@@ -93,9 +115,14 @@ export const buildBundle = async (root = ROOT) => {
   const entries = listFiles(join(root, "src"))
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
     .map((f) => ({ in: f, out: relative(join(root, "src"), f).replace(/\.ts$/, "") }))
+  const namespaces = effectNamespaces(root)
+  const vendor = [...shared(root, entries, namespaces)].map((n) => ({
+    in: `ouro-vendor:effect/${n}`,
+    out: `vendor/effect/${n}`
+  }))
   await build({
     absWorkingDir: root,
-    entryPoints: [...entries, { in: "ouro-vendor:effect", out: "vendor/effect" }],
+    entryPoints: [...entries, ...vendor],
     outdir: tmp,
     bundle: true,
     splitting: true,
@@ -107,8 +134,9 @@ export const buildBundle = async (root = ROOT) => {
     define: { __OURO_BUILD__: JSON.stringify(hash) },
     tsconfig: join(root, "tsconfig.json"),
     logLevel: "warning",
-    plugins: [sourceLocation(root)]
+    plugins: [sourceLocation(root, namespaces)]
   })
+  writeFileSync(join(tmp, "vendor", "namespaces.json"), `${JSON.stringify([...namespaces].sort())}\n`)
   writeFileSync(join(tmp, "complete"), `${hash}\n`)
   try {
     renameSync(tmp, dir)
