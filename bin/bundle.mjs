@@ -11,7 +11,7 @@
 // and one Effect runtime. effect and @effect/* are bundled (tree-shaken: Effect's barrel is the largest start-up
 // cost); every other package stays external, loaded from node_modules when imported.
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { effectNamespaces, unbarrelEffect } from "./effect-imports.mjs"
@@ -37,10 +37,57 @@ export const sourceHash = (root = ROOT) => {
 
 export const bundleDir = (hash = sourceHash(), root = ROOT) => join(root, "build", hash)
 
-/** The fresh build's folder, or undefined when there is none (never built, or built from other sources). */
+/** Size and modification time of every file the hash covers: what the quick freshness check compares. */
+const stamps = (root) =>
+  [...listFiles(join(root, "src")), ...INPUTS.map((f) => join(root, f))]
+    .map((file) => {
+      try {
+        const s = statSync(file)
+        return `${relative(root, file)}\0${s.size}\0${s.mtimeMs}`
+      } catch {
+        return `${relative(root, file)}\0-`
+      }
+    })
+    .join("\n")
+
+const writeAtomic = (file, text) => {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, text)
+  renameSync(tmp, file)
+}
+
+/**
+ * The fresh build's folder, or undefined when there is none (never built, or built from other sources). Quick
+ * path: a build whose `stamps` (sizes and modification times of its inputs, recorded when it was last found fresh)
+ * are those of now, which costs a stat per file. Else the content hash decides, and a build it finds fresh records
+ * today's stamps (after a checkout or an install that touched the files but not their content). An edit that kept a
+ * file's size and modification time to the millisecond would go unseen by the quick path: `npm run build` then.
+ */
 export const freshBundle = (root = ROOT) => {
+  const parent = join(root, "build")
+  let names
+  try {
+    names = readdirSync(parent).filter((n) => /^[0-9a-f]{16}$/.test(n))
+  } catch {
+    return undefined
+  }
+  if (names.length === 0) return undefined
+  const now = stamps(root)
+  for (const name of names) {
+    try {
+      if (readFileSync(join(parent, name, "stamps"), "utf8") === now) return join(parent, name)
+    } catch {
+      // no stamps yet: the hash decides
+    }
+  }
   const dir = bundleDir(sourceHash(root), root)
-  return existsSync(join(dir, "complete")) ? dir : undefined
+  if (!existsSync(join(dir, "complete"))) return undefined
+  try {
+    writeAtomic(join(dir, "stamps"), now)
+  } catch {
+    // a read-only install: every start hashes
+  }
+  return dir
 }
 
 /**
@@ -137,6 +184,7 @@ export const buildBundle = async (root = ROOT) => {
     plugins: [sourceLocation(root, namespaces)]
   })
   writeFileSync(join(tmp, "vendor", "namespaces.json"), `${JSON.stringify([...namespaces].sort())}\n`)
+  writeFileSync(join(tmp, "stamps"), stamps(root))
   writeFileSync(join(tmp, "complete"), `${hash}\n`)
   try {
     renameSync(tmp, dir)
