@@ -96,7 +96,7 @@ export const freshBundle = (root = ROOT) => {
  * each costs the CLI's start-up what tree-shaking would have left out; a module not in this list is loaded from
  * node_modules, a second copy of Effect, whose values the CLI's Effect does not recognise.
  */
-const EXTRA_SHARED = ["Data", "Fiber", "Stream", "Ref", "Queue", "Match", "Predicate", "Function", "Array", "Record"]
+const EXTRA_SHARED = ["Data", "Fiber", "Function", "Predicate"]
 const shared = (root, entries, namespaces) => {
   const names = new Set(EXTRA_SHARED.filter((n) => namespaces.has(n)))
   for (const { in: file } of entries) {
