@@ -1,15 +1,16 @@
 // The bundled CLI: where it lives, whether it is fresh, and how it is built (esbuild). Used by bin/ouro.js at start-up
-// (only `bundleDir` and `freshBundle`, which cost a few milliseconds: the hash of about 1 MB of source) and by
-// bin/build.mjs (`npm ci` runs it as the `prepare` script, `npm pack` as `prepack`).
+// (`freshBundle`: a stat per source file, the content hash when those differ from the build's record; `buildBundle`
+// when there is no fresh build) and by bin/build.mjs (`npm ci` runs it as the `prepare` script, `npm pack` too).
 //
 // build/<hash>/ holds one build, <hash> being the SHA-256 (first 16 hex digits) of everything the build is made of:
-// every file under src/, these three bin/ files and package.json. A build whose folder is named by the current hash
-// is fresh; any other is stale, and bin/ouro.js ignores it. Every file of src/ is an entry point (esbuild code
-// splitting: shared code lives once, in build/<hash>/chunks/), so that src/X.ts has a counterpart build/<hash>/X.js
-// sharing the CLI's module instances: the pipeline loader (src/pipeline/esm-hooks.mjs) resolves "ouroboros" and any
-// import of a src/ file to it, and "effect" to vendor/effect.js, so a pipeline file sees the CLI's one Pipeline class
-// and one Effect runtime. effect and @effect/* are bundled (tree-shaken: Effect's barrel is the largest start-up
-// cost); every other package stays external, loaded from node_modules when imported.
+// every file under src/, the bin/ files listed in INPUTS and package.json. A build whose folder is named by the
+// current hash is fresh; any other is stale, and bin/ouro.js ignores it. Every file of src/ is an entry point
+// (esbuild code splitting: shared code lives once, in build/<hash>/chunks/), so that src/X.ts has a counterpart
+// build/<hash>/X.js sharing the CLI's module instances, and so does each Effect module src/ uses
+// (build/<hash>/vendor/effect/X.js): src/pipeline/compile.ts points a pipeline file's imports of "ouroboros", of a
+// src/ file and of Effect at them, so a pipeline sees the CLI's one Pipeline class and one Effect runtime. effect and
+// @effect/* are bundled (tree-shaken: Effect's barrel was the largest start-up cost); every other package stays
+// external, loaded from node_modules when imported.
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
@@ -152,6 +153,8 @@ const sourceLocation = (root, namespaces) => ({
  */
 export const buildBundle = async (root = ROOT) => {
   const { build } = await import("esbuild")
+  // Stamps first: a file edited while this build reads it then fails the quick check, and the hash decides.
+  const before = stamps(root)
   const hash = sourceHash(root)
   const dir = bundleDir(hash, root)
   if (existsSync(join(dir, "complete"))) return dir
@@ -184,7 +187,7 @@ export const buildBundle = async (root = ROOT) => {
     plugins: [sourceLocation(root, namespaces)]
   })
   writeFileSync(join(tmp, "vendor", "namespaces.json"), `${JSON.stringify([...namespaces].sort())}\n`)
-  writeFileSync(join(tmp, "stamps"), stamps(root))
+  writeFileSync(join(tmp, "stamps"), before)
   writeFileSync(join(tmp, "complete"), `${hash}\n`)
   try {
     renameSync(tmp, dir)
@@ -193,8 +196,11 @@ export const buildBundle = async (root = ROOT) => {
     rmSync(tmp, { recursive: true, force: true })
     if (!existsSync(join(dir, "complete"))) throw e
   }
+  // Older builds go, and temporary folders of builds that died more than an hour ago.
   for (const other of readdirSync(parent)) {
-    if (other !== hash && !other.startsWith(".tmp-")) rmSync(join(parent, other), { recursive: true, force: true })
+    const path = join(parent, other)
+    const dead = other.startsWith(".tmp-") && Date.now() - statSync(path).mtimeMs > 3_600_000
+    if (other !== hash && (!other.startsWith(".tmp-") || dead)) rmSync(path, { recursive: true, force: true })
   }
   return dir
 }
