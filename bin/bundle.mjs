@@ -170,7 +170,9 @@ export const buildBundle = async (root = ROOT) => {
     in: `ouro-vendor:effect/${n}`,
     out: `vendor/effect/${n}`
   }))
-  await build({
+  const built = await build({
+    // OURO_METAFILE=path: esbuild's metafile written there, to see what the CLI's start-up loads and why.
+    metafile: process.env.OURO_METAFILE !== undefined,
     absWorkingDir: root,
     entryPoints: [...entries, ...vendor],
     outdir: tmp,
@@ -186,6 +188,7 @@ export const buildBundle = async (root = ROOT) => {
     logLevel: "warning",
     plugins: [sourceLocation(root, namespaces)]
   })
+  if (built.metafile !== undefined) writeFileSync(process.env.OURO_METAFILE, JSON.stringify(built.metafile))
   writeFileSync(join(tmp, "vendor", "namespaces.json"), `${JSON.stringify([...namespaces].sort())}\n`)
   writeFileSync(join(tmp, "stamps"), before)
   writeFileSync(join(tmp, "complete"), `${hash}\n`)
