@@ -1,6 +1,28 @@
 #!/usr/bin/env node
-// Registers tsx so that both ouroboros (TypeScript source) and pipeline files (.ts) load without a build step.
-import { register } from "tsx/esm/api"
+// The `ouro` command. It runs the bundled CLI (build/<hash>/cli/main.js, see bundle.mjs) when that build is fresh,
+// that is, built from the sources as they are now (the hash of src/ names it). Missing or stale, it is built here
+// first (about 2 s, once) when esbuild is installed and build/ is writable; when it cannot be, ouro runs from the
+// TypeScript sources through tsx, slower to start but the same program. OURO_STARTUP=source forces that path.
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { buildBundle, freshBundle } from "./bundle.mjs"
 
-register()
-await import("../src/cli/main.ts")
+const fromSource = async () => {
+  const { register } = await import("tsx/esm/api")
+  register()
+  await import("../src/cli/main.ts")
+}
+
+const bundled = async () => {
+  const fresh = freshBundle()
+  if (fresh !== undefined) return fresh
+  try {
+    return await buildBundle()
+  } catch {
+    return undefined
+  }
+}
+
+const dir = process.env.OURO_STARTUP === "source" ? undefined : await bundled()
+if (dir === undefined) await fromSource()
+else await import(pathToFileURL(join(dir, "cli", "main.js")).href)

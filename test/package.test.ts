@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict"
 import { execFileSync, spawnSync } from "node:child_process"
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
@@ -36,6 +36,23 @@ describe("the packed package", { timeout: 600_000 }, () => {
     copyFileSync(join(ROOT, "data/shakespeare-sample.txt"), join(dir, "text.txt"))
   })
   after(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("ships the bundled CLI, fresh for the sources it ships, so `npx ouro` runs the bundle", () => {
+    const installed = join(dir, "node_modules", "ouroboros")
+    const probe = spawnSync(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        "const m = await import(process.argv[1]); console.log(m.freshBundle() ?? 'none')",
+        join(installed, "bin", "bundle.mjs")
+      ],
+      { encoding: "utf8" }
+    )
+    assert.equal(probe.status, 0, probe.stderr)
+    assert.match(probe.stdout.trim(), /\/build\/[0-9a-f]{16}$/, "the tarball's build/ is missing or stale")
+    assert.ok(existsSync(join(probe.stdout.trim(), "cli", "main.js")))
+  })
 
   it("runs a user's pipeline that imports only \"ouroboros\", then reruns it from the cache", () => {
     const first = npx("ouro", "run", "my-experiment.ts")

@@ -5,30 +5,9 @@
  * `encodeCorpus` is deterministic: the same documents give the same bytes (for the same parquet-wasm version),
  * because the table is first normalised to one batch with a fixed schema and no metadata.
  */
-import {
-  Field,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  tableFromIPC,
-  tableToIPC,
-  Type,
-  Utf8,
-  DataType,
-  type Data,
-  type Vector
-} from "apache-arrow"
-import {
-  Compression,
-  readParquet,
-  readSchema,
-  Table as WasmTable,
-  writeParquet,
-  WriterPropertiesBuilder
-} from "parquet-wasm"
+import type { Data, DataType, Schema, Table, Utf8, Vector } from "apache-arrow"
 import { describe } from "../errors/index.ts"
+import { arrow, parquet } from "./libs.ts"
 
 export type CorpusColumns = { id: Utf8; text: Utf8 }
 export type Corpus = Table<CorpusColumns>
@@ -55,7 +34,10 @@ const MAX_UTF8_BYTES = 0x7fffffff
 const JOIN_CHUNK_CHARS = 1 << 24
 
 const corpusSchema = (): Schema<CorpusColumns> =>
-  new Schema<CorpusColumns>([new Field("id", new Utf8(), false), new Field("text", new Utf8(), false)])
+  new arrow.Schema<CorpusColumns>([
+    new arrow.Field("id", new arrow.Utf8(), false),
+    new arrow.Field("text", new arrow.Utf8(), false)
+  ])
 
 const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 
@@ -109,7 +91,7 @@ const utf8Column = (
   const data = pieces.length === 1
     ? new Uint8Array(pieces[0].buffer, pieces[0].byteOffset, pieces[0].length)
     : concatBytes(pieces, total)
-  return makeData({ type: new Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
+  return arrow.makeData({ type: new arrow.Utf8(), length: n, nullCount: 0, valueOffsets: offsets, data })
 }
 
 const concatBytes = (pieces: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
@@ -124,8 +106,13 @@ const concatBytes = (pieces: ReadonlyArray<Uint8Array>, total: number): Uint8Arr
 
 const makeCorpus = (id: Data<Utf8>, text: Data<Utf8>): Corpus => {
   const schema = corpusSchema()
-  const struct = makeData({ type: new Struct(schema.fields), length: id.length, nullCount: 0, children: [id, text] })
-  return new Table(schema, new RecordBatch(schema, struct))
+  const struct = arrow.makeData({
+    type: new arrow.Struct(schema.fields),
+    length: id.length,
+    nullCount: 0,
+    children: [id, text]
+  })
+  return new arrow.Table(schema, new arrow.RecordBatch(schema, struct))
 }
 
 /** Builds a corpus from documents, in the given order. Throws CorpusInvalid for non-strings or lone surrogates. */
@@ -188,7 +175,7 @@ export const corpusDocuments = (c: Corpus): { ids: string[]; texts: string[] } =
 
 const fieldNames = (s: Schema): string => s.fields.map((f) => f.name).join(", ") || "none"
 
-const isUtf8Data = (d: Data<DataType>): d is Data<Utf8> => d.typeId === Type.Utf8
+const isUtf8Data = (d: Data<DataType>): d is Data<Utf8> => d.typeId === arrow.Type.Utf8
 
 /** One Utf8 chunk, offsets starting at 0: the canonical layout, so equal content gives equal IPC and Parquet bytes. */
 const canonicalUtf8 = (chunks: ReadonlyArray<Data<DataType>>, column: string): Data<Utf8> => {
@@ -218,7 +205,7 @@ const canonicalUtf8 = (chunks: ReadonlyArray<Data<DataType>>, column: string): D
     row += d.length
     at += o[d.length] - base
   }
-  return makeData({ type: new Utf8(), length, nullCount: 0, valueOffsets: offsets, data })
+  return arrow.makeData({ type: new arrow.Utf8(), length, nullCount: 0, valueOffsets: offsets, data })
 }
 
 /** Normalises any table with Utf8 `id` and `text` columns to the canonical corpus layout. */
@@ -233,7 +220,7 @@ const canonicalCorpus = (t: Table): Corpus => {
 
 // Dictionary encoding is off: ids and texts are nearly all distinct, so dictionaries only cost time and bytes.
 const writerProperties = () =>
-  new WriterPropertiesBuilder().setCompression(Compression.ZSTD).setDictionaryEnabled(false).build()
+  new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).setDictionaryEnabled(false).build()
 
 /**
  * Encodes a corpus as Parquet with ZSTD. Deterministic: the output depends only on the documents (ids, texts, order)
@@ -242,7 +229,7 @@ const writerProperties = () =>
  */
 export const encodeCorpus = (c: Corpus): Uint8Array => {
   const canonical = canonicalCorpus(c)
-  return writeParquet(WasmTable.fromIPCStream(tableToIPC(canonical, "stream")), writerProperties())
+  return parquet.writeParquet(parquet.Table.fromIPCStream(arrow.tableToIPC(canonical, "stream")), writerProperties())
 }
 
 // parquet-rs clamps the batch size to the file's row count, so this asks for one batch without over-allocating;
@@ -253,10 +240,10 @@ const MAGIC = [0x50, 0x41, 0x52, 0x31] // "PAR1"
 const hasMagicAt = (b: Uint8Array, at: number) => MAGIC.every((m, i) => b[at + i] === m)
 
 const isStringType = (t: DataType): boolean =>
-  t.typeId === Type.Utf8 ||
-  t.typeId === Type.LargeUtf8 ||
-  t.typeId === Type.Utf8View ||
-  (DataType.isDictionary(t) && isStringType(t.dictionary))
+  t.typeId === arrow.Type.Utf8 ||
+  t.typeId === arrow.Type.LargeUtf8 ||
+  t.typeId === arrow.Type.Utf8View ||
+  (arrow.DataType.isDictionary(t) && isStringType(t.dictionary))
 
 const firstNull = (v: Vector): number => {
   for (let i = 0; i < v.length; i++) if (!v.isValid(i)) return i
@@ -279,7 +266,7 @@ const readStringColumns = (
   }
   let schema: Schema
   try {
-    schema = tableFromIPC(readSchema(bytes).intoIPCStream()).schema
+    schema = arrow.tableFromIPC(parquet.readSchema(bytes).intoIPCStream()).schema
   } catch (cause) {
     throw new CorpusInvalid(`cannot read the Parquet footer: ${describe(cause)}`, { cause })
   }
@@ -297,7 +284,9 @@ const readStringColumns = (
   }
   let table: Table
   try {
-    table = tableFromIPC(readParquet(bytes, { columns: present, batchSize: READ_BATCH_ROWS }).intoIPCStream())
+    table = arrow.tableFromIPC(
+      parquet.readParquet(bytes, { columns: present, batchSize: READ_BATCH_ROWS }).intoIPCStream()
+    )
   } catch (cause) {
     throw new CorpusInvalid(`cannot read the Parquet data: ${describe(cause)}`, { cause })
   }

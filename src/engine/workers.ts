@@ -31,6 +31,15 @@ export interface WorkerConfig {
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
 const decodeRunError = Schema.decodeUnknownSync(RunError)
 
+/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
+declare const __OURO_BUILD__: string | undefined
+
+/** A worker thread loads as this thread did: the bundle's worker, or the TypeScript one through tsx. */
+const workerEntry = (): URL =>
+  typeof __OURO_BUILD__ === "string"
+    ? new URL(`../../build/${__OURO_BUILD__}/engine/worker.js`, import.meta.url)
+    : new URL("./worker-entry.mjs", import.meta.url)
+
 export const defaultWorkers = (): number => Math.max(1, availableParallelism())
 
 export const layerWorkers = (
@@ -49,7 +58,7 @@ export const layerWorkers = (
       const acquire = Effect.callback<Worker>((resume) => {
         if (idle.length > 0) return resume(Effect.succeed(idle.pop()!))
         if (pool.length < workers) {
-          const w = new Worker(new URL("./worker-entry.mjs", import.meta.url), { workerData: config })
+          const w = new Worker(workerEntry(), { workerData: config })
           pool.push(w)
           return resume(Effect.succeed(w))
         }

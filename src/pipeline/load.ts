@@ -8,10 +8,14 @@ import { describe, PipelineInvalid, PipelineLoadError } from "../errors/index.ts
 import { whileDefining } from "./defining.ts"
 import { isPipeline, type Pipeline } from "./pipeline.ts"
 
+/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
+declare const __OURO_BUILD__: string | undefined
+
 /**
  * Pipeline files are ES module TypeScript wherever they live: the hooks in esm-hooks.mjs, chained in front of tsx's
- * (which whoever runs this TypeScript has registered: bin/ouro.js, a stage worker, `node --import tsx`), say so
- * whatever the nearest package.json says. Registered once per thread, on the first load.
+ * (which whoever runs this TypeScript has registered: `node --import tsx`, bin/ouro.js running from source), say so
+ * whatever the nearest package.json says. Registered once per thread, on the first load. The bundled CLI has neither
+ * tsx nor hooks: it compiles the pipeline file with esbuild (compile.ts) and imports the result.
  */
 let hooked = false
 const ensureHooks = () => {
@@ -20,16 +24,26 @@ const ensureHooks = () => {
   hooked = true
 }
 
+/** The URL to import for the pipeline file at `path`. */
+const moduleUrl = async (path: string): Promise<string> => {
+  if (typeof __OURO_BUILD__ === "string") {
+    const { compilePipeline } = await import("./compile.ts")
+    return compilePipeline(path, __OURO_BUILD__)
+  }
+  ensureHooks()
+  return pathToFileURL(path).href
+}
+
 export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoadError | PipelineInvalid> =>
   Effect.gen(function*() {
     const path = resolve(file)
     const found = yield* Effect.promise(() => stat(path).then((s) => s.isFile(), () => false))
     if (!found) return yield* new PipelineLoadError({ file, detail: "no such pipeline file" })
-    ensureHooks()
     const module = yield* Effect.tryPromise({
       // A plain import: the pipeline shares this process's ouroboros modules (one copy, one PipelineInvalid class).
       // While it evaluates, its stages resolve relative paths (a seed file) against its directory.
-      try: () => whileDefining(path, () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>),
+      try: () =>
+        moduleUrl(path).then((url) => whileDefining(path, () => import(url) as Promise<Record<string, unknown>>)),
       catch: (e) => (e instanceof PipelineInvalid ? e : loadFailure(file, e))
     })
     if (!isPipeline(module.default)) {
@@ -43,7 +57,7 @@ export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoad
 
 /**
  * esbuild's compile errors arrive as "Transform failed with N errors:\nFILE:LINE:COL: ERROR: TEXT\n..." (thrown in
- * the loader thread, so only the message survives): the first of them as FILE:LINE:COL: TEXT, which names the file
+ * the loader thread, so only the message survives; the bundled CLI's compile.ts: "Build failed with ..."): the first of them as FILE:LINE:COL: TEXT, which names the file
  * that does not compile (the pipeline file or one it imports). Anything else: its first line.
  */
 const loadFailure = (file: string, e: unknown): PipelineLoadError => {

@@ -9,10 +9,9 @@
  *     stage in the node's scope how many documents it dropped.
  * Formats: csv (RFC 4180), json (an array of objects), table (aligned text), parquet (needs a file).
  */
-import { tableFromArrays, tableToIPC } from "apache-arrow"
 import { Effect } from "effect"
-import { Compression, Table as WasmTable, writeParquet, WriterPropertiesBuilder } from "parquet-wasm"
 import { Corpus, Metrics, Tokenizer } from "../artifact/artifacts.ts"
+import { arrow, parquet } from "../artifact/libs.ts"
 import { type Corpus as CorpusTable, corpusDocuments } from "../artifact/corpus.ts"
 import { encode, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
@@ -208,7 +207,7 @@ export const toParquet = (rows: ReadonlyArray<ExportRow>): Uint8Array => {
       ? Float64Array.from(rows, (r) => (r[c] === undefined ? NaN : Number(r[c])))
       : rows.map((r) => (r[c] === undefined ? null : String(r[c])))
   }
-  const table = tableFromArrays(arrays)
-  const props = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build()
-  return writeParquet(WasmTable.fromIPCStream(tableToIPC(table, "stream")), props)
+  const table = arrow.tableFromArrays(arrays)
+  const props = new parquet.WriterPropertiesBuilder().setCompression(parquet.Compression.ZSTD).build()
+  return parquet.writeParquet(parquet.Table.fromIPCStream(arrow.tableToIPC(table, "stream")), props)
 }
