@@ -4,6 +4,7 @@
  * draws it).
  */
 import assert from "node:assert/strict"
+import { spawnSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -312,6 +313,16 @@ export default Pipeline.make("code", (p) => {
       assert.equal(first.code, 0, first.stderr)
       const before = ouro(dir, "show", "code/user-long-only", "--json")
       assert.equal(before.code, 0, before.stderr)
+      // The code's text is the same whichever way ouro started (its bundle, or its TypeScript sources through tsx):
+      // the same key, so the stage is cached.
+      const { OURO_STORE: _s, ...env } = process.env
+      const fromSource = spawnSync(process.execPath, [join(ROOT, "bin", "ouro.js"), "plan", file, "--json"], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...env, OURO_STARTUP: "source" }
+      })
+      assert.equal(fromSource.status, 0, fromSource.stderr)
+      assert.equal(JSON.parse(fromSource.stdout).counts.cached, 2, fromSource.stdout)
       // The same params, the same version: only the code of run differs.
       writeFileSync(file, pipeline("200"))
       const plan = ouro(dir, "plan", file, "--verbose")

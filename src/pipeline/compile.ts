@@ -19,7 +19,7 @@ import type { Plugin } from "esbuild"
 import { unbarrelEffect } from "../../bin/effect-imports.mjs"
 
 /** Bumped when what this module writes changes, so older cache entries are not read. */
-const COMPILE_VERSION = 1
+const COMPILE_VERSION = 2
 
 /** The package root: this file is src/pipeline/compile.ts (bundled, bin/bundle.mjs keeps import.meta.url so). */
 const ROOT = fileURLToPath(new URL("../../", import.meta.url))
@@ -142,7 +142,11 @@ export const compilePipeline = async (path: string, buildName: string): Promise<
     write: false,
     format: "esm",
     platform: "node",
-    target: "node20",
+    // As tsx compiles (the CLI's source path): the same code text, so a user stage's run source, which is in its
+    // key (pipeline/stage.ts), reads the same whichever way ouro started.
+    target: `node${process.versions.node}`,
+    minifyWhitespace: true,
+    keepNames: true,
     conditions: ["node"],
     metafile: true,
     sourcemap: "inline",
