@@ -82,3 +82,164 @@ storeContract("S3 store (s3rver)", async () => {
     close
   }
 })
+
+/** A cache (a fresh local store) in front of a fresh prefix of `origin` given with credentials in its URL. */
+const cachedOver = async (spec: string) => {
+  const dir = fs.mkdtempSync(join(tmpdir(), "ouro-cache-"))
+  const { value: remote, close } = await remoteOf(spec)
+  const local = await run(makeLocalStore(dir))
+  return {
+    dir,
+    remote,
+    local,
+    store: makeCachedStore(local, remote),
+    close: () => (close(), fs.rmSync(dir, { recursive: true, force: true }))
+  }
+}
+
+const record = (key: string, outputHash: string, size: number) => ({
+  key,
+  kind: "toy/source",
+  version: 1,
+  params: { text: "a" },
+  inputs: {},
+  outputs: { out: { hash: outputHash, artifact: "text", bytes: size } },
+  env: {},
+  node: "toy",
+  timings: { startedAt: "2024-01-01T00:00:00.000Z", ms: 1 }
+})
+
+describe("a local cache in front of a remote store", { skip: nginxMissing }, () => {
+  const SECRET = "pa55-do-not-show"
+  const specOf = (prefix: string) => nginx!.origin.replace("http://", `http://ann:${SECRET}@`) + `/${prefix}`
+
+  it("a blob is written through, then read through into an empty cache; location carries no credentials", async () => {
+    const prefix = nextPrefix()
+    const a = await cachedOver(specOf(prefix))
+    const b = await cachedOver(specOf(prefix))
+    try {
+      assert.equal(a.store.location, `${nginx!.origin}/${prefix}`)
+      const { hash } = await run(a.store.putBlob(bytes("shared bytes")))
+      assert.ok(fs.existsSync(join(nginx!.data, prefix, "cas", hash)), "written through to the remote")
+      assert.equal(await run(b.local.hasBlob(hash)), false)
+      assert.deepEqual(await run(b.store.getBlob(hash)), bytes("shared bytes"))
+      assert.equal(await run(b.local.hasBlob(hash)), true, "read through into the cache")
+    } finally {
+      a.close()
+      b.close()
+    }
+  })
+
+  for (const how of ["corrupt (a flipped byte)", "substituted (other bytes, other size)"] as const) {
+    it(`a ${how} remote blob is ArtifactCorrupt naming its URL, and never enters the cache`, async () => {
+      const prefix = nextPrefix()
+      const c = await cachedOver(specOf(prefix))
+      try {
+        const { hash } = await run(c.remote.putBlob(bytes("the real bytes")))
+        const file = join(nginx!.data, prefix, "cas", hash)
+        if (how.startsWith("corrupt")) flipFile(file)
+        else fs.writeFileSync(file, "something else entirely")
+        const e = await failure(c.store.getBlob(hash))
+        assert.equal(e._tag, "ArtifactCorrupt")
+        assert.ok(e.message.includes(`${nginx!.origin}/${prefix}/cas/${hash}`), e.message)
+        assert.ok(!e.message.includes(SECRET) && !JSON.stringify(e).includes(SECRET), "no credentials in the error")
+        assert.equal(await run(c.local.hasBlob(hash)), false, "the bad bytes are not in the cache")
+        assert.deepEqual(await run(c.local.listBlobs), [])
+        assert.equal(await run(c.remote.hasBlob(hash)), false, "the remote's bad copy is moved to quarantine")
+      } finally {
+        c.close()
+      }
+    })
+  }
+
+  it("a remote record is Schema-decoded: junk, or a record of another key, is ArtifactCorrupt naming its URL", async () => {
+    const prefix = nextPrefix()
+    const c = await cachedOver(specOf(prefix))
+    try {
+      const { hash } = await run(c.store.putBlob(bytes("out")))
+      const key = sha256("a key")
+      await run(c.remote.putRecord(record(key, hash, 3)))
+      const file = join(nginx!.data, prefix, "ac", key)
+      fs.writeFileSync(file, JSON.stringify({ key, kind: 3 }))
+      const junk = await failure(c.store.getRecord(key))
+      assert.equal(junk._tag, "ArtifactCorrupt")
+      assert.ok(junk.message.includes(`${nginx!.origin}/${prefix}/ac/${key}`), junk.message)
+      fs.writeFileSync(file, JSON.stringify(record(sha256("another key"), hash, 3)))
+      const other = await failure(c.store.getRecord(key))
+      assert.ok(other.message.includes("record names key"), other.message)
+      assert.deepEqual(await run(c.local.listRecordKeys), [], "nothing entered the cache")
+    } finally {
+      c.close()
+    }
+  })
+
+  it("a record only the cache has is published to the remote, its blob first", async () => {
+    const prefix = nextPrefix()
+    const c = await cachedOver(specOf(prefix))
+    try {
+      const { hash } = await run(c.local.putBlob(bytes("made before the remote")))
+      const key = sha256("local only")
+      await run(c.local.putRecord(record(key, hash, 22)))
+      assert.equal(await run(c.remote.hasRecord(key)), false)
+      assert.ok(Option.isSome(await run(c.store.getRecord(key))))
+      assert.equal(await run(c.remote.hasRecord(key)), true)
+      assert.equal(await run(c.remote.hasBlob(hash)), true)
+    } finally {
+      c.close()
+    }
+  })
+
+  it("checkBlob of a blob only the remote has asks its size (no download)", async () => {
+    const prefix = nextPrefix()
+    const c = await cachedOver(specOf(prefix))
+    try {
+      const { hash, bytes: size } = await run(c.remote.putBlob(bytes("remote only")))
+      assert.equal(await run(c.store.checkBlob(hash, size)), "ok")
+      assert.equal(await run(c.store.checkBlob(hash, size + 1)), "mismatch")
+      assert.equal(await run(c.store.checkBlob(sha256("absent"), 1)), "missing")
+      assert.equal(await run(c.local.hasBlob(hash)), false)
+    } finally {
+      c.close()
+    }
+  })
+})
+
+describe("opening a store", () => {
+  it("an unknown scheme is one clear line, credentials left out", async () => {
+    const e = await failure(parseStoreSpec("ftp://ann:pw@example.org/x"))
+    assert.equal(
+      e.message,
+      "store: ftp://example.org/x: unknown store scheme ftp:// (a store is a directory, a file:// URL, http(s)://host/prefix or s3://bucket/prefix)"
+    )
+  })
+
+  it("a remote store opened to read must be there: a prefix with no marker is StoreNotFound, nothing written", {
+    skip: nginxMissing
+  }, async () => {
+    const prefix = nextPrefix()
+    const cache = join(tmpdir(), `ouro-never-${process.pid}`)
+    const e = await failure(Effect.scoped(openStore(`${nginx!.origin}/${prefix}`, "read", { cache })))
+    assert.equal(e._tag, "StoreNotFound")
+    assert.equal(fs.existsSync(cache), false)
+    assert.equal(fs.existsSync(join(nginx!.data, prefix)), false)
+  })
+
+  it("an s3:// store with wrong keys is access denied, the keys never shown", async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY }
+    process.env.AWS_ACCESS_KEY_ID = "WRONGKEYID"
+    process.env.AWS_SECRET_ACCESS_KEY = "wrong-secret-value"
+    try {
+      const e = await failure(
+        Effect.scoped(openStore(`s3://${s3!.bucket}/x`, "write", { cache: "/nonexistent/never" }))
+      )
+      assert.equal(e._tag, "StoreError")
+      assert.match(e.message, /access denied/)
+      assert.ok(!e.message.includes("WRONGKEYID") && !e.message.includes("wrong-secret-value"), e.message)
+    } finally {
+      process.env.AWS_ACCESS_KEY_ID = saved.id
+      process.env.AWS_SECRET_ACCESS_KEY = saved.secret
+    }
+  })
+})
+
+export type { ArtifactStoreShape, RemoteStoreShape }

@@ -80,6 +80,9 @@ export const makeS3Transport = (target: S3Target): Effect.Effect<RemoteTransport
       try: () => import("@aws-sdk/client-s3"),
       catch: (e) => new StoreError({ path: location, detail: `cannot load @aws-sdk/client-s3: ${describe(e)}` })
     })
+    // The SDK warns on stderr, on every command, that its releases after January 2027 will need Node 22 (this one
+    // runs on Node 20): noise in a CLI whose failures are one line. Whoever wants the warning sets the variable.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"
     const endpoint = process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined
     const client: S3Client = new sdk.S3Client({
       region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || "us-east-1",
