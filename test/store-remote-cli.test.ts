@@ -165,7 +165,7 @@ describe("bad input to a remote store: one ouro: line, a non-zero exit, nothing 
   const hashOf = (s: string) => [...s].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)
 
   describe("an unreachable store URL", () => {
-    cases(() => `http://ann:${SECRET}@127.0.0.1:9/nowhere`, /cannot reach the store/, () => "", [
+    cases(() => `http://ann:${SECRET}@127.0.0.1:2/nowhere`, /cannot reach the store/, () => "", [
       ["run", "<pipeline>"],
       ["status"],
       ["push", "tiny"],
