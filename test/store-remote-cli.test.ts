@@ -9,6 +9,7 @@ import { strict as assert } from "node:assert"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
+import { startOuro } from "./support/cli-async.ts"
 import { type CliResult, ouro, tempDir, writeTinyPipeline } from "./support/cli.ts"
 import { type Nginx, nginxMissing, startNginx } from "./support/nginx.ts"
 import { type S3Server, startS3, useEnv } from "./support/s3.ts"
@@ -109,6 +110,19 @@ describe("ouro on an HTTP store (nginx WebDAV)", { skip: nginxMissing }, () => {
     assert.equal(summary(rerun).ran, 0)
     assert.equal(summary(rerun).manifest, manifest)
     for (const r of [push, again, pull]) assert.ok(!(r.stdout + r.stderr).includes(SECRET))
+  })
+})
+
+describe("two runs at once on one machine, sharing a remote store and its cache", { skip: nginxMissing }, () => {
+  it("compute each stage once: the cache's leases hold across the two processes", async () => {
+    const spec = `${nginx!.origin}/together`
+    const cache = join(dir, "together-cache")
+    const runs = [0, 1].map(() => startOuro(dir, "run", pipeline, "--store", spec, "--cache", cache, "--quiet"))
+    const done = await Promise.all(runs.map((r) => r.exit))
+    for (const d of done) assert.equal(d.code, 0, d.stderr)
+    const [a, b] = done.map((d) => summary({ code: d.code ?? -1, stdout: d.stdout, stderr: d.stderr }))
+    assert.equal(a.manifest, b.manifest)
+    assert.equal(a.ran + b.ran, a.stages, `stages computed: ${a.ran} + ${b.ran} of ${a.stages}`)
   })
 })
 
