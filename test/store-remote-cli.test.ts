@@ -200,6 +200,17 @@ describe("bad input to a remote store: one ouro: line, a non-zero exit, nothing 
       [["run", "<pipeline>"], ["pull", "tiny"]]
     )
   })
+  describe("a run the remote does not have", { skip: nginxMissing }, () => {
+    it("pull of an unknown pipeline: NotFound, and no cache made", () => {
+      const spec = `${nginx!.origin}/team`
+      const cache = join(dir, "never-pulled")
+      ouro(dir, "run", pipeline, "--store", spec, "--cache", join(dir, "machine-b"), "--quiet")
+      const r = ouro(dir, "pull", "no-such-pipeline", "--store", spec, "--cache", cache)
+      oneLine(r, /no-such-pipeline: no run by that hash, and no pipeline by that name, in http:/)
+      assert.equal(existsSync(cache), false)
+    })
+  })
+
   describe("wrong credentials (s3rver checks the access key)", () => {
     it("run with a wrong AWS key: access denied, nothing in the bucket", () => {
       const saved = process.env.AWS_ACCESS_KEY_ID

@@ -90,7 +90,8 @@ const refsOf = (store: ArtifactStoreShape, hash: Sha256, manifest: RunManifest) 
     return out
   })
 
-const copyRun = (from: Side, to: Side, target: string, remote: RemoteStoreShape) =>
+/** Copies the run `target` names in `from` to the side `open` opens (only once the run is found: a bad name writes nothing). */
+const copyRun = <E>(from: Side, open: Effect.Effect<Side, E>, target: string, remote: RemoteStoreShape) =>
   Effect.gen(function*() {
     const before = remote.transport.stats.requests
     const { hash, manifest } = yield* resolveRun(from.store, target)
@@ -108,11 +109,13 @@ const copyRun = (from: Side, to: Side, target: string, remote: RemoteStoreShape)
         })
       }
       records.push(record.value)
+
       for (const out of Object.values(record.value.outputs)) blobs.add(out.hash)
       for (const [input, h] of Object.entries(record.value.inputs)) {
         if (!input.startsWith("external:") && isSha256(h)) blobs.add(h)
       }
     }
+    const to = yield* open
     let blobsSent = 0
     let bytesSent = 0
     yield* Effect.forEach([...blobs], (blob) =>
@@ -169,14 +172,14 @@ export const push = (spec: string, target: string, options: OpenOptions) =>
     const remote = yield* remoteOf(spec, "write")
     const root = cacheRootOf(options.cache)
     const local = yield* openLocalExisting(root, true)
-    return yield* copyRun(localSide(local), remoteSide(remote), target, remote)
+    return yield* copyRun(localSide(local), Effect.succeed(remoteSide(remote)), target, remote)
   }))
 
 export const pull = (spec: string, target: string, options: OpenOptions) =>
   Effect.scoped(Effect.gen(function*() {
     const remote = yield* remoteOf(spec, "read")
-    const local = yield* makeLocalStore(cacheRootOf(options.cache))
-    return yield* copyRun(remoteSide(remote), localSide(local), target, remote)
+    const local = makeLocalStore(cacheRootOf(options.cache)).pipe(Effect.map(localSide))
+    return yield* copyRun(remoteSide(remote), local, target, remote)
   }))
 
 /** The local store a push reads: it must be there (pushing from a mistyped --cache is an error, not an empty push). */
