@@ -243,3 +243,44 @@ describe("opening a store", () => {
 })
 
 export type { ArtifactStoreShape, RemoteStoreShape }
+
+describe("the HTTP transport", () => {
+  /** A server whose answers the test scripts: the nth request gets `answers[n]` (the last one from then on). */
+  const scripted = async (answers: ReadonlyArray<number>) => {
+    const { createServer } = await import("node:http")
+    let n = 0
+    const server = createServer((req, res) => {
+      const status = answers[Math.min(n++, answers.length - 1)]
+      res.writeHead(status, { "content-type": "application/octet-stream" })
+      res.end(status === 200 ? JSON.stringify({ format: 1 }) : "")
+    })
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()))
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    return { origin: `http://127.0.0.1:${port}`, served: () => n, close: () => server.close() }
+  }
+
+  it("tries a 503 again, and opens once the server answers", async () => {
+    const server = await scripted([503, 200])
+    try {
+      const { value: store, close } = await remoteOf(`${server.origin}/p`, "read")
+      close()
+      assert.equal(store.location, `${server.origin}/p`)
+      assert.equal(server.served(), 2)
+    } finally {
+      server.close()
+    }
+  })
+
+  it("a server that keeps answering 503 is one StoreError after three tries", async () => {
+    const server = await scripted([503])
+    try {
+      const e = await failure(Effect.scoped(openStore(`${server.origin}/p`, "read", { cache: "/nonexistent/never" })))
+      assert.equal(e._tag, "StoreError")
+      assert.match(e.message, /HTTP 503 Service Unavailable to GET/)
+      assert.equal(server.served(), 3)
+    } finally {
+      server.close()
+    }
+  })
+})

@@ -55,6 +55,9 @@ export const httpLocation = (base: URL): string => base.href.replace(/\/$/, "")
 
 const encodePath = (path: string) => path.split("/").map(encodeURIComponent).join("/")
 
+/** Tries after the first, for a dropped connection or a 502/503/504. */
+const RETRIES = 2
+
 const timeoutMs = (): number => Number(process.env.OURO_STORE_TIMEOUT_MS ?? 120_000)
 
 /** Why a request never got an answer, in words: the error's own message and its cause's (ECONNREFUSED, ...). */
@@ -77,20 +80,34 @@ export const makeHttpTransport = (target: HttpTarget): RemoteTransport => {
   const location = httpLocation(target.base)
   const urlOf = (path: string) => new URL(encodePath(path), target.base).href
 
-  /** One request; the response, or a StoreError naming the URL (no credentials: fetch never sees them in it). */
+  /**
+   * One request; the response, or a StoreError naming the URL (no credentials: fetch never sees them in it).
+   * Every request here is idempotent (a blob's or record's name is its content's), so a dropped connection or a
+   * 502/503/504 is tried again, twice, after 100 and 400 ms; a refused or absent server fails after those tries.
+   */
   const request = (method: string, path: string, init: { body?: Uint8Array; headers?: Record<string, string> } = {}) =>
     Effect.tryPromise({
-      try: (signal) => {
-        stats.requests++
-        if (init.body !== undefined) stats.bytesSent += init.body.byteLength
+      try: async (signal) => {
         const headers: Record<string, string> = { ...init.headers }
         if (target.authorization !== undefined) headers.authorization = target.authorization
-        return fetch(urlOf(path), {
-          method,
-          headers,
-          ...(init.body === undefined ? {} : { body: init.body }),
-          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs())])
-        })
+        for (let attempt = 0;; attempt++) {
+          stats.requests++
+          if (init.body !== undefined) stats.bytesSent += init.body.byteLength
+          const last = attempt === RETRIES
+          try {
+            const response = await fetch(urlOf(path), {
+              method,
+              headers,
+              ...(init.body === undefined ? {} : { body: init.body }),
+              signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs())])
+            })
+            if (last || ![502, 503, 504].includes(response.status)) return response
+            await response.arrayBuffer().catch(() => undefined)
+          } catch (e) {
+            if (last || signal.aborted || (e instanceof Error && e.name === "TimeoutError")) throw e
+          }
+          await new Promise((r) => setTimeout(r, 100 * 4 ** attempt))
+        }
       },
       // The cause kept is the message only: an error object may hold the request, headers and all.
       catch: (e) =>
