@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
 import { Effect, Exit, Option, Scope } from "effect"
+import type { StoreError } from "../src/errors/index.ts"
 import { sha256 } from "../src/hash/index.ts"
 import type { ArtifactStoreShape } from "../src/store/ArtifactStore.ts"
 import { makeCachedStore } from "../src/store/cached.ts"
@@ -243,6 +244,35 @@ describe("opening a store", () => {
 })
 
 export type { ArtifactStoreShape, RemoteStoreShape }
+
+describe("an HTTP server that does not list (no PROPFIND)", { skip: nginxMissing }, () => {
+  it("blobs, records and refs work; a listing is one StoreError saying why", async () => {
+    const plain = await startNginx({ noListing: true })
+    try {
+      const { value: store, close } = await remoteOf(`${plain.origin}/p`)
+      try {
+        const { hash } = await run(store.putBlob(bytes("no listing needed")))
+        assert.deepEqual(await run(store.getBlob(hash)), bytes("no listing needed"))
+        await run(store.setRef("pipelines/x", hash))
+        assert.deepEqual(await run(store.getRef("pipelines/x")), Option.some(hash))
+        const listings: ReadonlyArray<Effect.Effect<unknown, StoreError>> = [
+          store.listBlobs,
+          store.listRecordKeys,
+          store.listRefs("pipelines/")
+        ]
+        for (const listing of listings) {
+          const e = await failure(listing)
+          assert.equal(e._tag, "StoreError")
+          assert.match(e.message, /does not list folders \(PROPFIND answered HTTP 405\)/)
+        }
+      } finally {
+        close()
+      }
+    } finally {
+      await plain.stop()
+    }
+  })
+})
 
 describe("the HTTP transport", () => {
   /** A server whose answers the test scripts: the nth request gets `answers[n]` (the last one from then on). */
