@@ -124,7 +124,8 @@ export const startNginx = async (options: NginxOptions = {}): Promise<Nginx> => 
     )
     const errorLog = join(dir, "error.log")
     rmSync(errorLog, { force: true })
-    const child = spawn(binary, ["-c", conf, "-p", dir], { stdio: "ignore" })
+    // -e: the error log from the start (before the config is read, nginx would open its compiled-in one).
+    const child = spawn(binary, ["-e", errorLog, "-c", conf, "-p", dir], { stdio: "ignore" })
     const origin = `http://127.0.0.1:${port}`
     try {
       await waitUntilServing(origin, child, errorLog)
