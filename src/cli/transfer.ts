@@ -15,11 +15,14 @@ import { nodeRefs, pinRef, pipelineRef, runRef, sourceRef } from "../engine/refs
 import { isSha256, type Sha256 } from "../hash/index.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { ArtifactStore, type ArtifactStoreShape } from "../store/ArtifactStore.ts"
-import { makeLocalStore, recognise } from "../store/local.ts"
-import { cacheRootOf, openRemote, type OpenOptions, parseStoreSpec, redactSpec } from "../store/open.ts"
+import { makeLocalStore } from "../store/local.ts"
+import { cacheRootOf, openLocal, openRemote, type OpenOptions, parseStoreSpec, redactSpec } from "../store/open.ts"
 import type { StageRecord } from "../store/record.ts"
 import type { RemoteStoreShape } from "../store/remote.ts"
 import { runOf } from "./inspect.ts"
+
+/** Requests in flight at once (blobs, then records, then refs: each phase finishes before the next starts). */
+const CONCURRENCY = 8
 
 export interface TransferCounts {
   readonly run: Sha256
@@ -125,20 +128,21 @@ const copyRun = <E>(from: Side, open: Effect.Effect<Side, E>, target: string, re
         yield* to.addBlob(bytes)
         blobsSent++
         bytesSent += bytes.byteLength
-      }), { concurrency: 4, discard: true })
+      }), { concurrency: CONCURRENCY, discard: true })
     let recordsSent = 0
     yield* Effect.forEach(records, (record) =>
       Effect.gen(function*() {
         if (yield* to.hasRecord(record.key)) return
         yield* to.store.putRecord(record)
         recordsSent++
-      }), { concurrency: 4, discard: true })
+      }), { concurrency: CONCURRENCY, discard: true })
     const refs = yield* refsOf(from.store, hash, manifest)
-    for (const ref of refs) {
-      // The run list keeps the time the run first completed wherever it was: an entry already there stays.
-      if (ref.name === runRef(manifest.pipeline, hash) && Option.isSome(yield* to.store.getRef(ref.name))) continue
-      yield* to.store.setRef(ref.name, ref.value)
-    }
+    yield* Effect.forEach(refs, (ref) =>
+      Effect.gen(function*() {
+        // The run list keeps the time the run first completed wherever it was: an entry already there stays.
+        if (ref.name === runRef(manifest.pipeline, hash) && Option.isSome(yield* to.store.getRef(ref.name))) return
+        yield* to.store.setRef(ref.name, ref.value)
+      }), { concurrency: CONCURRENCY, discard: true })
     return {
       run: hash,
       pipeline: manifest.pipeline,
@@ -171,7 +175,8 @@ export const push = (spec: string, target: string, options: OpenOptions) =>
     // The remote first: an unreachable or refused one fails before anything else is opened.
     const remote = yield* remoteOf(spec, "write")
     const root = cacheRootOf(options.cache)
-    const local = yield* openLocalExisting(root, true)
+    // Pushing from a mistyped --cache is "no store at DIR", not an empty push.
+    const local = yield* openLocal(root, "read")
     return yield* copyRun(localSide(local), Effect.succeed(remoteSide(remote)), target, remote)
   }))
 
@@ -181,15 +186,6 @@ export const pull = (spec: string, target: string, options: OpenOptions) =>
     const local = makeLocalStore(cacheRootOf(options.cache)).pipe(Effect.map(localSide))
     return yield* copyRun(remoteSide(remote), local, target, remote)
   }))
-
-/** The local store a push reads: it must be there (pushing from a mistyped --cache is an error, not an empty push). */
-const openLocalExisting = (root: string, readOnly: boolean) =>
-  Effect.gen(function*() {
-    if ((yield* recognise(root)) !== "store") {
-      return yield* new NotFound({ what: root, detail: "no local store there to push from (see --cache)" })
-    }
-    return yield* makeLocalStore(root, { readOnly })
-  })
 
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`
 

@@ -99,7 +99,8 @@ export const openRemote = (
     return yield* makeRemoteStore(transport, { readOnly: mode === "read" || mode === "peek", probed })
   })
 
-const openLocal = (root: string, mode: StoreMode) =>
+/** A local store in `mode` ("read"/"update": it must be there; "read"/"peek": read-only). */
+export const openLocal = (root: string, mode: StoreMode) =>
   Effect.gen(function*() {
     if (mode === "read" || mode === "update") {
       // Checked before opening: opening a local store creates its folders, and a mistyped --store must not
