@@ -113,6 +113,22 @@ describe("ouro on an HTTP store (nginx WebDAV)", { skip: nginxMissing }, () => {
   })
 })
 
+describe("a store used locally first, then with a remote store in front", { skip: nginxMissing }, () => {
+  it("a run against the remote publishes what the cache already had, so a second machine computes nothing", () => {
+    const cache = join(dir, "local-first")
+    const made = ouro(dir, "run", pipeline, "--store", cache, "--quiet")
+    ok(made)
+    const spec = `${nginx!.origin}/later`
+    const published = ouro(dir, "run", pipeline, "--store", spec, "--cache", cache, "--quiet")
+    ok(published)
+    assert.equal(summary(published).ran, 0)
+    const elsewhere = ouro(dir, "run", pipeline, "--store", spec, "--cache", join(dir, "later-b"), "--quiet")
+    ok(elsewhere)
+    assert.equal(summary(elsewhere).ran, 0, "every record and blob reached the remote")
+    assert.equal(summary(elsewhere).manifest, summary(made).manifest)
+  })
+})
+
 describe("two runs at once on one machine, sharing a remote store and its cache", { skip: nginxMissing }, () => {
   it("compute each stage once: the cache's leases hold across the two processes", async () => {
     const spec = `${nginx!.origin}/together`
