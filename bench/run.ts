@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process"
 import { join, resolve } from "node:path"
 
 const ROOT = resolve(import.meta.dirname, "..")
-const ALL = ["io", "ngram", "cached-rerun", "experiment", "theory", "train", "sample", "command"]
+const ALL = ["io", "ngram", "cached-rerun", "experiment", "theory", "train", "sample", "command", "remote"]
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL
 
 let failed = false

@@ -1,13 +1,11 @@
 /**
- * What commands that only read check before they open anything: that the store they were pointed at exists (opening
- * a local store creates its folders, so a mistyped --store would otherwise audit a new, empty store and call it
- * clean), and that a file they are to write can be written there.
+ * What commands check before they do any work: that a file they are to write can be written there. (That the store
+ * a reading command was pointed at exists is checked where stores are opened: store/open.ts.)
  */
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { Effect } from "effect"
-import { type NotAStore, OutputUnwritable, type StoreError, StoreNotFound } from "../errors/index.ts"
-import { recognise } from "../store/local.ts"
+import { OutputUnwritable } from "../errors/index.ts"
 
 const isDirectory = (p: string): boolean => {
   try {
@@ -16,15 +14,6 @@ const isDirectory = (p: string): boolean => {
     return false
   }
 }
-
-/**
- * The store a reading command was pointed at must be there: absent or empty is "no store at PATH" (nothing is
- * created), and a directory that is not a store is refused as opening it would be.
- */
-export const requireStore = (root: string): Effect.Effect<void, StoreNotFound | NotAStore | StoreError> =>
-  recognise(root).pipe(
-    Effect.flatMap((found) => (found === "store" ? Effect.void : Effect.fail(new StoreNotFound({ path: root }))))
-  )
 
 /** Why a write of `what` to `path` failed, in words (the Node error code otherwise). */
 export const unwritable = (what: string, path: string, e: unknown): OutputUnwritable => {

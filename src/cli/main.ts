@@ -23,8 +23,8 @@ import { Metrics } from "../artifact/artifacts.ts"
 import { metricsTables, alignTable, type MetricsRow } from "../report/table.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { readArtifact } from "../store/read.ts"
-import { layerSilent } from "../engine/Progress.ts"
-import { localInProcess, localWorkers } from "../engine/layers.ts"
+import { storeInProcess, storeWorkers } from "../engine/layers.ts"
+import { isRemoteSpec, type OpenOptions, redactSpec, storeSpecOf, type StoreMode } from "../store/open.ts"
 import type { StageRunner } from "../engine/StageRunner.ts"
 import { defaultWorkers } from "../engine/workers.ts"
 import { formatLineageText, lineage, runNodeLineage, toDot, toProvJson } from "../audit/lineage.ts"
@@ -51,14 +51,26 @@ import type { RenderedFigure } from "../report/html.ts"
 import { progressLayer } from "./progress.ts"
 import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson } from "./json.ts"
 import { loadPipeline } from "../pipeline/load.ts"
-import { requireDirectory, requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
+import { requireDirectory, requireWritableFile, writeOutputFile } from "./existing.ts"
+import { formatTransfer, pull, push } from "./transfer.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
 
 const storeFlag = Flag.String("store").pipe(
-  Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
+  Flag.withDescription(
+    "The store: a directory, file://, http(s)://host/prefix or s3://bucket/prefix (default: $OURO_STORE or .ouroboros in the current directory)"
+  ),
   Flag.optional
 )
-const storeRoot = (flag: Option.Option<string>) => Option.getOrElse(flag, () => process.env.OURO_STORE || ".ouroboros")
+const storeRoot = (flag: Option.Option<string>) => storeSpecOf(Option.getOrUndefined(flag))
+
+/** `--cache DIR`, on every command: the local cache in front of a remote store. */
+const Cache = GlobalFlag.Setting("cache")({
+  flag: Flag.String("cache").pipe(
+    Flag.withDescription("The local cache in front of a remote --store (default: $OURO_CACHE or .ouroboros)"),
+    Flag.optional
+  )
+})
+const cacheNow = Effect.map(Cache, (c) => ({ cache: Option.getOrUndefined(c) }))
 
 /** `--quiet`, on every command: no progress lines on stderr. */
 const Quiet = GlobalFlag.Setting("quiet")({
@@ -95,8 +107,11 @@ const reportErrors = <A, R>(body: Effect.Effect<A, OuroError, R>) =>
     )
   )
 
-/** The store opened for reading only: a reading command creates, cleans and repairs nothing (and works on a read-only disk). */
-const readStore = (root: string) => localInProcess(root, layerSilent, { readOnly: true })
+/**
+ * The store opened for reading only: a reading command creates, cleans and repairs nothing in it (and works on a
+ * read-only disk); a remote store's local cache still fills.
+ */
+const readStore = (spec: string, options: OpenOptions) => storeInProcess(spec, "read", options)
 
 /**
  * Runs a command body against the store (stages, if any, in this thread). "read": the store must exist, and is
@@ -105,14 +120,16 @@ const readStore = (root: string) => localInProcess(root, layerSilent, { readOnly
  */
 const withStore = <A>(
   flag: Option.Option<string>,
-  mode: "read" | "peek" | "update" | "write",
+  mode: StoreMode,
   body: Effect.Effect<A, OuroError, ArtifactStore | Progress | StageRunner>
-) => {
-  const root = storeRoot(flag)
-  const opened = body.pipe(Effect.provide(mode === "read" || mode === "peek" ? readStore(root) : localInProcess(root)))
-  // Checked before the store's layer is built: a mistyped --store must not become a new, empty store called clean.
-  return reportErrors(mode === "read" || mode === "update" ? requireStore(root).pipe(Effect.andThen(opened)) : opened)
-}
+) =>
+  // A store that must exist is checked before anything is opened (open.ts): a mistyped --store must not become a
+  // new, empty store called clean.
+  reportErrors(
+    Effect.gen(function*() {
+      return yield* body.pipe(Effect.provide(storeInProcess(storeRoot(flag), mode, yield* cacheNow)))
+    })
+  )
 
 const short = (h: string | undefined) => (h === undefined ? "-" : h.slice(0, 12))
 
@@ -139,8 +156,8 @@ const jobsFlag = Flag.Int("jobs").pipe(
  * thread would block its event loop (a long synchronous loop in a built-in or a user's stage), and with it the
  * SIGINT/SIGTERM handlers: on a worker, a signal interrupts the run here and terminates the worker at once.
  */
-const runEnvironment = (root: string, pipelineFile: string, jobs: number, quiet: boolean) =>
-  localWorkers(root, resolve(pipelineFile), Math.max(1, jobs), progressLayer({ quiet }))
+const runEnvironment = (spec: string, options: OpenOptions, pipelineFile: string, jobs: number, quiet: boolean) =>
+  storeWorkers(spec, options, resolve(pipelineFile), Math.max(1, jobs), progressLayer({ quiet }))
 
 const run = Command.make("run", {
   pipeline: pipelineArg,
@@ -151,7 +168,7 @@ const run = Command.make("run", {
   reportErrors(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
-    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)
+    const environment = runEnvironment(storeRoot(a.store), yield* cacheNow, a.pipeline, a.jobs, yield* quietNow)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
     const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
@@ -412,15 +429,15 @@ const replayCommand = Command.make("replay", {
 }, (a) =>
   reportErrors(Effect.gen(function*() {
     const root = storeRoot(a.store)
-    yield* requireStore(root)
-    const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(readStore(root)))
+    const options = yield* cacheNow
+    const file = yield* pipelineFileOf(a.target).pipe(Effect.provide(readStore(root, options)))
     const pipeline = yield* loadPipeline(file)
     yield* Effect.scoped(Effect.gen(function*() {
       const scratch = yield* scratchDirectory("ouro-replay-", a.keep)
       const replayed = yield* execute(pipeline).pipe(
-        Effect.provide(runEnvironment(join(scratch, ".ouroboros"), file, a.jobs, true))
+        Effect.provide(runEnvironment(join(scratch, ".ouroboros"), {}, file, a.jobs, true))
       )
-      const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root)))
+      const outcome = yield* compareWithRecords(replayed).pipe(Effect.provide(readStore(root, options)))
       yield* Console.log(formatReplay(outcome))
       if (outcome._tag === "Diverged") process.exitCode = 1
     }))
@@ -445,6 +462,13 @@ const gcCommand = Command.make("gc", {
     a.store,
     a.apply ? "update" : "read",
     Effect.gen(function*() {
+      if (a.apply && isRemoteSpec(storeRoot(a.store))) {
+        return yield* new StoreError({
+          path: redactSpec(storeRoot(a.store)),
+          detail: "gc --apply does not sweep a remote store: no lease spans the machines that share it, so a sweep " +
+            "could remove what another machine is writing (the dry run says what is unreachable)"
+        })
+      }
       const options = { graceMs: a.grace * 60_000, nowMs: Date.now() }
       const plan = a.apply ? yield* sweepGc(options) : yield* planGc(options)
       yield* Console.log(formatGc(plan, a.apply))
@@ -689,6 +713,42 @@ const metricsCommand = Command.make("metrics", {
     )
   )
 
+const transferArg = Argument.String("pipeline-or-run").pipe(
+  Argument.withDescription(
+    "A pipeline file, a pipeline's name (its last run), or a run manifest hash (or unique prefix)"
+  )
+)
+
+const pushCommand = Command.make(
+  "push",
+  { target: transferArg, store: storeFlag },
+  (a) =>
+    reportErrors(Effect.gen(function*() {
+      const spec = storeRoot(a.store)
+      const counts = yield* push(spec, a.target, yield* cacheNow)
+      yield* Console.log(formatTransfer("pushed", redactSpec(spec), counts))
+    }))
+).pipe(
+  Command.withDescription(
+    "Copy a run's closure (manifest, records, blobs, refs) from the local store (--cache) to the remote --store"
+  )
+)
+
+const pullCommand = Command.make(
+  "pull",
+  { target: transferArg, store: storeFlag },
+  (a) =>
+    reportErrors(Effect.gen(function*() {
+      const spec = storeRoot(a.store)
+      const counts = yield* pull(spec, a.target, yield* cacheNow)
+      yield* Console.log(formatTransfer("pulled", redactSpec(spec), counts))
+    }))
+).pipe(
+  Command.withDescription(
+    "Copy a run's closure (manifest, records, blobs, refs) from the remote --store into the local store (--cache)"
+  )
+)
+
 const ouro = Command.make("ouro").pipe(
   Command.withDescription("ouroboros: model-collapse experiments as cached, replayable pipelines"),
   Command.withSubcommands([
@@ -707,9 +767,11 @@ const ouro = Command.make("ouro").pipe(
     runsCommand,
     pinCommand,
     unpinCommand,
-    metricsCommand
+    metricsCommand,
+    pushCommand,
+    pullCommand
   ]),
-  Command.withGlobalFlags([Quiet])
+  Command.withGlobalFlags([Quiet, Cache])
 )
 
 /** A usage error: the cli has printed it with the command's help; its exit code is 2. */

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Effect, Exit, Layer, Schema } from "effect"
 import { loadPipeline } from "../pipeline/load.ts"
-import { layerLocal } from "../store/local.ts"
+import { layerStore } from "../store/open.ts"
 import { Progress } from "./Progress.ts"
 import { layerInProcess, RunError, StageRunner } from "./StageRunner.ts"
 import type { WorkerConfig, WorkerReply, WorkerTask } from "./workers.ts"
@@ -15,7 +15,9 @@ const port = parentPort!
 const forwardProgress = Layer.succeed(Progress, {
   emit: (event) => Effect.sync(() => port.postMessage({ progress: event }))
 })
-const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), forwardProgress)))
+const layer = layerInProcess.pipe(
+  Layer.provide(Layer.mergeAll(layerStore(config.store, "write", { cache: config.cache }), forwardProgress))
+)
 
 const program = Effect.gen(function*() {
   const pipeline = yield* loadPipeline(config.pipelineFile)

@@ -25,7 +25,10 @@ export type WorkerReply =
 
 export interface WorkerConfig {
   readonly pipelineFile: string
-  readonly storeRoot: string
+  /** The store as the user named it (a directory, file://, http(s)://, s3://): each worker opens it (store/open.ts). */
+  readonly store: string
+  /** The local cache in front of a remote store. */
+  readonly cache?: string | undefined
 }
 
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */

@@ -41,7 +41,7 @@ const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord)
 const LOCATION = "memory:"
 
 /** Takes one permit of `semaphore` for the scope, telling `options.onWait` first when it has to wait. */
-const holdPermit = (semaphore: Semaphore.Semaphore, holder: Holder, options: WaitOptions | undefined) =>
+export const holdPermit = (semaphore: Semaphore.Semaphore, holder: Holder, options: WaitOptions | undefined) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const now = yield* semaphore.withPermitsIfAvailable(1)(Effect.void).pipe(Effect.map(Option.isSome))
