@@ -52,6 +52,7 @@ import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson 
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
+import { clusterEnvironment, clusterFlag, clusterLogLevel, runWorkerCommand, workerFlags } from "./cluster.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
@@ -145,12 +146,15 @@ const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
   jobs: jobsFlag,
-  report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional)
+  report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional),
+  cluster: clusterFlag
 }, (a) =>
-  reportErrors(Effect.gen(function*() {
+  reportErrors(clusterLogLevel(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
-    const environment = runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)
+    const environment = Option.isSome(a.cluster)
+      ? clusterEnvironment(storeRoot(a.store), a.pipeline, a.cluster.value, yield* quietNow)
+      : runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
     const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
@@ -166,7 +170,13 @@ const run = Command.make("run", {
         `${count("shared")} shared, ${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
     )
     if (report !== undefined) yield* Console.log(`report written to ${report}`)
-  }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+  })))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+
+const workerCommand = Command.make(
+  "worker",
+  { ...workerFlags, store: storeFlag },
+  (a) => reportErrors(clusterLogLevel(runWorkerCommand({ ...a, store: storeRoot(a.store) })))
+).pipe(Command.withDescription("Be a worker of a cluster: compute the stages that `ouro run --cluster` submits"))
 
 const planCommand = Command.make("plan", {
   pipeline: pipelineArg,
@@ -685,7 +695,8 @@ const ouro = Command.make("ouro").pipe(
     runsCommand,
     pinCommand,
     unpinCommand,
-    metricsCommand
+    metricsCommand,
+    workerCommand
   ]),
   Command.withGlobalFlags([Quiet])
 )

@@ -18,7 +18,7 @@ const forwardProgress = Layer.succeed(Progress, {
 const layer = layerInProcess.pipe(Layer.provide(Layer.mergeAll(layerLocal(config.storeRoot), forwardProgress)))
 
 const program = Effect.gen(function*() {
-  const pipeline = yield* loadPipeline(config.pipelineFile)
+  const pipeline = yield* loadPipeline(config.pipelineFile, { definedAt: config.definedAt })
   const runner = yield* StageRunner
   const nodes = new Map(pipeline.nodes.map((n) => [n.path, n]))
   return (task: WorkerTask): Effect.Effect<WorkerReply> => {

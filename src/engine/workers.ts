@@ -26,6 +26,8 @@ export type WorkerReply =
 export interface WorkerConfig {
   readonly pipelineFile: string
   readonly storeRoot: string
+  /** What the pipeline's relative paths are relative to, when not `pipelineFile` (see loadPipeline). */
+  readonly definedAt?: string
 }
 
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
