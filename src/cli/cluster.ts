@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { Console, Effect, Layer, Option, References } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
 import { layerCluster } from "../cluster/runner.ts"
+import { layerPg } from "../cluster/postgres.ts"
 import { openSharedStore } from "../cluster/store.ts"
 import { runWorker } from "../cluster/worker.ts"
 import { ouroborosVersion } from "../cluster/version.ts"
@@ -36,6 +37,9 @@ export const clusterEnvironment = (store: string, pipelineFile: string, cluster:
     layerCluster({ cluster, pipelineFile, timing: timingFromEnv() }),
     Layer.mergeAll(openSharedStore(store), progressLayer({ quiet }))
   )
+
+/** One connection to the cluster's PostgreSQL and back: a bad URL fails here, before anything is written. */
+export const probeCluster = (url: string) => Effect.scoped(Layer.build(layerPg(url))).pipe(Effect.asVoid)
 
 /** OURO_SHARD_LOCK_EXPIRATION_MS: how soon a dead worker's stages move (tests set it low). */
 const timingFromEnv = () => {
@@ -103,6 +107,7 @@ export const runWorkerCommand = (a: {
     if (listen === undefined) {
       return yield* new ClusterUnavailable({ url: a.cluster, detail: `--listen ${a.listen}: write host[:port]` })
     }
+    yield* probeCluster(a.cluster)
     const port = listen.port ?? (yield* freePort(listen.host))
     const name = Option.getOrElse(a.name, () => `${hostname()}-${process.pid}`)
     const cacheDir = Option.getOrElse(

@@ -52,7 +52,14 @@ import { lsJson, planJson, showBlobJson, showRecordJson, statusJson, verifyJson 
 import { loadPipeline } from "../pipeline/load.ts"
 import { requireStore, requireWritableFile, writeOutputFile } from "./existing.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
-import { clusterEnvironment, clusterFlag, clusterLogLevel, runWorkerCommand, workerFlags } from "./cluster.ts"
+import {
+  clusterEnvironment,
+  clusterFlag,
+  clusterLogLevel,
+  probeCluster,
+  runWorkerCommand,
+  workerFlags
+} from "./cluster.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription("Store directory (default: $OURO_STORE or .ouroboros in the current directory)"),
@@ -152,6 +159,7 @@ const run = Command.make("run", {
   reportErrors(clusterLogLevel(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
+    if (Option.isSome(a.cluster)) yield* probeCluster(a.cluster.value)
     const environment = Option.isSome(a.cluster)
       ? clusterEnvironment(storeRoot(a.store), a.pipeline, a.cluster.value, yield* quietNow)
       : runEnvironment(storeRoot(a.store), a.pipeline, a.jobs, yield* quietNow)

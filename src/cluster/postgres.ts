@@ -92,7 +92,7 @@ export const layerPg = (url: string, connectTimeout: Duration.Input = "10 second
         url: Redacted.make(url),
         connectTimeout,
         applicationName: "ouroboros",
-        maxConnections: 8
+        maxConnections: 16
       })
       yield* client`SELECT 1`.pipe(
         Effect.timeoutOrElse({

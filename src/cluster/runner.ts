@@ -16,7 +16,7 @@ import { ClusterUnavailable, describe, StageFailed } from "../errors/index.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { packCode } from "./code.ts"
 import { type ClusterTiming, layerClientEngine, redactUrl } from "./postgres.ts"
-import { PROGRESS_CHANNEL, ProgressNote, StageRun, type StageTask } from "./protocol.ts"
+import { PROGRESS_CHANNEL, ProgressNote, type StageDone, StageRun, type StageTask } from "./protocol.ts"
 import { ouroborosVersion } from "./version.ts"
 
 export interface ClusterRunnerOptions {
@@ -101,15 +101,22 @@ const makeRunner = (options: ClusterRunnerOptions) =>
           definedAt,
           submitter
         }
+        /** Are a result's outputs all in this store? (The cluster may have computed the key for another store.) */
+        const inStore = (outputs: StageDone["outputs"]) =>
+          Effect.forEach(Object.values(outputs), (o) => store.hasBlob(o.hash)).pipe(
+            Effect.map((has) => has.every(Boolean))
+          )
         let attempt = 0
         for (; attempt < MAX_ATTEMPTS; attempt++) {
           const id = yield* StageRun.executionId({ ...base, attempt })
           const result = yield* StageRun.poll(id)
-          if (Option.isNone(result) || result.value._tag !== "Complete" || Exit.isSuccess(result.value.exit)) break
+          if (Option.isNone(result) || result.value._tag !== "Complete") break
+          const exit = result.value.exit
+          // A done execution is the answer if what it made is here; a failed one is looked past (submitted anew).
+          if (Exit.isSuccess(exit) && (yield* inStore(exit.value.outputs))) break
         }
         waiting.set(key, node.path)
-        return yield* StageRun.execute({ ...base, attempt }).pipe(
-          Effect.map((done) => done.outputs),
+        const done = yield* StageRun.execute({ ...base, attempt }).pipe(
           Effect.ensuring(Effect.sync(() => waiting.delete(key))),
           Effect.catchDefect((defect) =>
             Effect.fail(
@@ -122,6 +129,15 @@ const makeRunner = (options: ClusterRunnerOptions) =>
             )
           )
         )
+        if (!(yield* inStore(done.outputs))) {
+          return yield* new StageFailed({
+            node: node.path,
+            kind: node.stage.kind,
+            detail: `worker ${done.worker} answered with outputs that are not in store ${store.location} ` +
+              `(is it a worker of another store?)`
+          })
+        }
+        return done.outputs
       }).pipe(Effect.provideContext(context)) as ReturnType<StageRunnerShape["run"]>
 
     return { parallelism: options.parallelism ?? 256, run } satisfies StageRunnerShape

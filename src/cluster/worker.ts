@@ -59,7 +59,7 @@ const layerHandler = (options: WorkerOptions) =>
     const notify = (task: StageTask, event: ProgressNote["event"], extra: { line?: string; ms?: number } = {}) => {
       const note: ProgressNote = { key: task.key, path: task.path, worker: options.name, event, ...extra }
       // Progress is for people: a note that cannot be sent costs nothing but the note.
-      return pg.notify(PROGRESS_CHANNEL, encodeNote(note)).pipe(Effect.ignore)
+      return pg.notify(PROGRESS_CHANNEL, encodeNote(note)).pipe(Effect.timeout("2 seconds"), Effect.ignore)
     }
 
     const refuse = (task: StageTask, why: string) =>
@@ -164,33 +164,37 @@ const layerHandler = (options: WorkerOptions) =>
           options.log(`computing ${task.path} (${key.slice(0, 12)}) for ${task.submitter}`)
           yield* notify(task, "started")
           const startedAt = new Date()
-          const runner = yield* runnerOf(task, file)
-          const outputs = yield* runner.run(node, task.inputs).pipe(
-            Effect.tapError((e) =>
-              Effect.andThen(
-                Effect.sync(() => options.log(`failed ${task.path}: ${e.message}`)),
-                notify(task, "failed", { line: e.message })
+          // Not interrupted once begun (a shard moving to another runner interrupts its workflows): the stage is
+          // finished and recorded here, and the runner that replays it finds it by its key instead of computing again.
+          return yield* Effect.uninterruptible(Effect.gen(function*() {
+            const runner = yield* runnerOf(task, file)
+            const outputs = yield* runner.run(node, task.inputs).pipe(
+              Effect.tapError((e) =>
+                Effect.andThen(
+                  Effect.sync(() => options.log(`failed ${task.path}: ${e.message}`)),
+                  notify(task, "failed", { line: e.message })
+                )
               )
             )
-          )
-          const ms = Date.now() - startedAt.getTime()
-          const material = keyMaterial(node.stage, task.inputs)
-          const record: StageRecord = {
-            key,
-            kind: material.kind,
-            version: material.version,
-            params: material.params as StageRecord["params"],
-            inputs: material.inputs,
-            outputs,
-            env: material.env,
-            node: node.path,
-            timings: { startedAt: startedAt.toISOString(), ms }
-          }
-          // After its blobs, as the executor does: a record always points at complete outputs.
-          yield* store.putRecord(record)
-          options.log(`computed ${task.path} (${key.slice(0, 12)}) in ${seconds(ms)}`)
-          yield* notify(task, "computed", { ms })
-          return { outputs, worker: options.name, computed: true }
+            const ms = Date.now() - startedAt.getTime()
+            const material = keyMaterial(node.stage, task.inputs)
+            const record: StageRecord = {
+              key,
+              kind: material.kind,
+              version: material.version,
+              params: material.params as StageRecord["params"],
+              inputs: material.inputs,
+              outputs,
+              env: material.env,
+              node: node.path,
+              timings: { startedAt: startedAt.toISOString(), ms }
+            }
+            // After its blobs, as the executor does: a record always points at complete outputs.
+            yield* store.putRecord(record)
+            options.log(`computed ${task.path} (${key.slice(0, 12)}) in ${seconds(ms)}`)
+            yield* notify(task, "computed", { ms })
+            return { outputs, worker: options.name, computed: true }
+          }))
         }))
       }).pipe(
         Effect.catchDefect((defect) =>
