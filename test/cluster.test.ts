@@ -61,11 +61,12 @@ const fresh = (name: string) => {
   return dir
 }
 
-const twoWorkers = async (store: string) => {
+/** Two workers on `store`, in `cluster` (a database of their own: nothing shared with the other tests). */
+const twoWorkers = async (store: string, cluster: string) => {
   const started = await Promise.all(
     ["w1", "w2"].map((name) =>
       startWorker({
-        cluster: pg.url,
+        cluster,
         store,
         name,
         cache: join(tmp, `cache-${name}`),
@@ -77,8 +78,8 @@ const twoWorkers = async (store: string) => {
   return started
 }
 
-const submit = (file: string, store: string) =>
-  startOuro(["run", file, "--store", store, "--cluster", pg.url], {
+const submit = (file: string, store: string, cluster: string) =>
+  startOuro(["run", file, "--store", store, "--cluster", cluster], {
     OURO_SHARD_LOCK_EXPIRATION_MS: String(LOCK_SECONDS * 1000)
   })
 
@@ -111,8 +112,9 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
   it("runs the 3-arm × 3-seed grid with the manifest of a local run, both workers computing", async () => {
     const ref = reference(GRID)
     const store = fresh("grid")
-    const [w1, w2] = await twoWorkers(store)
-    const run = await submit(GRID, store).done
+    const cluster = pg.database("grid")
+    const [w1, w2] = await twoWorkers(store, cluster)
+    const run = await submit(GRID, store, cluster).done
     await stopAll([w1, w2])
     assert.equal(run.code, 0, run.stderr)
     const manifest = manifestOf(run.stdout)
@@ -130,7 +132,7 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
     assert.deepEqual(disagreeingKeys(store, ref.store), [])
     verifyClean(store)
     // A rerun is all cached: nothing goes to the cluster.
-    const again = ouroSync(["run", GRID, "--store", store, "--cluster", pg.url])
+    const again = ouroSync(["run", GRID, "--store", store, "--cluster", cluster])
     assert.equal(again.code, 0, again.stderr)
     assert.match(again.stdout, / 0 ran, /)
     assert.equal(manifestOf(again.stdout), ref.manifest)
@@ -139,8 +141,9 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
   it("finishes a stage on the other worker when one is killed (-9) in the middle of it", async () => {
     const ref = reference(SLOW)
     const store = fresh("kill")
-    const [w1, w2] = await twoWorkers(store)
-    const run = submit(SLOW, store)
+    const cluster = pg.database("kill")
+    const [w1, w2] = await twoWorkers(store, cluster)
+    const run = submit(SLOW, store, cluster)
     // The first worker to start a spin stage is killed in it.
     const started = await Promise.race(
       [w1, w2].map((w) => w.waitFor(/computing seed=\d\/fixture-spin/, 300_000).then((line) => ({ w, line })))
@@ -164,13 +167,14 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
   it("resumes a killed submitter: restarted, it computes nothing twice", async () => {
     const ref = reference(SLOW)
     const store = fresh("resume")
-    const [w1, w2] = await twoWorkers(store)
-    const first = submit(SLOW, store)
+    const cluster = pg.database("resume")
+    const [w1, w2] = await twoWorkers(store, cluster)
+    const first = submit(SLOW, store, cluster)
     // Killed once a spin stage is under way on a worker: the workers go on with what they were given.
     await Promise.race([w1, w2].map((w) => w.waitFor(/computing seed=\d\/fixture-spin/, 300_000)))
     first.kill9()
     await first.done
-    const second = await submit(SLOW, store).done
+    const second = await submit(SLOW, store, cluster).done
     await stopAll([w1, w2])
     assert.equal(second.code, 0, second.stderr)
     assert.equal(manifestOf(second.stdout), ref.manifest)
@@ -218,8 +222,9 @@ describe("bad input to ouro run --cluster and ouro worker", { timeout: 300_000 }
     writeFileSync(join(other, "package.json"), JSON.stringify({ ...pkg, version: "0.0.9-other" }))
     symlinkSync(join(ROOT, "node_modules"), join(other, "node_modules"))
     const store = fresh("other-version")
+    const cluster = pg.database("other_version")
     const old = await startWorker({
-      cluster: pg.url,
+      cluster,
       store,
       name: "old",
       cache: join(tmp, "cache-old"),
@@ -227,7 +232,7 @@ describe("bad input to ouro run --cluster and ouro worker", { timeout: 300_000 }
       bin: join(other, "bin", "ouro.js")
     })
     workers.push(old)
-    const r = await submit(GRID, store).done
+    const r = await submit(GRID, store, cluster).done
     await stopAll([old])
     assert.equal(r.code, 1)
     const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("ouro:"))

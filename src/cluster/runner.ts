@@ -137,7 +137,10 @@ const makeRunner = (options: ClusterRunnerOptions) =>
               `(is it a worker of another store?)`
           })
         }
-        return done.outputs
+        // In the order the stage declares them, as a local run's record has them.
+        return Object.fromEntries(
+          Object.keys(node.stage.outputs).flatMap((name) => name in done.outputs ? [[name, done.outputs[name]]] : [])
+        )
       }).pipe(Effect.provideContext(context)) as ReturnType<StageRunnerShape["run"]>
 
     return { parallelism: options.parallelism ?? 256, run } satisfies StageRunnerShape

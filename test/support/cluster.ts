@@ -139,7 +139,9 @@ export const recordOutputs = (store: string): Map<string, Record<string, string>
         key: string
         outputs: Record<string, { hash: string }>
       }
-      found.set(record.key, Object.fromEntries(Object.entries(record.outputs).map(([k, v]) => [k, v.hash])))
+      // By output name, sorted: the order of a record's fields is no part of what it says.
+      const outputs = Object.entries(record.outputs).map(([k, v]) => [k, v.hash] as const)
+      found.set(record.key, Object.fromEntries(outputs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
     }
   }
   return found

@@ -18,6 +18,8 @@ export interface PgServer {
   readonly dir: string
   /** A URL for user `secret` with the given password (the right one is "right"). */
   readonly urlWithPassword: (password: string) => string
+  /** Makes a fresh database and returns its URL (user ouro): a cluster of its own, sharing nothing with the others. */
+  readonly database: (name: string) => string
   readonly stop: () => void
 }
 
@@ -132,6 +134,23 @@ export const startPostgres = async (): Promise<PgServer> => {
     port,
     dir,
     urlWithPassword: (password) => `postgres://secret:${encodeURIComponent(password)}@127.0.0.1:${port}/ouro`,
+    database: (name) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`database name ${name}: lowercase letters, digits, _`)
+      pgTool(bin, "psql", [
+        "-h",
+        dir,
+        "-p",
+        String(port),
+        "-U",
+        "ouro",
+        "-d",
+        "postgres",
+        "-q",
+        "-c",
+        `CREATE DATABASE ${name}`
+      ])
+      return `postgres://ouro@127.0.0.1:${port}/${name}`
+    },
     stop
   }
 }
