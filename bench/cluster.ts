@@ -36,15 +36,17 @@ try {
   for (const n of [1, 2]) {
     const store = join(work, `cluster-${n}`)
     mkdirSync(store)
+    // A cluster (database) per run, so the second does not take the first one's stored answers.
+    const cluster = pg.database(`bench_${n}`)
     const workers = await Promise.all(
       Array.from(
         { length: n },
-        (_, k) => startWorker({ cluster: pg.url, store, name: `w${k + 1}`, cache: join(work, "cache") })
+        (_, k) => startWorker({ cluster, store, name: `w${k + 1}`, cache: join(work, "cache") })
       )
     )
     try {
       const t = performance.now()
-      const r = await startOuro(["run", GRID, "--store", store, "--cluster", pg.url, "--quiet"]).done
+      const r = await startOuro(["run", GRID, "--store", store, "--cluster", cluster, "--quiet"]).done
       if (r.code !== 0) throw new Error(r.stderr)
       rows.push({
         what: `cluster, ${n} worker${n === 1 ? "" : "s"}`,

@@ -1,6 +1,6 @@
 /**
  * kill -9 of a cluster worker in the middle of a stage, N trials (default 10): each trial starts two workers on a
- * fresh store (and the private PostgreSQL this script starts), submits test/fixtures/cluster/slow.ts, kills the
+ * fresh store and a fresh database of the private PostgreSQL this script starts, submits test/fixtures/cluster/slow.ts, kills the
  * first worker that starts a long stage (fixture/spin) as soon as it says so, and waits for the run. Every trial must
  * end with the reference manifest (a local run's, byte for byte), no record whose outputs differ from the
  * reference's for its key, the killed stage computed by the other worker, and `ouro verify` clean.
@@ -46,10 +46,12 @@ try {
     const started = Date.now()
     const store = join(work, `trial-${t}`)
     mkdirSync(store)
+    // A cluster (database) per trial: a done workflow whose outputs are in the store would answer for the next one.
+    const cluster = pg.database(`trial_${t}`)
     const workers = await Promise.all(
       ["w1", "w2"].map((name) =>
         startWorker({
-          cluster: pg.url,
+          cluster,
           store,
           name,
           cache: join(work, `cache-${name}`),
@@ -59,7 +61,7 @@ try {
     )
     const problems: string[] = []
     try {
-      const run = startOuro(["run", SLOW, "--store", store, "--cluster", pg.url, "--quiet"])
+      const run = startOuro(["run", SLOW, "--store", store, "--cluster", cluster, "--quiet"])
       const first = await Promise.race(
         workers.map((w) => w.waitFor(/computing seed=\d\/fixture-spin/, 300_000).then((line) => ({ w, line })))
       )
