@@ -18,6 +18,7 @@ const GRID = i >= 0 ? process.argv[i + 1] : join(ROOT, "test/fixtures/cluster/gr
 const work = mkdtempSync(join(tmpdir(), "ouro-bench-cluster-"))
 const ran = (stdout: string) => Number(/ (\d+) ran, /.exec(stdout)?.[1] ?? "NaN")
 
+const loadBefore = loadavg()[0]
 const pg = await startPostgres()
 try {
   const rows: Array<{ what: string; stages: number; seconds: number; manifest: string }> = []
@@ -59,7 +60,11 @@ try {
     }
   }
   const base = rows[0].stages / rows[0].seconds
-  console.log(`grid ${GRID.replace(ROOT + "/", "")}; load average before: ${loadavg()[0].toFixed(2)}`)
+  console.log(
+    `grid ${GRID.replace(ROOT + "/", "")}; 1-minute load average before: ${loadBefore.toFixed(2)}, after: ${
+      loadavg()[0].toFixed(2)
+    } (2 cores)`
+  )
   for (const r of rows) {
     const rate = r.stages / r.seconds
     console.log(

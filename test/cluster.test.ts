@@ -131,6 +131,14 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
     assert.equal(new Set(all).size, all.length, `computed twice: ${all.join(", ")}`)
     assert.deepEqual(disagreeingKeys(store, ref.store), [])
     verifyClean(store)
+    // The workers loaded the pipeline from their own unpacked copy of the code artifact (the pipeline file and the
+    // module it imports, nothing else), and its relative data path still found the file: the manifest says so.
+    for (const name of ["w1", "w2"]) {
+      const copies = readdirSync(join(tmp, `cache-${name}`)).filter((d) => !d.startsWith("."))
+      assert.equal(copies.length, 1, `${name} unpacked one code artifact: ${copies.join(", ")}`)
+      const files = readdirSync(join(tmp, `cache-${name}`, copies[0])).filter((f) => f !== "node_modules").sort()
+      assert.deepEqual(files, ["arms.ts", "grid.ts"])
+    }
     // A rerun is all cached: nothing goes to the cluster.
     const again = ouroSync(["run", GRID, "--store", store, "--cluster", cluster])
     assert.equal(again.code, 0, again.stderr)
