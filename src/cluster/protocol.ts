@@ -1,6 +1,7 @@
 /**
  * What the submitter and the workers of a cluster run agree on: the `StageRun` workflow (one stage run, its
- * idempotency key the stage key), the Activity inside it that computes, and the progress notes workers publish.
+ * idempotency key the stage key; its handler, an Activity that computes, is the worker's: worker.ts), what it
+ * answers, and the progress notes workers publish.
  * Everything here is a Schema: payloads, results and errors cross processes (and PostgreSQL) encoded.
  */
 import { Schema } from "effect"
