@@ -54,6 +54,14 @@ import { loadPipeline } from "../pipeline/load.ts"
 import { requireDirectory, requireWritableFile, writeOutputFile } from "./existing.ts"
 import { formatTransfer, pull, push } from "./transfer.ts"
 import { backendEnv, plannedBackend, plannedBecause } from "../lm/neural/backend-plan.ts"
+import {
+  clusterEnvironment,
+  clusterFlag,
+  clusterLogLevel,
+  probeCluster,
+  runWorkerCommand,
+  workerFlags
+} from "./cluster.ts"
 
 const storeFlag = Flag.String("store").pipe(
   Flag.withDescription(
@@ -163,12 +171,16 @@ const run = Command.make("run", {
   pipeline: pipelineArg,
   store: storeFlag,
   jobs: jobsFlag,
-  report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional)
+  report: Flag.String("report").pipe(Flag.withDescription("Then write the HTML report to this file"), Flag.optional),
+  cluster: clusterFlag
 }, (a) =>
-  reportErrors(Effect.gen(function*() {
+  reportErrors(clusterLogLevel(Effect.gen(function*() {
     const pipeline = yield* loadPipeline(a.pipeline)
     if (Option.isSome(a.report)) yield* requireWritableFile("report", a.report.value)
-    const environment = runEnvironment(storeRoot(a.store), yield* cacheNow, a.pipeline, a.jobs, yield* quietNow)
+    if (Option.isSome(a.cluster)) yield* probeCluster(a.cluster.value)
+    const environment = Option.isSome(a.cluster)
+      ? clusterEnvironment(storeRoot(a.store), yield* cacheNow, a.pipeline, a.cluster.value, yield* quietNow)
+      : runEnvironment(storeRoot(a.store), yield* cacheNow, a.pipeline, a.jobs, yield* quietNow)
     const started = Date.now()
     // What the run made is read back (metrics, the report): a blob found corrupt then is recomputed, not fatal.
     const { result, rows, report } = yield* recomputingCorrupt(Effect.gen(function*() {
@@ -184,7 +196,17 @@ const run = Command.make("run", {
         `${count("shared")} shared, ${((Date.now() - started) / 1000).toFixed(2)} s; run manifest ${result.manifest}`
     )
     if (report !== undefined) yield* Console.log(`report written to ${report}`)
-  }))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+  })))).pipe(Command.withDescription("Run a pipeline: compute every stage whose key is not in the store"))
+
+const workerCommand = Command.make(
+  "worker",
+  { ...workerFlags, store: storeFlag },
+  (a) =>
+    reportErrors(clusterLogLevel(Effect.flatMap(
+      cacheNow,
+      ({ cache }) => runWorkerCommand({ ...a, store: storeRoot(a.store), storeCache: cache })
+    )))
+).pipe(Command.withDescription("Be a worker of a cluster: compute the stages that `ouro run --cluster` submits"))
 
 const planCommand = Command.make("plan", {
   pipeline: pipelineArg,
@@ -769,7 +791,8 @@ const ouro = Command.make("ouro").pipe(
     unpinCommand,
     metricsCommand,
     pushCommand,
-    pullCommand
+    pullCommand,
+    workerCommand
   ]),
   Command.withGlobalFlags([Quiet, Cache])
 )

@@ -20,7 +20,7 @@ const layer = layerInProcess.pipe(
 )
 
 const program = Effect.gen(function*() {
-  const pipeline = yield* loadPipeline(config.pipelineFile)
+  const pipeline = yield* loadPipeline(config.pipelineFile, { definedAt: config.definedAt })
   const runner = yield* StageRunner
   const nodes = new Map(pipeline.nodes.map((n) => [n.path, n]))
   return (task: WorkerTask): Effect.Effect<WorkerReply> => {

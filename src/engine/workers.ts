@@ -29,6 +29,8 @@ export interface WorkerConfig {
   readonly store: string
   /** The local cache in front of a remote store. */
   readonly cache?: string | undefined
+  /** What the pipeline's relative paths are relative to, when not `pipelineFile` (see loadPipeline). */
+  readonly definedAt?: string
 }
 
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
@@ -58,13 +60,14 @@ export const layerWorkers = (
       yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(pool.map((w) => w.terminate()))))
       const idle: Worker[] = []
       const waiting: Array<(w: Worker) => void> = []
+      const spawn = () => {
+        const w = new Worker(workerEntry(), { workerData: config })
+        pool.push(w)
+        return w
+      }
       const acquire = Effect.callback<Worker>((resume) => {
         if (idle.length > 0) return resume(Effect.succeed(idle.pop()!))
-        if (pool.length < workers) {
-          const w = new Worker(workerEntry(), { workerData: config })
-          pool.push(w)
-          return resume(Effect.succeed(w))
-        }
+        if (pool.length < workers) return resume(Effect.succeed(spawn()))
         const take = (w: Worker) => resume(Effect.succeed(w))
         waiting.push(take)
         // Interrupted while waiting: no longer in line, so no worker is handed to a fiber that is gone.
@@ -83,6 +86,9 @@ export const layerWorkers = (
         Effect.promise(() => {
           const i = pool.indexOf(w)
           if (i >= 0) pool.splice(i, 1)
+          // Its place goes to a fresh worker for the first stage in line, if any: waiting stages are woken only by a
+          // worker handed to them, and none would come while every worker they wait for is retired.
+          if (waiting.length > 0 && pool.length < workers) waiting.shift()!(spawn())
           return w.terminate()
         }).pipe(Effect.asVoid)
       const gone = new WeakSet<Worker>()

@@ -124,6 +124,18 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   }
 }
 
+/** The cluster's PostgreSQL cannot be used: unreachable, a login refused, a database missing. */
+export class ClusterUnavailable extends Schema.TaggedError<ClusterUnavailable>()("ClusterUnavailable", {
+  /** The cluster URL without its password. */
+  url: Schema.String,
+  detail: Schema.String,
+  cause
+}) {
+  override get message(): string {
+    return `cluster ${this.url}: ${this.detail}`
+  }
+}
+
 /** Every error a user can cause, as one Schema: what a worker thread encodes and its parent decodes. */
 export const OuroError = Schema.Union([
   PipelineInvalid,
@@ -135,7 +147,8 @@ export const OuroError = Schema.Union([
   StoreNotFound,
   OutputUnwritable,
   StageFailed,
-  NotFound
+  NotFound,
+  ClusterUnavailable
 ])
 export type OuroError = typeof OuroError.Type
 

@@ -34,7 +34,18 @@ const moduleUrl = async (path: string): Promise<string> => {
   return pathToFileURL(path).href
 }
 
-export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoadError | PipelineInvalid> =>
+export interface LoadOptions {
+  /**
+   * The file its relative paths (a seed file) are relative to, when that is not `file` itself: a cluster worker
+   * loads a copy of the submitter's pipeline file, whose data paths are the original's.
+   */
+  readonly definedAt?: string
+}
+
+export const loadPipeline = (
+  file: string,
+  options: LoadOptions = {}
+): Effect.Effect<Pipeline, PipelineLoadError | PipelineInvalid> =>
   Effect.gen(function*() {
     const path = resolve(file)
     const found = yield* Effect.promise(() => stat(path).then((s) => s.isFile(), () => false))
@@ -43,7 +54,9 @@ export const loadPipeline = (file: string): Effect.Effect<Pipeline, PipelineLoad
       // A plain import: the pipeline shares this process's ouroboros modules (one copy, one PipelineInvalid class).
       // While it evaluates, its stages resolve relative paths (a seed file) against its directory.
       try: () =>
-        moduleUrl(path).then((url) => whileDefining(path, () => import(url) as Promise<Record<string, unknown>>)),
+        moduleUrl(path).then((url) =>
+          whileDefining(options.definedAt ?? path, () => import(url) as Promise<Record<string, unknown>>)
+        ),
       catch: (e) => (e instanceof PipelineInvalid ? e : loadFailure(file, e))
     })
     if (!isPipeline(module.default)) {
