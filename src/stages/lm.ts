@@ -11,6 +11,7 @@ import { decode, encodeDocuments } from "../lm/tokenizer.ts"
 import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
+import { EvaluateDownstream } from "./downstream.ts"
 import { EvaluateTorch, TrainTorch } from "./torch.ts"
 import { orDefault, ownKeys, Positive, repetitionField, samplingFields, selfBleuFields, Unit } from "./params.ts"
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
@@ -112,5 +113,6 @@ export const Evaluate = {
   /** An n-gram model's perplexity on real text and its sample's diversity (Evaluate.neural for neural models). */
   lm: (o?: typeof EvaluateLmParams.Encoded) => evaluateLm(ownKeys(o)),
   ...EvaluateNeural,
-  ...EvaluateTorch
+  ...EvaluateTorch,
+  ...EvaluateDownstream
 }
