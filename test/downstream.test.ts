@@ -12,7 +12,7 @@ import { selectBackend } from "../src/lm/neural/backend.ts"
 import { bindHidden, transformer } from "../src/lm/neural/families.ts"
 import { pooledHidden, uploadWeights } from "../src/lm/probe/features.ts"
 import { classify, fineTune } from "../src/lm/probe/finetune.ts"
-import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
+import { fitLogistic, foldedHead, predictLogistic } from "../src/lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../src/lm/probe/scores.ts"
 import { slidingWindows } from "../src/lm/probe/windows.ts"
 import { EOS_ID } from "../src/lm/tokenizer.ts"
@@ -55,6 +55,21 @@ describe("the linear probe", () => {
     }
     assert.ok(bytes(7).equals(bytes(7)))
     assert.ok(!bytes(7).equals(bytes(8)))
+  })
+
+  it("folded into one affine map of the raw features, it predicts the same classes (a fine-tune's first head)", () => {
+    const train = clouds(60, 4), test = clouds(60, 5)
+    const m = fitLogistic(train.x, train.y, 60, train.d, 2, options)
+    const { w, b } = foldedHead(m)
+    const expected = predictLogistic(m, test.x, 60)
+    for (let i = 0; i < 60; i++) {
+      const z = [0, 1].map((c) => {
+        let s = b[c]
+        for (let j = 0; j < train.d; j++) s += test.x[i * train.d + j] * w[j * 2 + c]
+        return s
+      })
+      assert.equal(z[1] > z[0] ? 1 : 0, expected[i], `row ${i}`)
+    }
   })
 
   it("separates three classes", () => {

@@ -6,7 +6,7 @@ import { usePlannedBackend } from "../lm/neural/backend.ts"
 import { netFromSafetensors } from "../lm/neural/families.ts"
 import { pooledHidden } from "../lm/probe/features.ts"
 import { classify, fineTune } from "../lm/probe/finetune.ts"
-import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
+import { fitLogistic, foldedHead, predictLogistic } from "../lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
@@ -69,27 +69,32 @@ export const downstream = async (
   const truth = Int32Array.from(task.test, (e) => e.label)
   const k = task.classes.length
   const options = { stride: p.stride, batch: p.batch }
-  let predicted: Int32Array
-  if (p.probe === "linear") {
-    const all = pooledHidden(net, [...train, ...test], {
-      ...options,
-      onProgress: (done, total) => ctx.status(`hidden states: ${done}/${total} windows`)
-    })
-    const d = net.hiddenWidth
-    const fitted = fitLogistic(all.subarray(0, train.length * d), trainLabels, train.length, d, k, {
+  const d = net.hiddenWidth
+  const progress = {
+    onProgress: (done: number, total: number) => ctx.status(`hidden states: ${done}/${total} windows`)
+  }
+  const linear = (features: Float64Array) =>
+    fitLogistic(features.subarray(0, train.length * d), trainLabels, train.length, d, k, {
       l2: p.l2,
       iterations: p.iterations,
       lr: 0.05,
       seed: p.seed
     })
-    predicted = predictLogistic(fitted, all.subarray(train.length * d), test.length)
+  let predicted: Int32Array
+  if (p.probe === "linear") {
+    const all = pooledHidden(net, [...train, ...test], { ...options, ...progress })
+    predicted = predictLogistic(linear(all), all.subarray(train.length * d), test.length)
   } else {
+    const head = p.init === "linear"
+      ? foldedHead(linear(pooledHidden(net, train, { ...options, ...progress })))
+      : undefined
     const tuned = fineTune(net, train, trainLabels, k, {
       ...options,
       steps: p.steps,
       examples: p.examples,
       lr: p.lr,
       seed: p.seed,
+      ...(head === undefined ? {} : { head }),
       onStep: (step, steps, loss) => ctx.status(`fine-tune: step ${step}/${steps} loss ${loss.toFixed(3)}`)
     })
     predicted = classify(net, tuned, test, k, options)

@@ -40,7 +40,12 @@ export const DownstreamParams = Schema.Struct({
   /** Fine-tune: optimiser steps, examples per step, AdamW's learning rate (constant, no weight decay). */
   steps: orDefault(PositiveInt, 30),
   examples: orDefault(PositiveInt, 8),
-  lr: orDefault(Positive, 0.002)
+  lr: orDefault(Positive, 0.001),
+  /**
+   * Fine-tune: the head's start. "linear": the linear probe fitted on the training texts (linear probing, then
+   * fine-tuning: Kumar et al. 2022), so a few steps refine a working classifier; "random": seeded small weights.
+   */
+  init: orDefault(Schema.Literals(["linear", "random"]), "linear")
 })
 export type DownstreamEvalParams = typeof DownstreamParams.Type
 

@@ -22,6 +22,11 @@ export interface FineTuneOptions {
   readonly stride: number
   /** Windows per forward pass when classifying. */
   readonly batch: number
+  /**
+   * The head's initial weights [hiddenWidth · classes] and biases [classes] (e.g. the linear probe's, as in
+   * linear-probe-then-fine-tune); left out, seeded normal weights (standard deviation 0.02) and zero biases.
+   */
+  readonly head?: { readonly w: Float32Array; readonly b: Float32Array }
   readonly onStep?: (step: number, steps: number, loss: number) => void
 }
 
@@ -53,10 +58,15 @@ export const fineTune = (
   const shapes: Array<readonly [string, ReadonlyArray<number>]> = [...body, [HEAD_W, [d, classes]], [HEAD_B, [classes]]]
   const draws = seededDraws(o.seed)
   const w = new Float32Array(d * classes)
-  for (let i = 0; i < w.length; i++) w[i] = 0.02 * draws.normal()
+  if (o.head !== undefined) {
+    if (o.head.w.length !== d * classes || o.head.b.length !== classes) {
+      throw new Error(`the initial head is not [${d} · ${classes}] weights and ${classes} biases`)
+    }
+    w.set(o.head.w)
+  } else for (let i = 0; i < w.length; i++) w[i] = 0.02 * draws.normal()
   const params: Record<string, Float32Array> = Object.fromEntries(body.map(([n]) => [n, net.params[n].slice()]))
   params[HEAD_W] = w
-  params[HEAD_B] = new Float32Array(classes)
+  params[HEAD_B] = o.head === undefined ? new Float32Array(classes) : o.head.b.slice()
   const state = optimizerState(params)
   const adamw: AdamWConfig = {
     lr: o.lr,
