@@ -45,7 +45,10 @@ const probesOf = [
   { task: "spam", probe: "linear" },
   { task: "era", probe: "finetune" }
 ] as const
-const SETTINGS = { stride: 8, batch: 16, maxTokens: 48, steps: 2, examples: 4, iterations: 50 }
+const COMMON = { stride: 8, batch: 16, maxTokens: 48, iterations: 50 }
+const settings = (
+  probe: "linear" | "finetune"
+) => (probe === "finetune" ? { ...COMMON, steps: 2, examples: 4 } : COMMON)
 
 const tiny = Pipeline.make("downstream-tiny", (p) => {
   const real = p.add(Seed.corpus({ source: "sotu", maxDocuments: 30, testFraction: 0.3, seed: 1 }))
@@ -57,7 +60,7 @@ const tiny = Pipeline.make("downstream-tiny", (p) => {
   const baselines = p.scope({ arm: "untrained" }, (u) => {
     const { model } = u.add(Train.transformer({ steps: 0, model: TINY, seed: 1 }), { corpus: real.train, tokenizer })
     return probesOf.map((t) =>
-      u.add(Evaluate.downstream({ ...t, ...SETTINGS }), { model, tokenizer, task: tasks[t.task] }, {
+      u.add(Evaluate.downstream({ ...t, ...settings(t.probe) }), { model, tokenizer, task: tasks[t.task] }, {
         name: `${t.task}-${t.probe}`
       }).metrics
     )
@@ -70,7 +73,7 @@ const tiny = Pipeline.make("downstream-tiny", (p) => {
       )
       probesOf.forEach((t, i) =>
         g.add(
-          Evaluate.downstream({ ...t, ...SETTINGS, baseline: true }),
+          Evaluate.downstream({ ...t, ...settings(t.probe), baseline: true }),
           { model, tokenizer, task: tasks[t.task], baseline: baselines[i] },
           { name: `${t.task}-${t.probe}` }
         )
@@ -139,7 +142,7 @@ describe("Evaluate.downstream in a pipeline", () => {
       const other = p.add(Tokenize.chars({ lowercase: false, minCount: 1 }), { corpus: real.train }, { name: "other" })
       const task = p.add(Tasks.spam({ perClass: 4, maxChars: 32 })).task
       const { model } = p.add(Train.transformer({ steps: 0, model: TINY, seed: 1 }), { corpus: real.train, tokenizer })
-      p.add(Evaluate.downstream({ task: "spam", ...SETTINGS }), { model, tokenizer: other.tokenizer, task })
+      p.add(Evaluate.downstream({ task: "spam", ...COMMON }), { model, tokenizer: other.tokenizer, task })
     })
     await assert.rejects(run(execute(bad), "s"), /the model's vocabulary \(\d+\) is not the tokenizer's \(\d+\)/)
   })

@@ -12,7 +12,7 @@ import { selectBackend } from "../src/lm/neural/backend.ts"
 import { bindHidden, transformer } from "../src/lm/neural/families.ts"
 import { pooledHidden, uploadWeights } from "../src/lm/probe/features.ts"
 import { classify, fineTune } from "../src/lm/probe/finetune.ts"
-import { fitLogistic, foldedHead, predictLogistic } from "../src/lm/probe/logistic.ts"
+import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../src/lm/probe/scores.ts"
 import { slidingWindows } from "../src/lm/probe/windows.ts"
 import { EOS_ID } from "../src/lm/tokenizer.ts"
@@ -55,21 +55,6 @@ describe("the linear probe", () => {
     }
     assert.ok(bytes(7).equals(bytes(7)))
     assert.ok(!bytes(7).equals(bytes(8)))
-  })
-
-  it("folded into one affine map of the raw features, it predicts the same classes (a fine-tune's first head)", () => {
-    const train = clouds(60, 4), test = clouds(60, 5)
-    const m = fitLogistic(train.x, train.y, 60, train.d, 2, options)
-    const { w, b } = foldedHead(m)
-    const expected = predictLogistic(m, test.x, 60)
-    for (let i = 0; i < 60; i++) {
-      const z = [0, 1].map((c) => {
-        let s = b[c]
-        for (let j = 0; j < train.d; j++) s += test.x[i * train.d + j] * w[j * 2 + c]
-        return s
-      })
-      assert.equal(z[1] > z[0] ? 1 : 0, expected[i], `row ${i}`)
-    }
   })
 
   it("separates three classes", () => {
@@ -176,6 +161,19 @@ describe("pooled hidden states", () => {
     const many = pooledHidden(net, seqs, { stride: 3, batch: 64 })
     for (let i = 0; i < one.length; i++) assert.ok(Math.abs(one[i] - many[i]) < 1e-5)
     assert.throws(() => pooledHidden(net, [Int32Array.of(EOS_ID)], { stride: 3, batch: 4 }), /no tokens/)
+  })
+
+  it("a fine-tune started from a linear probe classifies as that probe before its first step", () => {
+    const seqs = Array.from(
+      { length: 24 },
+      (_, s) => Int32Array.from({ length: 5 + (s % 7) }, (_, i) => (i === 0 ? EOS_ID : 2 + ((i * 3 + s * 5) % 10)))
+    )
+    const labels = seqs.map((_, s) => s % 2)
+    const o = { stride: 4, batch: 16 }
+    const features = pooledHidden(net, seqs, o)
+    const probe = fitLogistic(features, labels, 24, 8, 2, { l2: 0.001, iterations: 100, lr: 0.05, seed: 1 })
+    const tuned = fineTune(net, seqs, labels, 2, { ...o, steps: 0, examples: 8, lr: 0.001, seed: 1, head: probe })
+    assert.deepEqual(classify(net, tuned, seqs, 2, o), predictLogistic(probe, features, 24))
   })
 
   it("the fine-tune learns a token-marked task, and is deterministic", () => {

@@ -6,7 +6,7 @@ import { usePlannedBackend } from "../lm/neural/backend.ts"
 import { netFromSafetensors } from "../lm/neural/families.ts"
 import { pooledHidden } from "../lm/probe/features.ts"
 import { classify, fineTune } from "../lm/probe/finetune.ts"
-import { fitLogistic, foldedHead, predictLogistic } from "../lm/probe/logistic.ts"
+import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
@@ -38,6 +38,9 @@ export const downstream = async (
   ctx: RunContext
 ): Promise<MetricsValue> => {
   const { model, tokenizer, task } = inputs
+  if (p.probe === "linear" && (p.steps !== undefined || p.examples !== undefined || p.lr !== undefined)) {
+    throw new Error("steps, examples and lr are the fine-tune's (probe: \"finetune\"), not a linear probe's")
+  }
   if (model.family !== "neural") {
     throw new Error(`${ctx.kind} probes a neural model's hidden states; an n-gram model has none`)
   }
@@ -85,16 +88,14 @@ export const downstream = async (
     const all = pooledHidden(net, [...train, ...test], { ...options, ...progress })
     predicted = predictLogistic(linear(all), all.subarray(train.length * d), test.length)
   } else {
-    const head = p.init === "linear"
-      ? foldedHead(linear(pooledHidden(net, train, { ...options, ...progress })))
-      : undefined
+    const head = linear(pooledHidden(net, train, { ...options, ...progress }))
     const tuned = fineTune(net, train, trainLabels, k, {
       ...options,
-      steps: p.steps,
-      examples: p.examples,
-      lr: p.lr,
+      steps: p.steps ?? 20,
+      examples: p.examples ?? 8,
+      lr: p.lr ?? 0.0003,
       seed: p.seed,
-      ...(head === undefined ? {} : { head }),
+      head,
       onStep: (step, steps, loss) => ctx.status(`fine-tune: step ${step}/${steps} loss ${loss.toFixed(3)}`)
     })
     predicted = classify(net, tuned, test, k, options)

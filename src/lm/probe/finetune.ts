@@ -11,6 +11,7 @@ import type { HiddenNet } from "../neural/families.ts"
 import { gradientsOf } from "../neural/tensors.ts"
 import { seededDraws } from "../neural/weights.ts"
 import { pooledHidden, windowGroups } from "./features.ts"
+import type { LogisticModel } from "./logistic.ts"
 import { seededOrder } from "./order.ts"
 
 export interface FineTuneOptions {
@@ -23,10 +24,11 @@ export interface FineTuneOptions {
   /** Windows per forward pass when classifying. */
   readonly batch: number
   /**
-   * The head's initial weights [hiddenWidth · classes] and biases [classes] (e.g. the linear probe's, as in
-   * linear-probe-then-fine-tune); left out, seeded normal weights (standard deviation 0.02) and zero biases.
+   * The head's start (linear probing, then fine-tuning: Kumar et al. 2022): a fitted linear probe, whose
+   * standardisation of the pooled states (the training features' mean and 1 / standard deviation, kept fixed) and
+   * weights the head takes over. Left out: no standardisation, seeded normal weights (sd 0.02), zero biases.
    */
-  readonly head?: { readonly w: Float32Array; readonly b: Float32Array }
+  readonly head?: LogisticModel
   readonly onStep?: (step: number, steps: number, loss: number) => void
 }
 
@@ -35,6 +37,8 @@ export interface FineTuned {
   readonly params: Record<string, Float32Array>
   /** The classification head: weights [hiddenWidth · classes], biases [classes]. */
   readonly head: { readonly w: Float32Array; readonly b: Float32Array }
+  /** The fixed standardisation the head reads the pooled states through (none: mean 0, scale 1). */
+  readonly standardise: { readonly mean: Float32Array; readonly invScale: Float32Array }
   readonly losses: ReadonlyArray<number>
 }
 
@@ -59,14 +63,18 @@ export const fineTune = (
   const draws = seededDraws(o.seed)
   const w = new Float32Array(d * classes)
   if (o.head !== undefined) {
-    if (o.head.w.length !== d * classes || o.head.b.length !== classes) {
-      throw new Error(`the initial head is not [${d} · ${classes}] weights and ${classes} biases`)
+    if (o.head.width !== d || o.head.classes !== classes) {
+      throw new Error(`the initial head is ${o.head.width} · ${o.head.classes}, not ${d} · ${classes}`)
     }
-    w.set(o.head.w)
+    w.set(o.head.weights)
   } else for (let i = 0; i < w.length; i++) w[i] = 0.02 * draws.normal()
+  const standardise = {
+    mean: o.head === undefined ? new Float32Array(d) : Float32Array.from(o.head.mean),
+    invScale: o.head === undefined ? new Float32Array(d).fill(1) : Float32Array.from(o.head.invScale)
+  }
   const params: Record<string, Float32Array> = Object.fromEntries(body.map(([n]) => [n, net.params[n].slice()]))
   params[HEAD_W] = w
-  params[HEAD_B] = o.head === undefined ? new Float32Array(classes) : o.head.b.slice()
+  params[HEAD_B] = o.head === undefined ? new Float32Array(classes) : Float32Array.from(o.head.bias)
   const state = optimizerState(params)
   const adamw: AdamWConfig = {
     lr: o.lr,
@@ -111,7 +119,11 @@ export const fineTune = (
           const part = tf.matMul(tf.tensor2d(g.pool, [picked.length, g.count * g.length]), h) as tf.Tensor2D
           pooled = pooled === undefined ? part : tf.add<tf.Tensor2D>(pooled, part)
         }
-        const logits = tf.add(tf.matMul(pooled!, weights[HEAD_W] as tf.Tensor2D), weights[HEAD_B])
+        const z = tf.mul(
+          tf.sub(pooled!, tf.tensor1d(standardise.mean)),
+          tf.tensor1d(standardise.invScale)
+        ) as tf.Tensor2D
+        const logits = tf.add(tf.matMul(z, weights[HEAD_W] as tf.Tensor2D), weights[HEAD_B])
         const mask = tf.tensor2d(target, [picked.length, classes])
         return tf.neg(tf.mean(tf.sum(tf.mul(mask, tf.logSoftmax(logits)), 1))) as tf.Scalar
       }
@@ -122,7 +134,7 @@ export const fineTune = (
   }
   const tuned: Record<string, Float32Array> = { ...net.params }
   for (const [n] of body) tuned[n] = state.params[n]
-  return { params: tuned, head: { w: state.params[HEAD_W], b: state.params[HEAD_B] }, losses }
+  return { params: tuned, head: { w: state.params[HEAD_W], b: state.params[HEAD_B] }, standardise, losses }
 }
 
 /** The fine-tuned network's class for each sequence (the lowest class index on a tie). */
@@ -140,7 +152,10 @@ export const classify = (
     let best = 0, bestScore = -Infinity
     for (let c = 0; c < classes; c++) {
       let z = tuned.head.b[c]
-      for (let k = 0; k < d; k++) z += pooled[s * d + k] * tuned.head.w[k * classes + c]
+      for (let k = 0; k < d; k++) {
+        const x = (pooled[s * d + k] - tuned.standardise.mean[k]) * tuned.standardise.invScale[k]
+        z += x * tuned.head.w[k * classes + c]
+      }
       if (z > bestScore) {
         bestScore = z
         best = c

@@ -156,22 +156,3 @@ export const predictLogistic = (m: LogisticModel, x: ArrayLike<number>, n: numbe
   }
   return out
 }
-
-/**
- * The probe as one affine map of the raw features (the standardisation folded in): weights [width · classes] and
- * biases [classes] such that raw · W + b are its logits. A fine-tune's head can start from it.
- */
-export const foldedHead = (m: LogisticModel): { w: Float32Array; b: Float32Array } => {
-  const d = m.width, k = m.classes
-  const w = new Float32Array(d * k), b = new Float32Array(k)
-  for (let c = 0; c < k; c++) {
-    let shift = m.bias[c]
-    for (let j = 0; j < d; j++) {
-      const wj = m.weights[j * k + c] * m.invScale[j]
-      w[j * k + c] = wj
-      shift -= m.mean[j] * wj
-    }
-    b[c] = shift
-  }
-  return { w, b }
-}
