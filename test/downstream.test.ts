@@ -298,3 +298,43 @@ describe("the tasks' texts", () => {
     assert.deepEqual(passages("a bb ccc dddd", 4), ["a bb", "ccc dddd"])
   })
 })
+
+describe("the report's downstream section", () => {
+  it("draws each probe's accuracy per arm, the untrained model dashed, one-seed bands from the Wilson interval", async () => {
+    const { renderReport } = await import("../src/report/html.ts")
+    const { metricInfo } = await import("../src/report/metric-info.ts")
+    const one = (v: number) => ({ mean: v, lo: v, hi: v, values: [v] })
+    const gen = (g: number, acc: number) => ({
+      generation: g,
+      seeds: 1,
+      metrics: {
+        spam_linear_accuracy: one(acc),
+        spam_linear_accuracy_lo: one(acc - 0.1),
+        spam_linear_accuracy_hi: one(acc + 0.1),
+        baseline_spam_linear_accuracy: one(0.5),
+        baseline_spam_linear_accuracy_lo: one(0.4),
+        baseline_spam_linear_accuracy_hi: one(0.6)
+      },
+      rankFrequency: [],
+      sampleText: ""
+    })
+    const html = await renderReport({
+      pipeline: "p",
+      manifest: "0".repeat(64),
+      arms: [{ name: "arm=replace", generations: [gen(1, 0.8), gen(2, 0.7)] }, {
+        name: "arm=accumulate",
+        generations: [gen(1, 0.8), gen(2, 0.8)]
+      }],
+      dag: { nodes: [], edges: [] },
+      artifacts: [],
+      theory: []
+    })
+    assert.match(html, /<section id="downstream"><h2>Downstream tasks<\/h2>/)
+    assert.match(html, /data-plot="downstream:spam_linear"/)
+    assert.match(html, /spam: linear probe accuracy on held-out examples/)
+    assert.match(html, /dashed grey: the untrained model/)
+    assert.match(html, /with one seed, the 95% Wilson interval over the test examples/)
+    assert.equal(metricInfo("baseline_era_finetune_macro_f1").label, "untrained: era, fine-tune: macro-F1")
+    assert.deepEqual(metricInfo("spam_linear_accuracy").range, [0, 1])
+  })
+})
