@@ -10,7 +10,7 @@ import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
-import type { DownstreamEvalParams } from "./downstream.ts"
+import type { DownstreamEvalParams } from "./downstream-params.ts"
 
 /** Each example as the model reads it: <eos>, then its first `maxTokens` tokens. */
 const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>, maxTokens: number) =>
