@@ -38,8 +38,11 @@ export const downstream = async (
   ctx: RunContext
 ): Promise<MetricsValue> => {
   const { model, tokenizer, task } = inputs
-  if (p.probe === "linear" && (p.steps !== undefined || p.examples !== undefined || p.lr !== undefined)) {
-    throw new Error("steps, examples and lr are the fine-tune's (probe: \"finetune\"), not a linear probe's")
+  if (
+    p.probe === "linear" &&
+    (p.steps !== undefined || p.examples !== undefined || p.lr !== undefined || p.initL2 !== undefined)
+  ) {
+    throw new Error("steps, examples, lr and initL2 are the fine-tune's (probe: \"finetune\"), not a linear probe's")
   }
   if (model.family !== "neural") {
     throw new Error(`${ctx.kind} probes a neural model's hidden states; an n-gram model has none`)
@@ -76,9 +79,9 @@ export const downstream = async (
   const progress = {
     onProgress: (done: number, total: number) => ctx.status(`hidden states: ${done}/${total} windows`)
   }
-  const linear = (features: Float64Array) =>
+  const linear = (features: Float64Array, l2: number) =>
     fitLogistic(features.subarray(0, train.length * d), trainLabels, train.length, d, k, {
-      l2: p.l2,
+      l2,
       iterations: p.iterations,
       lr: 0.05,
       seed: p.seed
@@ -86,14 +89,14 @@ export const downstream = async (
   let predicted: Int32Array
   if (p.probe === "linear") {
     const all = pooledHidden(net, [...train, ...test], { ...options, ...progress })
-    predicted = predictLogistic(linear(all), all.subarray(train.length * d), test.length)
+    predicted = predictLogistic(linear(all, p.l2), all.subarray(train.length * d), test.length)
   } else {
-    const head = linear(pooledHidden(net, train, { ...options, ...progress }))
+    const head = linear(pooledHidden(net, train, { ...options, ...progress }), p.initL2 ?? 0.1)
     const tuned = fineTune(net, train, trainLabels, k, {
       ...options,
       steps: p.steps ?? 20,
       examples: p.examples ?? 8,
-      lr: p.lr ?? 0.0003,
+      lr: p.lr ?? 0.0001,
       seed: p.seed,
       head,
       onStep: (step, steps, loss) => ctx.status(`fine-tune: step ${step}/${steps} loss ${loss.toFixed(3)}`)

@@ -28,7 +28,7 @@ const WITH_BASELINE = { ...INPUTS, baseline: Metrics }
 const define = <I extends typeof INPUTS | typeof WITH_BASELINE>(inputs: I) =>
   defineStage({
     kind: "evaluate/downstream",
-    version: 1,
+    version: 2,
     params: DownstreamParams,
     env: backendEnv,
     inputs,
