@@ -10,7 +10,23 @@
  *   - the arm's mix makes the next training corpus from the real text, the pool so far and the new sample.
  * Arms that share a prefix (every arm's generation 1, the tokenizer, the baseline) share its cached stages.
  */
-import { Evaluate, Mix, type MixStage, Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
+import {
+  type ArtifactType,
+  type Builder,
+  Corpus,
+  Evaluate,
+  type Generation,
+  Mix,
+  type MixStage,
+  Model,
+  Pipeline,
+  type Ref,
+  Sample,
+  Seed,
+  Tokenize,
+  Tokenizer,
+  Train
+} from "ouroboros"
 
 export const ARMS: Record<string, () => MixStage> = {
   /** The seed paper's regime: each generation trains only on the last one's samples. */
@@ -31,7 +47,28 @@ export interface NeuralExperiment {
   readonly seeds?: ReadonlyArray<number>
   /** Evaluate.neural's opt-in repetition measures (word rep-4, repeated 3-grams, compression ratio). */
   readonly repetition?: boolean
+  /**
+   * More nodes on the same experiment (pipelines/downstream.ts: probes): called once with the shared refs, beside
+   * the baseline; what it returns is called in every generation of every arm with that generation's model. Left
+   * out, the pipeline is exactly as before; given, the experiment's own nodes (and keys) are unchanged.
+   */
+  readonly extend?: NeuralExtension
 }
+
+type RefOf<T> = T extends ArtifactType<infer A> ? Ref<A> : never
+
+/** What an extension sees of the experiment. */
+export interface NeuralShared {
+  readonly real: { readonly train: RefOf<typeof Corpus>; readonly test: RefOf<typeof Corpus> }
+  readonly tokenizer: RefOf<typeof Tokenizer>
+  /** The untrained model of the same architecture (Train.transformer with steps: 0), trained once. */
+  readonly untrained: RefOf<typeof Model>
+}
+
+export type NeuralExtension = (
+  p: Builder,
+  shared: NeuralShared
+) => (g: Generation, model: RefOf<typeof Model>) => void
 
 const MODEL = { layers: 2, dModel: 64, heads: 4, context: 64 }
 /** Every generation's model: the same recipe, from scratch; its seed is the generation's. */
@@ -53,8 +90,9 @@ export const neuralCollapse = (name: string, o: NeuralExperiment) =>
     // The random-init baseline: the same architecture untrained, evaluated once for every arm and generation.
     const baseline = p.scope({ arm: "untrained" }, (u) => {
       const { model } = u.add(Train.transformer({ ...TRAINING, steps: 0 }), { corpus: real.train, tokenizer })
-      return u.add(Evaluate.perplexity(), { model, tokenizer, test: real.test })
+      return { model, ...u.add(Evaluate.perplexity(), { model, tokenizer, test: real.test }) }
     })
+    const extension = o.extend?.(p, { real, tokenizer, untrained: baseline.model })
     for (const arm of o.arms) {
       p.scope({ arm }, (a) => {
         const chain = (b: typeof a, seed: number | undefined) =>
@@ -75,6 +113,7 @@ export const neuralCollapse = (name: string, o: NeuralExperiment) =>
               test: real.test,
               sample: synthetic
             })
+            extension?.(g, model)
             return g.add(ARMS[arm](), { real: real.train, previous: prev.pool, synthetic })
           })
         if (o.seeds === undefined) chain(a, undefined)

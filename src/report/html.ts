@@ -15,9 +15,17 @@ import {
   theoryChart
 } from "./charts.ts"
 import { dagPictures } from "./dag.ts"
-import type { ArmReport, ArtifactRow, ReferenceReport, ReportData, SeedSummary, TheoryCurve } from "./data.ts"
+import type {
+  ArmReport,
+  ArtifactRow,
+  GenerationReport,
+  ReferenceReport,
+  ReportData,
+  SeedSummary,
+  TheoryCurve
+} from "./data.ts"
 import { escapeHtml, fmt, fmtBytes, slug } from "./format.ts"
-import { clippedNote, clipSummary, metricInfo, metricKeys, orderMetricKeys } from "./metric-info.ts"
+import { clippedNote, clipSummary, downstreamKey, metricInfo, metricKeys, orderMetricKeys } from "./metric-info.ts"
 import { renderDot, renderVega } from "./svg.ts"
 
 export { escapeHtml }
@@ -250,6 +258,52 @@ const theoryTable = (curve: TheoryCurve): string => {
   return `<div class="scroll"><table>${head}\n${body}</table></div>`
 }
 
+/**
+ * The downstream probes' (task, probe) pairs the arms report, in order of first appearance: each has
+ * `<task>_<probe>_accuracy` and, where Evaluate.downstream read a baseline, `baseline_<task>_<probe>_accuracy`.
+ */
+const downstreamProbes = (arms: ReadonlyArray<ArmReport>): ReadonlyArray<string> => {
+  const out: string[] = []
+  for (const a of arms) {
+    for (const k of metricKeys(a)) {
+      const d = downstreamKey(k)
+      if (d !== undefined && !d.baseline && d.score === "accuracy" && !out.includes(`${d.task}_${d.probe}`)) {
+        out.push(`${d.task}_${d.probe}`)
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * Arms whose `prefix` accuracy (and its baseline's) has one seed per generation get the band of its 95% Wilson
+ * interval over the test examples (`_accuracy_lo`, `_accuracy_hi`); with several seeds the band stays the one over
+ * seeds. Returns the arms and whether any band is a Wilson one.
+ */
+const withWilsonBands = (arms: ReadonlyArray<ArmReport>, prefix: string) => {
+  let wilson = false
+  const band = (metrics: GenerationReport["metrics"], key: string): SeedSummary | undefined => {
+    const s = metrics[key]
+    if (s === undefined || s.values.length !== 1) return s
+    const lo = metrics[`${key}_lo`], hi = metrics[`${key}_hi`]
+    if (lo === undefined || hi === undefined) return s
+    wilson = true
+    return { ...s, lo: lo.mean, hi: hi.mean }
+  }
+  const out = arms.map((a) => ({
+    ...a,
+    generations: a.generations.map((g) => {
+      const metrics: Record<string, SeedSummary> = { ...g.metrics }
+      for (const key of [`${prefix}_accuracy`, `baseline_${prefix}_accuracy`]) {
+        const s = band(g.metrics, key)
+        if (s !== undefined) metrics[key] = s
+      }
+      return { ...g, metrics }
+    })
+  }))
+  return { arms: out, wilson }
+}
+
 /** A unique, stable plot id per theory curve, from its title. */
 const theoryIds = (curves: ReadonlyArray<TheoryCurve>): ReadonlyArray<string> => {
   const seen = new Map<string, number>()
@@ -331,6 +385,37 @@ export const renderReport = async (
       )
     }
     parts.push(`<section id="overview"><h2>Overview</h2><div class="plots wide">${overview.join("\n")}</div></section>`)
+  }
+
+  // Downstream tasks: each probe's accuracy per generation and arm, the untrained model's as a dashed line.
+  const probes = downstreamProbes(data.arms)
+  if (probes.length > 0) {
+    nav.push(`<a href="#downstream">downstream</a>`)
+    const figures: string[] = []
+    let wilsonAny = false
+    for (const prefix of probes) {
+      const { arms, wilson } = withWilsonBands(data.arms, prefix)
+      wilsonAny ||= wilson
+      const d = downstreamKey(`${prefix}_accuracy`)!
+      const key = `${prefix}_accuracy`
+      const baseline = arms.some((a) => metricKeys(a).includes(`baseline_${key}`)) ? `baseline_${key}` : undefined
+      figures.push(
+        await plot({
+          id: `downstream:${prefix}`,
+          title: `${d.task}: ${d.probe === "linear" ? "linear probe" : "fine-tune"} accuracy on held-out examples`,
+          sub: baseline === undefined ? undefined : "(dashed grey: the untrained model)",
+          spec: armsChart(arms, key, baseline, "accuracy", false)
+        })
+      )
+    }
+    parts.push(
+      `<section id="downstream"><h2>Downstream tasks</h2><p class="meta">each generation's model probed on labelled ` +
+        `tasks (Evaluate.downstream): accuracy on the held-out examples; bands: ${
+          wilsonAny ? "with one seed, the 95% Wilson interval over the test examples; else " : ""
+        }the 95% interval over seeds. The numbers: each arm's table below.</p><div class="plots wide">${
+          figures.join("\n")
+        }</div></section>`
+    )
   }
 
   const references = data.references ?? []

@@ -25,9 +25,49 @@ const METRICS: ReadonlyArray<MetricInfo> = [
   { key: "vocab_coverage", label: "vocabulary coverage", color: "#9d755d", range: UNIT }
 ]
 
+/** Evaluate.downstream's keys: `[baseline_]<task>_<probe>_<score>` (probe linear or finetune). */
+const DOWNSTREAM =
+  /^(baseline_)?([A-Za-z0-9_]+?)_(linear|finetune)_(accuracy|accuracy_lo|accuracy_hi|macro_f1|majority|test_examples)$/
+
+export interface DownstreamKey {
+  readonly baseline: boolean
+  readonly task: string
+  readonly probe: "linear" | "finetune"
+  readonly score: string
+}
+
+/** What a downstream probe's metric key names, or undefined for any other key. */
+export const downstreamKey = (key: string): DownstreamKey | undefined => {
+  const m = DOWNSTREAM.exec(key)
+  return m === null
+    ? undefined
+    : { baseline: m[1] !== undefined, task: m[2], probe: m[3] as "linear" | "finetune", score: m[4] }
+}
+
+const SCORE_LABELS: Readonly<Record<string, string>> = {
+  accuracy: "accuracy",
+  accuracy_lo: "accuracy, 95% low",
+  accuracy_hi: "accuracy, 95% high",
+  macro_f1: "macro-F1",
+  majority: "majority-class share",
+  test_examples: "test examples"
+}
+
+const downstreamInfo = (key: string): MetricInfo | undefined => {
+  const d = downstreamKey(key)
+  if (d === undefined) return undefined
+  const probe = d.probe === "linear" ? "linear probe" : "fine-tune"
+  return {
+    key,
+    label: `${d.baseline ? "untrained: " : ""}${d.task}, ${probe}: ${SCORE_LABELS[d.score]}`,
+    color: d.baseline ? "#8c8c8c" : d.probe === "linear" ? "#4c78a8" : "#f58518",
+    ...(d.score === "test_examples" ? {} : { range: UNIT })
+  }
+}
+
 /** A known metric's label and colour; an unknown one is shown by its key, in a colour no known metric uses. */
 export const metricInfo = (key: string): MetricInfo =>
-  METRICS.find((m) => m.key === key) ?? { key, label: key, color: "#72b7b2" }
+  METRICS.find((m) => m.key === key) ?? downstreamInfo(key) ?? { key, label: key, color: "#72b7b2" }
 
 /** A summary's interval clipped to the metric's range (a t-interval of a fraction near 0 or 1 reaches past it). */
 export const clipSummary = (key: string, s: SeedSummary): SeedSummary & { readonly clipped: boolean } => {

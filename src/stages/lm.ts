@@ -12,6 +12,7 @@ import { sampleDiversity, sampleRepetition } from "../metrics/index.ts"
 import { defineStage } from "../pipeline/stage.ts"
 import { EvaluateNeural, SampleNeural, TrainNeural } from "./neural.ts"
 import { EvaluateHf, SampleHf, TrainHf } from "./hf.ts"
+import { EvaluateDownstream } from "./downstream.ts"
 import { EvaluateTorch, TrainTorch } from "./torch.ts"
 import { orDefault, ownKeys, Positive, repetitionField, samplingFields, selfBleuFields, Unit } from "./params.ts"
 import { compute, encodeCorpus, vocabularyDocs } from "./util.ts"
@@ -116,5 +117,6 @@ export const Evaluate = {
   lm: (o?: typeof EvaluateLmParams.Encoded) => evaluateLm(ownKeys(o)),
   ...EvaluateNeural,
   ...EvaluateTorch,
-  ...EvaluateHf
+  ...EvaluateHf,
+  ...EvaluateDownstream
 }

@@ -2,12 +2,14 @@
  * The neural model families, and `Net`: one model (family, config, weights) bound together, which is what the
  * Model artifact holds and what sampling and evaluation use without caring which family it is.
  */
+import type * as tf from "@tensorflow/tfjs-core"
 import { type Decoder, type Family, type Params } from "./family.ts"
 import { type LstmConfig, lstm } from "./lstm.ts"
 import {
   FAST,
   forward,
   fromSafetensors,
+  hiddenTensors,
   initParams,
   lossAndGrads,
   MODEL_ARTIFACT,
@@ -29,6 +31,8 @@ export const transformer: Family<TransformerConfig> = {
   window: (c) => c.context,
   lossAndGrads: (c, params, inputs, targets, batch) => lossAndGrads(c, params, inputs, targets, batch, FAST),
   logits: (c, params, ids, batch) => forward(c, params, ids, batch, FAST),
+  hiddenWidth: (c) => c.dModel,
+  hiddenTensors: (c, w, ids, batch) => hiddenTensors(c, w, ids, batch, FAST),
   decoder: transformerDecoder,
   dataParallel: async (config, state, { shards, backend, adamw }) => {
     const trainer = await createParallelTrainer(config, state, { shards, backend })
@@ -58,6 +62,16 @@ export interface Net {
   toSafetensors(): Uint8Array
 }
 
+/** A Net with its final hidden states exposed: what downstream probes read and fine-tune through. */
+export interface HiddenNet extends Net {
+  /** Width of the final hidden states. */
+  readonly hiddenWidth: number
+  /** The parameters' names and shapes, in the family's order. */
+  readonly shapes: ReadonlyArray<readonly [string, ReadonlyArray<number>]>
+  /** Final hidden states [batch·T, hiddenWidth] from weight tensors by name (the family's, or fine-tuned ones). */
+  hiddenTensors(weights: Readonly<Record<string, tf.Tensor>>, ids: Int32Array, batch: number): tf.Tensor2D
+}
+
 export const bind = <C extends { readonly vocab: number }>(
   family: Family<C>,
   config: C,
@@ -75,19 +89,32 @@ export const bind = <C extends { readonly vocab: number }>(
   toSafetensors: () => family.toSafetensors(config, params, metadata)
 })
 
+/** `bind`, with the family's hidden states. */
+export const bindHidden = <C extends { readonly vocab: number }>(
+  family: Family<C>,
+  config: C,
+  params: Params,
+  metadata: Readonly<Record<string, string>> = {}
+): HiddenNet => ({
+  ...bind(family, config, params, metadata),
+  hiddenWidth: family.hiddenWidth(config),
+  shapes: family.paramShapes(config),
+  hiddenTensors: (weights, ids, batch) => family.hiddenTensors(config, weights, ids, batch)
+})
+
 /** A loader per family, by the artifact name its files carry. */
 const loader = <C extends { readonly vocab: number }>(family: Family<C>) => ({
   artifact: family.artifact,
-  load: (bytes: Uint8Array): Net => {
+  load: (bytes: Uint8Array): HiddenNet => {
     const { config, params, metadata } = family.fromSafetensors(bytes)
     const { artifact: _artifact, config: _config, ...rest } = metadata
-    return bind(family, config, params, rest)
+    return bindHidden(family, config, params, rest)
   }
 })
 const LOADERS = [loader(transformer), loader(lstm)]
 
 /** A Net from safetensors bytes of any family; throws when the file is of no known family or invalid. */
-export const netFromSafetensors = (bytes: Uint8Array): Net => {
+export const netFromSafetensors = (bytes: Uint8Array): HiddenNet => {
   const artifact = readSafetensors(bytes).metadata["artifact"]
   const found = LOADERS.find((l) => l.artifact === artifact)
   if (found === undefined) throw new Error(`not a neural model file (artifact: ${artifact ?? "none"})`)

@@ -4,6 +4,7 @@
  * family is one module implementing `Family`.
  */
 
+import type * as tf from "@tensorflow/tfjs-core"
 import type { AdamWConfig, OptimizerState } from "./adamw.ts"
 import type { BackendName } from "./backend-plan.ts"
 import type { Params } from "./weights.ts"
@@ -82,6 +83,13 @@ export interface Family<C> {
   lossAndGrads(config: C, params: Params, inputs: Int32Array, targets: Int32Array, batch: number): LossAndGrads
   /** Logits [batch · T · vocab] for ids [batch · T] (each row from an empty history). */
   logits(config: C, params: Params, ids: Int32Array, batch: number): Float32Array
+  /** Width of the final hidden states (what the output head reads). */
+  hiddenWidth(config: C): number
+  /**
+   * The final hidden states [batch · T, hiddenWidth] for ids [batch · T] (each row from an empty history), from weight
+   * tensors by name (differentiable): what downstream probes pool and fine-tune through.
+   */
+  hiddenTensors(config: C, weights: Readonly<Record<string, tf.Tensor>>, ids: Int32Array, batch: number): tf.Tensor2D
   decoder(config: C, params: Params, rows: number): Decoder
   /**
    * A data-parallel AdamW stepper over `shards` threads, for families that have one; it updates `state.params` in

@@ -72,8 +72,8 @@ export const initLstm = (c: LstmConfig, seed: number): Params => {
   return params
 }
 
-/** Logits [batch·T, vocab] for ids [batch, T] row-major, each row from a zero state. */
-const forwardTensors = (
+/** The top layer's hidden states [batch·T, hidden] for ids [batch, T] row-major, each row from a zero state. */
+export const lstmHiddenTensors = (
   c: LstmConfig,
   w: Readonly<Record<string, tf.Tensor>>,
   ids: Int32Array,
@@ -101,8 +101,17 @@ const forwardTensors = (
     }
     x = tf.reshape(tf.stack(hs, 1), [batch * t, H])
   }
-  return dense(FAST, x, W2("head.w"), W1("head.b"))
+  return x as tf.Tensor2D
 }
+
+/** Logits [batch·T, vocab] for ids [batch, T] row-major, each row from a zero state. */
+const forwardTensors = (
+  c: LstmConfig,
+  w: Readonly<Record<string, tf.Tensor>>,
+  ids: Int32Array,
+  batch: number
+): tf.Tensor2D =>
+  dense(FAST, lstmHiddenTensors(c, w, ids, batch), w["head.w"] as tf.Tensor2D, w["head.b"] as tf.Tensor1D)
 
 const upload = (c: LstmConfig, params: Params): Array<[string, tf.Tensor]> =>
   lstmShapes(c).map(([name, shape]) => [name, tf.tensor(params[name], [...shape], "float32")])
@@ -185,6 +194,8 @@ export const lstm: Family<LstmConfig> = {
   window: (c) => c.context,
   lossAndGrads: lstmLossAndGrads,
   logits: lstmLogits,
+  hiddenWidth: (c) => c.hidden,
+  hiddenTensors: lstmHiddenTensors,
   decoder: lstmDecoder,
   toSafetensors: (c, params, metadata) =>
     weightsToSafetensors(LSTM_ARTIFACT, CONFIG_FIELDS, c, lstmShapes(c), params, metadata),

@@ -615,8 +615,11 @@ function softmaxCrossEntropy(z: Float32Array, targets: Int32Array, probs: Float3
 // ---------------------------------------------------------------------------------------------------------------
 // Model
 
-/** Logits [batch·T, vocab] for ids [batch·T] (row-major [batch, T], T <= context), from weight tensors by name. */
-export const forwardTensors = (
+/**
+ * The final hidden states [batch·T, dModel] (after the last LayerNorm: what the head reads) for ids [batch·T]
+ * (row-major [batch, T], T <= context), from weight tensors by name. Downstream probes pool these.
+ */
+export const hiddenTensors = (
   c: TransformerConfig,
   w: Readonly<Record<string, tf.Tensor>>,
   ids: Int32Array,
@@ -651,8 +654,18 @@ export const forwardTensors = (
     )
     x = tf.add(x, dense(impl, h, W2(p + "mlp.proj.w"), W1(p + "mlp.proj.b")))
   }
-  return dense(impl, layerNorm(impl, x, W1("ln_f.g"), W1("ln_f.b")), W2("head.w"), W1("head.b"))
+  return layerNorm(impl, x, W1("ln_f.g"), W1("ln_f.b"))
 }
+
+/** Logits [batch·T, vocab] for ids [batch·T] (row-major [batch, T], T <= context), from weight tensors by name. */
+export const forwardTensors = (
+  c: TransformerConfig,
+  w: Readonly<Record<string, tf.Tensor>>,
+  ids: Int32Array,
+  batch: number,
+  impl: Impl = FAST
+): tf.Tensor2D =>
+  dense(impl, hiddenTensors(c, w, ids, batch, impl), w["head.w"] as tf.Tensor2D, w["head.b"] as tf.Tensor1D)
 
 const upload = (c: TransformerConfig, params: Params): Array<[string, tf.Tensor]> =>
   paramShapes(c).map(([name, shape]) => [name, tf.tensor(params[name], [...shape], "float32")])

@@ -1,0 +1,121 @@
+/** What Evaluate.downstream does when it runs (downstream.ts wires it). Imported on demand: it loads TF.js. */
+import type { MetricsValue } from "../artifact/artifacts.ts"
+import type { LanguageModel } from "../artifact/model.ts"
+import type { TaskExample, TaskValue } from "../artifact/task.ts"
+import { usePlannedBackend } from "../lm/neural/backend.ts"
+import { netFromSafetensors } from "../lm/neural/families.ts"
+import { pooledHidden } from "../lm/probe/features.ts"
+import { classify, fineTune } from "../lm/probe/finetune.ts"
+import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
+import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
+import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
+import type { RunContext } from "../pipeline/stage.ts"
+import type { DownstreamEvalParams } from "./downstream-params.ts"
+
+/** Each example as the model reads it: <eos>, then its first `maxTokens` tokens. */
+const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>, maxTokens: number) =>
+  examples.map((e) => {
+    const ids = encode(tokenizer, e.text)
+    if (ids.length === 0) throw new Error(`task example ${e.id} has no tokens under the model's tokenizer`)
+    const n = Math.min(ids.length, maxTokens)
+    const seq = new Int32Array(n + 1)
+    seq[0] = EOS_ID
+    seq.set(ids.subarray(0, n), 1)
+    return seq
+  })
+
+/** The metric keys a probe writes, after its prefix `<task>_<probe>`. */
+const SCORES = ["accuracy", "accuracy_lo", "accuracy_hi", "macro_f1"] as const
+
+export const downstream = async (
+  p: DownstreamEvalParams,
+  inputs: {
+    readonly model: LanguageModel
+    readonly tokenizer: TokenizerSpec
+    readonly task: TaskValue
+    readonly baseline?: MetricsValue
+  },
+  ctx: RunContext
+): Promise<MetricsValue> => {
+  const { model, tokenizer, task } = inputs
+  if (
+    p.probe === "linear" &&
+    (p.steps !== undefined || p.examples !== undefined || p.lr !== undefined || p.initL2 !== undefined)
+  ) {
+    throw new Error("steps, examples, lr and initL2 are the fine-tune's (probe: \"finetune\"), not a linear probe's")
+  }
+  if (model.family !== "neural") {
+    throw new Error(`${ctx.kind} probes a neural model's hidden states; an n-gram model has none`)
+  }
+  if (task.name !== p.task) {
+    throw new Error(`the task input is ${JSON.stringify(task.name)}, not ${JSON.stringify(p.task)} (params.task)`)
+  }
+  const prefix = `${p.task}_${p.probe}`
+  // Checked before any work: a baseline of another task or probe is a wiring mistake.
+  const baseline: Record<string, number> = {}
+  if (inputs.baseline !== undefined) {
+    for (const k of SCORES) {
+      const v = inputs.baseline.values[`${prefix}_${k}`]
+      if (v === undefined) {
+        throw new Error(
+          `the baseline metrics have no ${prefix}_${k} (give it Evaluate.downstream's output for the untrained model, same task and probe)`
+        )
+      }
+      baseline[`baseline_${prefix}_${k}`] = v
+    }
+  }
+  await usePlannedBackend()
+  const net = netFromSafetensors(model.bytes)
+  if (net.vocab !== tokenizer.vocab.length) {
+    throw new Error(`the model's vocabulary (${net.vocab}) is not the tokenizer's (${tokenizer.vocab.length})`)
+  }
+  const train = sequences(tokenizer, task.train, p.maxTokens)
+  const test = sequences(tokenizer, task.test, p.maxTokens)
+  const trainLabels = Int32Array.from(task.train, (e) => e.label)
+  const truth = Int32Array.from(task.test, (e) => e.label)
+  const k = task.classes.length
+  const options = { stride: p.stride, batch: p.batch }
+  const d = net.hiddenWidth
+  const progress = {
+    onProgress: (done: number, total: number) => ctx.status(`hidden states: ${done}/${total} windows`)
+  }
+  const linear = (features: Float64Array, l2: number) =>
+    fitLogistic(features.subarray(0, train.length * d), trainLabels, train.length, d, k, {
+      l2,
+      iterations: p.iterations,
+      lr: 0.05,
+      seed: p.seed
+    })
+  let predicted: Int32Array
+  if (p.probe === "linear") {
+    const all = pooledHidden(net, [...train, ...test], { ...options, ...progress })
+    predicted = predictLogistic(linear(all, p.l2), all.subarray(train.length * d), test.length)
+  } else {
+    const head = linear(pooledHidden(net, train, { ...options, ...progress }), p.initL2 ?? 0.1)
+    const tuned = fineTune(net, train, trainLabels, k, {
+      ...options,
+      steps: p.steps ?? 20,
+      examples: p.examples ?? 8,
+      lr: p.lr ?? 0.0001,
+      seed: p.seed,
+      head,
+      onStep: (step, steps, loss) => ctx.status(`fine-tune: step ${step}/${steps} loss ${loss.toFixed(3)}`)
+    })
+    predicted = classify(net, tuned, test, k, options)
+  }
+  const acc = accuracy(truth, predicted)
+  const { lo, hi } = wilsonInterval(acc, truth.length)
+  const counts = new Array<number>(k).fill(0)
+  for (const t of truth) counts[t]++
+  return {
+    values: {
+      [`${prefix}_accuracy`]: acc,
+      [`${prefix}_accuracy_lo`]: lo,
+      [`${prefix}_accuracy_hi`]: hi,
+      [`${prefix}_macro_f1`]: macroF1(truth, predicted, k),
+      [`${prefix}_majority`]: Math.max(...counts) / truth.length,
+      [`${prefix}_test_examples`]: truth.length,
+      ...baseline
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Evaluate.downstream: what a neural LM's final hidden states know about a labelled task (a Task artifact, see
+ * tasks.ts). `probe: "linear"` fits a logistic regression on the mean-pooled hidden states of the task's training
+ * texts; `probe: "finetune"` fine-tunes the whole network with a classification head for a few seeded steps. Either
+ * way the held-out texts are classified and scored: accuracy (with its 95% Wilson interval over the test examples)
+ * and macro-F1, as `<task>_<probe>_accuracy`, `..._accuracy_lo`, `..._accuracy_hi`, `..._macro_f1`.
+ *
+ * The random-init baseline is the same stage on the untrained model (Train.transformer with steps: 0), one node;
+ * `baseline: true` adds a `baseline` input (that node's metrics), copied as `baseline_<task>_<probe>_...`, as
+ * Evaluate.neural does with baseline_perplexity. Task texts are tokenised by the model's own tokenizer; texts longer
+ * than the context are read in Evaluate.perplexity's sliding windows and pooled. The computing code (TF.js) is
+ * imported when the stage runs (downstream-run.ts).
+ */
+import { Metrics, Tokenizer } from "../artifact/artifacts.ts"
+import { Model } from "../artifact/model.ts"
+import { Task } from "../artifact/task.ts"
+import { backendEnv } from "../lm/neural/backend-plan.ts"
+import { defineStage, type Stage } from "../pipeline/stage.ts"
+import { DownstreamParams } from "./downstream-params.ts"
+import { ownKeys } from "./params.ts"
+import { computeAsync } from "./util.ts"
+
+const run = () => import("./downstream-run.ts")
+
+const INPUTS = { model: Model, tokenizer: Tokenizer, task: Task }
+const WITH_BASELINE = { ...INPUTS, baseline: Metrics }
+
+const define = <I extends typeof INPUTS | typeof WITH_BASELINE>(inputs: I) =>
+  defineStage({
+    kind: "evaluate/downstream",
+    version: 2,
+    params: DownstreamParams,
+    env: backendEnv,
+    inputs,
+    outputs: { metrics: Metrics },
+    run: (p, resolved, ctx) =>
+      computeAsync(ctx, async () => ({ metrics: await (await run()).downstream(p, resolved, ctx) }))
+  })
+
+const alone = define(INPUTS)
+const against = define(WITH_BASELINE)
+
+type Params = typeof DownstreamParams.Encoded
+type Outputs = { readonly metrics: typeof Metrics }
+
+interface DownstreamConstructor {
+  (o: Params & { readonly baseline?: false }): Stage<typeof INPUTS, Outputs>
+  (o: Params & { readonly baseline: true }): Stage<typeof WITH_BASELINE, Outputs>
+}
+
+export const EvaluateDownstream = {
+  /**
+   * A probe of the model's hidden states on a task (`task`: its name). With `baseline: true`, a `baseline` input:
+   * the same probe's metrics on the untrained model. Defaults: linear probe, stride 32, texts cut to 512 tokens.
+   */
+  downstream: ((o: Params & { readonly baseline?: boolean }) => {
+    const { baseline, ...rest } = o
+    return baseline === true ? against(ownKeys(rest)) : alone(ownKeys(rest))
+  }) as DownstreamConstructor
+}

@@ -1,0 +1,340 @@
+/**
+ * Downstream probes and tasks (issue #16), below the engine: the linear probe on separable data, the scores on hand
+ * examples, the sliding windows and the pooled hidden states against direct forward passes, the fine-tune, and the
+ * task stages' splits (stratified, seeded, era passages only from the addresses given).
+ */
+import assert from "node:assert/strict"
+import { before, describe, it } from "node:test"
+import * as tf from "@tensorflow/tfjs-core"
+import { type TaskExample, Task, type TaskValue } from "../src/artifact/task.ts"
+import { splitByHash } from "../src/artifact/split.ts"
+import { selectBackend } from "../src/lm/neural/backend.ts"
+import { bindHidden, transformer } from "../src/lm/neural/families.ts"
+import { pooledHidden, uploadWeights } from "../src/lm/probe/features.ts"
+import { classify, fineTune } from "../src/lm/probe/finetune.ts"
+import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
+import { accuracy, macroF1, wilsonInterval } from "../src/lm/probe/scores.ts"
+import { slidingWindows } from "../src/lm/probe/windows.ts"
+import { EOS_ID } from "../src/lm/tokenizer.ts"
+import { loadSotu } from "../src/stages/sources.ts"
+import { cutText, eraTask, messageText, passages, stratifiedSplit } from "../src/stages/tasks.ts"
+import { seededDraws } from "../src/lm/neural/weights.ts"
+
+before(async () => {
+  assert.equal((await selectBackend({ prefer: "wasm" })).name, "wasm")
+})
+
+/** Two Gaussian clouds in 8 dimensions, centres 6 standard deviations apart along one axis: linearly separable. */
+const clouds = (n: number, seed: number) => {
+  const { normal } = seededDraws(seed)
+  const d = 8
+  const x = new Float64Array(n * d)
+  const y = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 2
+    for (let j = 0; j < d; j++) x[i * d + j] = normal() + (j === 3 ? (y[i] === 1 ? 3 : -3) : 0)
+  }
+  return { x, y, d }
+}
+
+describe("the linear probe", () => {
+  const options = { l2: 0.001, iterations: 300, lr: 0.05, seed: 7 }
+
+  it("reaches 100% on held-out points of separable data", () => {
+    const train = clouds(200, 1), test = clouds(200, 2)
+    const m = fitLogistic(train.x, train.y, 200, train.d, 2, options)
+    assert.equal(accuracy(test.y, predictLogistic(m, test.x, 200)), 1)
+    assert.ok(m.loss < 0.1, `training objective ${m.loss}`)
+  })
+
+  it("is deterministic: the same weights, to the bit, twice; another seed starts elsewhere", () => {
+    const train = clouds(100, 3)
+    const bytes = (seed: number) => {
+      const m = fitLogistic(train.x, train.y, 100, train.d, 2, { ...options, seed })
+      return Buffer.concat([Buffer.from(m.weights.buffer), Buffer.from(m.bias.buffer)])
+    }
+    assert.ok(bytes(7).equals(bytes(7)))
+    assert.ok(!bytes(7).equals(bytes(8)))
+  })
+
+  it("separates three classes", () => {
+    const { normal } = seededDraws(5)
+    const n = 150, d = 4
+    const x = new Float64Array(n * d), y = new Int32Array(n)
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 3
+      for (let j = 0; j < d; j++) x[i * d + j] = normal() * 0.3 + (j === y[i] ? 3 : 0)
+    }
+    const m = fitLogistic(x, y, n, d, 3, options)
+    assert.equal(accuracy(y, predictLogistic(m, x, n)), 1)
+  })
+
+  it("refuses one class, labels outside the classes and a ragged matrix", () => {
+    const { x, y, d } = clouds(10, 1)
+    assert.throws(() => fitLogistic(x, y, 10, d, 1, options), /at least 2 classes/)
+    assert.throws(() => fitLogistic(x, Int32Array.from(y, (v) => v * 5), 10, d, 2, options), /label 5 outside 0..1/)
+    assert.throws(() => fitLogistic(x.subarray(1), y, 10, d, 2, options), /expected 10 rows of 8/)
+  })
+})
+
+describe("scores", () => {
+  it("macro-F1 on a hand example", () => {
+    // truth:     0 0 0 1 1 2
+    // predicted: 0 0 1 1 2 2
+    // class 0: TP 2, FP 0, FN 1 -> 4/5; class 1: TP 1, FP 1, FN 1 -> 2/4; class 2: TP 1, FP 1, FN 0 -> 2/3
+    const truth = [0, 0, 0, 1, 1, 2], predicted = [0, 0, 1, 1, 2, 2]
+    assert.ok(Math.abs(macroF1(truth, predicted, 3) - (4 / 5 + 1 / 2 + 2 / 3) / 3) < 1e-12)
+    assert.ok(Math.abs(accuracy(truth, predicted) - 4 / 6) < 1e-12)
+    // A class never true and never predicted has no F1 and is left out; one true but never predicted counts 0.
+    assert.equal(macroF1([0, 0, 1], [0, 0, 0], 4), (2 * 2 / (2 * 2 + 1) + 0) / 2)
+  })
+
+  it("the Wilson interval matches known values and stays in [0, 1]", () => {
+    const { lo, hi } = wilsonInterval(0.5, 100)
+    assert.ok(Math.abs(lo - 0.4038) < 1e-4 && Math.abs(hi - 0.5962) < 1e-4, `${lo} ${hi}`)
+    const all = wilsonInterval(1, 20)
+    assert.equal(all.hi, 1)
+    assert.ok(Math.abs(all.lo - 0.8389) < 1e-4, `${all.lo}`)
+    assert.equal(wilsonInterval(0, 20).lo, 0)
+  })
+})
+
+describe("sliding windows", () => {
+  it("count every position once, each after at least W - stride others once past the first window", () => {
+    for (const [length, window, stride] of [[1, 16, 4], [16, 16, 4], [17, 16, 4], [100, 16, 5], [100, 16, 16]]) {
+      const seen = new Array<number>(length).fill(0)
+      for (const w of slidingWindows(0, length, window, stride)) {
+        assert.ok(w.start >= 0 && w.start + w.length <= length)
+        for (let j = w.from; j < w.length; j++) {
+          seen[w.start + j]++
+          if (w.start > 0) assert.ok(j >= Math.min(window, length) - stride, `context of ${w.start + j}`)
+        }
+      }
+      assert.deepEqual(seen, new Array<number>(length).fill(1), `${length}/${window}/${stride}`)
+    }
+  })
+})
+
+describe("pooled hidden states", () => {
+  const config = { vocab: 12, layers: 1, dModel: 8, heads: 2, context: 8 }
+  const net = bindHidden(transformer, config, transformer.initParams(config, 3))
+  const hidden = (ids: Int32Array): Float32Array => {
+    const w = uploadWeights(net, net.params)
+    const h = tf.tidy(() => net.hiddenTensors(w, ids, 1))
+    const out = h.dataSync() as Float32Array
+    h.dispose()
+    for (const t of Object.values(w)) t.dispose()
+    return out
+  }
+
+  it("of a text within the context: the mean over its positions of one forward pass, the <eos> left out", () => {
+    const seq = Int32Array.of(EOS_ID, 3, 4, 5, 6)
+    const h = hidden(seq)
+    const [pooled] = [pooledHidden(net, [seq], { stride: 4, batch: 4 })]
+    for (let k = 0; k < 8; k++) {
+      let mean = 0
+      for (let j = 1; j < seq.length; j++) mean += h[j * 8 + k]
+      mean /= seq.length - 1
+      assert.ok(Math.abs(pooled[k] - mean) < 1e-6, `feature ${k}: ${pooled[k]} vs ${mean}`)
+    }
+  })
+
+  it("the head's logits are the hidden states times the head (the split forward pass is the old one)", () => {
+    const ids = Int32Array.of(EOS_ID, 2, 3, 4)
+    const h = hidden(ids)
+    const logits = net.logits(ids, 1)
+    const w = net.params["head.w"], b = net.params["head.b"]
+    for (let j = 0; j < 4; j++) {
+      for (let v = 0; v < 12; v++) {
+        let z = b[v]
+        for (let k = 0; k < 8; k++) z += h[j * 8 + k] * w[k * 12 + v]
+        assert.ok(Math.abs(z - logits[j * 12 + v]) < 1e-4)
+      }
+    }
+  })
+
+  it("of texts longer than the context: batched windows agree with windows one at a time, in any batch size", () => {
+    const seqs = [20, 9, 3, 31].map((n, s) =>
+      Int32Array.from({ length: n }, (_, i) => (i === 0 ? EOS_ID : 2 + ((i * 7 + s) % 10)))
+    )
+    const one = pooledHidden(net, seqs, { stride: 3, batch: 1 })
+    const many = pooledHidden(net, seqs, { stride: 3, batch: 64 })
+    for (let i = 0; i < one.length; i++) assert.ok(Math.abs(one[i] - many[i]) < 1e-5)
+    assert.throws(() => pooledHidden(net, [Int32Array.of(EOS_ID)], { stride: 3, batch: 4 }), /no tokens/)
+  })
+
+  it("a fine-tune started from a linear probe classifies as that probe before its first step", () => {
+    const seqs = Array.from(
+      { length: 24 },
+      (_, s) => Int32Array.from({ length: 5 + (s % 7) }, (_, i) => (i === 0 ? EOS_ID : 2 + ((i * 3 + s * 5) % 10)))
+    )
+    const labels = seqs.map((_, s) => s % 2)
+    const o = { stride: 4, batch: 16 }
+    const features = pooledHidden(net, seqs, o)
+    const probe = fitLogistic(features, labels, 24, 8, 2, { l2: 0.001, iterations: 100, lr: 0.05, seed: 1 })
+    const tuned = fineTune(net, seqs, labels, 2, { ...o, steps: 0, examples: 8, lr: 0.001, seed: 1, head: probe })
+    assert.deepEqual(classify(net, tuned, seqs, 2, o), predictLogistic(probe, features, 24))
+  })
+
+  it("the fine-tune learns a token-marked task, and is deterministic", () => {
+    // Class 1 texts contain token 11, class 0 texts token 10; the rest is shared noise.
+    const make = (n: number, seed: number) => {
+      const { uniform } = seededDraws(seed)
+      const seqs: Int32Array[] = [], labels: number[] = []
+      for (let i = 0; i < n; i++) {
+        const label = i % 2
+        const len = 6 + Math.floor(uniform() * 10)
+        seqs.push(
+          Int32Array.from(
+            { length: len },
+            (_, j) => (j === 0 ? EOS_ID : j % 3 === 0 ? 10 + label : 2 + Math.floor(uniform() * 8))
+          )
+        )
+        labels.push(label)
+      }
+      return { seqs, labels }
+    }
+    const train = make(40, 1), test = make(40, 2)
+    const o = { steps: 40, examples: 8, lr: 0.01, seed: 4, stride: 4, batch: 16 }
+    const a = fineTune(net, train.seqs, train.labels, 2, o)
+    const b = fineTune(net, train.seqs, train.labels, 2, o)
+    assert.deepEqual(a.losses, b.losses)
+    assert.ok(Buffer.from(a.head.w.buffer).equals(Buffer.from(b.head.w.buffer)))
+    assert.ok(a.losses.at(-1)! < a.losses[0], `loss ${a.losses[0]} -> ${a.losses.at(-1)}`)
+    const predicted = classify(net, a, test.seqs, 2, o)
+    assert.ok(accuracy(test.labels, predicted) >= 0.9, `accuracy ${accuracy(test.labels, predicted)}`)
+    // The network's own weights are untouched.
+    assert.notDeepEqual(a.params["h0.attn.qkv.w"], net.params["h0.attn.qkv.w"])
+    assert.deepEqual(net.params["h0.attn.qkv.w"], transformer.initParams(config, 3)["h0.attn.qkv.w"])
+  })
+})
+
+describe("task splits", () => {
+  const examples = (counts: ReadonlyArray<number>): TaskExample[] =>
+    counts.flatMap((n, label) => Array.from({ length: n }, (_, i) => ({ id: `c${label}-${i}`, text: "x", label })))
+
+  it("are stratified: each class split in the same proportion, both sides non-empty", () => {
+    const { train, test } = stratifiedSplit(examples([100, 30, 2]), ["a", "b", "c"], 0.3, 1)
+    const count = (xs: TaskExample[], label: number) => xs.filter((e) => e.label === label).length
+    assert.deepEqual([0, 1, 2].map((l) => count(test, l)), [30, 9, 1])
+    assert.deepEqual([0, 1, 2].map((l) => count(train, l)), [70, 21, 1])
+  })
+
+  it("are seeded and independent of the examples' order", () => {
+    const xs = examples([20, 20])
+    const a = stratifiedSplit(xs, ["a", "b"], 0.25, 3)
+    const b = stratifiedSplit([...xs].reverse(), ["a", "b"], 0.25, 3)
+    const c = stratifiedSplit(xs, ["a", "b"], 0.25, 4)
+    assert.deepEqual(a, b)
+    assert.notDeepEqual(a.test.map((e) => e.id), c.test.map((e) => e.id))
+  })
+
+  it("refuse a class with fewer than two examples", () => {
+    assert.throws(() => stratifiedSplit(examples([5, 1]), ["a", "b"], 0.3, 1), /class b has 1 example\(s\)/)
+  })
+
+  it("the Task codec refuses one class, an empty split, a label outside the classes", () => {
+    const ok: TaskValue = {
+      name: "t",
+      classes: ["a", "b"],
+      train: examples([2, 2]),
+      test: [{ id: "z", text: "y", label: 1 }]
+    }
+    assert.deepEqual(Task.decode(Task.encode(ok)), ok)
+    assert.ok(Buffer.from(Task.encode(ok)).equals(Buffer.from(Task.encode(ok))))
+    assert.throws(() => Task.encode({ ...ok, classes: ["a"] }), /1 class\(es\) \(a\); a classifier needs at least 2/)
+    assert.throws(() => Task.encode({ ...ok, test: [] }), /the test split is empty/)
+    assert.throws(() => Task.encode({ ...ok, test: [{ id: "z", text: "y", label: 2 }] }), /label 2, not a class/)
+  })
+})
+
+describe("the tasks' texts", () => {
+  it("a message without its headers is its subject and body", () => {
+    const raw = "From a@b  Thu\nReceived: from x\n\tby y\nSubject: Cheap pills\nTo: c@d\n\nBuy now.\nReally.\n"
+    assert.equal(messageText(raw, "strip"), "Cheap pills\nBuy now.\nReally.")
+    assert.equal(messageText(raw, "keep"), raw.trim())
+    assert.equal(cutText("one two three four", 10), "one two")
+  })
+
+  it("era passages come only from the addresses given: the seed split's held-out ones", async () => {
+    const docs = await loadSotu()
+    const isTest = splitByHash(docs.map((d) => d.id), 0.1, 1) // pipelines/neural.ts's Seed.corpus split
+    const heldOut = docs.filter((_, i) => isTest[i])
+    const training = new Set(docs.filter((_, i) => !isTest[i]).map((d) => d.id))
+    const task = eraTask(heldOut, {
+      period: 50,
+      start: 1790,
+      passageChars: 256,
+      perAddress: 8,
+      testFraction: 0.3,
+      seed: 1
+    })
+    const addresses = new Set(heldOut.map((d) => d.id))
+    for (const e of [...task.train, ...task.test]) {
+      const address = e.id.slice(0, e.id.indexOf("#"))
+      assert.ok(addresses.has(address) && !training.has(address), e.id)
+      assert.ok(
+        heldOut.find((d) => d.id === address)!.text.replace(/\s+/g, " ").includes(e.text),
+        `${e.id}: its own text`
+      )
+      const year = Number(address.slice(0, 4))
+      const [from, to] = task.classes[e.label].split("-").map(Number)
+      assert.ok(year >= from && year <= to, `${e.id} in ${task.classes[e.label]}`)
+    }
+    assert.ok(task.classes.length >= 2)
+    Task.encode(task) // a usable task
+    // The same again: deterministic.
+    assert.deepEqual(
+      eraTask(heldOut, { period: 50, start: 1790, passageChars: 256, perAddress: 8, testFraction: 0.3, seed: 1 }),
+      task
+    )
+  })
+
+  it("era: one period only is refused, as is an address without a year", () => {
+    const docs = [{ id: "1790_a", text: "x ".repeat(400) }, { id: "1801_b", text: "y ".repeat(400) }]
+    const p = { period: 1000, start: 1790, passageChars: 20, perAddress: 4, testFraction: 0.3, seed: 1 }
+    assert.throws(() => eraTask(docs, p), /every address is of one period \(1790-2789\)/)
+    assert.throws(() => eraTask([{ id: "speech", text: "z" }], p), /address speech has no year/)
+    assert.deepEqual(passages("a bb ccc dddd", 4), ["a bb", "ccc dddd"])
+  })
+})
+
+describe("the report's downstream section", () => {
+  it("draws each probe's accuracy per arm, the untrained model dashed, one-seed bands from the Wilson interval", async () => {
+    const { renderReport } = await import("../src/report/html.ts")
+    const { metricInfo } = await import("../src/report/metric-info.ts")
+    const one = (v: number) => ({ mean: v, lo: v, hi: v, values: [v] })
+    const gen = (g: number, acc: number) => ({
+      generation: g,
+      seeds: 1,
+      metrics: {
+        spam_linear_accuracy: one(acc),
+        spam_linear_accuracy_lo: one(acc - 0.1),
+        spam_linear_accuracy_hi: one(acc + 0.1),
+        baseline_spam_linear_accuracy: one(0.5),
+        baseline_spam_linear_accuracy_lo: one(0.4),
+        baseline_spam_linear_accuracy_hi: one(0.6)
+      },
+      rankFrequency: [],
+      sampleText: ""
+    })
+    const html = await renderReport({
+      pipeline: "p",
+      manifest: "0".repeat(64),
+      arms: [{ name: "arm=replace", generations: [gen(1, 0.8), gen(2, 0.7)] }, {
+        name: "arm=accumulate",
+        generations: [gen(1, 0.8), gen(2, 0.8)]
+      }],
+      dag: { nodes: [], edges: [] },
+      artifacts: [],
+      theory: []
+    })
+    assert.match(html, /<section id="downstream"><h2>Downstream tasks<\/h2>/)
+    assert.match(html, /data-plot="downstream:spam_linear"/)
+    assert.match(html, /spam: linear probe accuracy on held-out examples/)
+    assert.match(html, /dashed grey: the untrained model/)
+    assert.match(html, /with one seed, the 95% Wilson interval over the test examples/)
+    assert.equal(metricInfo("baseline_era_finetune_macro_f1").label, "untrained: era, fine-tune: macro-F1")
+    assert.deepEqual(metricInfo("spam_linear_accuracy").range, [0, 1])
+  })
+})
