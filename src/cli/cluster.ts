@@ -7,11 +7,9 @@ import { homedir, hostname } from "node:os"
 import { join } from "node:path"
 import { Console, Effect, Layer, Option, References } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
-import { layerCluster } from "../cluster/runner.ts"
-import { layerPg } from "../cluster/postgres.ts"
 import { openSharedStore } from "../cluster/store.ts"
 import type { OpenOptions } from "../store/open.ts"
-import { runWorker } from "../cluster/worker.ts"
+import type { WorkerOptions } from "../cluster/worker.ts"
 import { ouroborosVersion } from "../cluster/version.ts"
 import { ClusterUnavailable } from "../errors/index.ts"
 import { progressLayer } from "./progress.ts"
@@ -40,13 +38,26 @@ export const clusterEnvironment = (
   cluster: string,
   quiet: boolean
 ) =>
-  Layer.provideMerge(
-    layerCluster({ cluster, pipelineFile, timing: timingFromEnv() }),
-    Layer.mergeAll(openSharedStore(store, options), progressLayer({ quiet }))
-  )
+  Layer.unwrap(Effect.map(
+    // Loaded on demand, as are the other cluster modules: Effect's cluster, the PostgreSQL driver, the socket
+    // transport and esbuild cost every other command's start-up.
+    Effect.promise(() => import("../cluster/runner.ts")),
+    ({ layerCluster }) =>
+      Layer.provideMerge(
+        layerCluster({ cluster, pipelineFile, timing: timingFromEnv() }),
+        Layer.mergeAll(openSharedStore(store, options), progressLayer({ quiet }))
+      )
+  ))
 
 /** One connection to the cluster's PostgreSQL and back: a bad URL fails here, before anything is written. */
-export const probeCluster = (url: string) => Effect.scoped(Layer.build(layerPg(url))).pipe(Effect.asVoid)
+export const probeCluster = (url: string) =>
+  Effect.promise(() => import("../cluster/postgres.ts")).pipe(
+    Effect.flatMap(({ layerPg }) => Effect.scoped(Layer.build(layerPg(url)))),
+    Effect.asVoid
+  )
+
+const runWorker = (options: WorkerOptions) =>
+  Effect.promise(() => import("../cluster/worker.ts")).pipe(Effect.flatMap((m) => m.runWorker(options)))
 
 /** OURO_SHARD_LOCK_EXPIRATION_MS: how soon a dead worker's stages move (tests set it low). */
 const timingFromEnv = () => {
