@@ -4,6 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { describe, it } from "node:test"
+import { encodeFiles } from "../src/artifact/files.ts"
 import { writeSafetensors } from "../src/format/safetensors.ts"
 import type { ReportData } from "../src/report/data.ts"
 import { lossCurveOf } from "../src/report/gather.ts"
@@ -67,6 +68,17 @@ describe("report HTML", () => {
       lossCurveOf(writeSafetensors({ w: { dtype: "F32", shape: [1], data: new Float32Array([0]) } })),
       []
     )
+    // A model folder (Train.hf's Files artifact): its training.json.
+    const folder = encodeFiles([
+      { path: "config.json", mode: 0o644, bytes: new TextEncoder().encode("{}") },
+      {
+        path: "training.json",
+        mode: 0o644,
+        bytes: new TextEncoder().encode(JSON.stringify({ curve: [[10, 2.5, 2.7]] }))
+      }
+    ])
+    assert.deepEqual(lossCurveOf(folder), [{ step: 10, train: 2.5, validation: 2.7 }])
+    assert.deepEqual(lossCurveOf(encodeFiles([{ path: "config.json", mode: 0o644, bytes: new Uint8Array(2) }])), [])
     const second = lossCurveOf(model([[2, 3.9], [4, 3.7]]))
     const data = reportFixture()
     const arm = data.arms[0]

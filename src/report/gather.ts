@@ -5,6 +5,7 @@
 import { Effect, Option } from "effect"
 import { Corpus, Curves, Metrics, Tokenizer } from "../artifact/artifacts.ts"
 import { corpusDocuments } from "../artifact/corpus.ts"
+import { decodeFiles } from "../artifact/files.ts"
 import { plan } from "../engine/plan.ts"
 import { manifestHash, type RunManifest } from "../engine/manifest.ts"
 import { runWiring } from "../audit/lineage.ts"
@@ -44,17 +45,13 @@ export const rankFrequency = (ids: Int32Array): Array<{ rank: number; frequency:
 }
 
 /**
- * A model's training curve from its safetensors metadata ("training": `{ curve: [[step, train, validation?], ...] }`,
- * as Train.transformer and Train.torch write it). Anything else (an n-gram model's JSON, no such metadata, a
- * malformed one) has no curve: the report then draws none.
+ * A model's training curve: from its safetensors metadata ("training": `{ curve: [[step, train, validation?], ...] }`,
+ * as Train.transformer and Train.torch write it), or from the `training.json` of a model folder (a Files artifact,
+ * as Train.hf writes it). Anything else (an n-gram model's JSON, no curve, a malformed one) has none: the report then
+ * draws none.
  */
 export const lossCurveOf = (bytes: Uint8Array): ReadonlyArray<LossPoint> => {
-  let training: unknown
-  try {
-    training = JSON.parse(readSafetensors(bytes).metadata["training"] ?? "null")
-  } catch {
-    return []
-  }
+  const training = trainingOf(bytes)
   const curve = typeof training === "object" && training !== null ? (training as { curve?: unknown }).curve : undefined
   if (!Array.isArray(curve)) return []
   return curve.flatMap((point: unknown) => {
@@ -64,6 +61,20 @@ export const lossCurveOf = (bytes: Uint8Array): ReadonlyArray<LossPoint> => {
     const [step, train, validation] = point as number[]
     return [validation === undefined ? { step, train } : { step, train, validation }]
   })
+}
+
+const trainingOf = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(readSafetensors(bytes).metadata["training"] ?? "null")
+  } catch {
+    // Not a safetensors file: a model folder, perhaps.
+  }
+  try {
+    const file = decodeFiles(bytes).find((f) => f.path === "training.json")
+    return file === undefined ? null : JSON.parse(new TextDecoder().decode(file.bytes))
+  } catch {
+    return null
+  }
 }
 
 /** A node of the run a report is of, with its record. */
