@@ -52,13 +52,48 @@ export const holdPermit = (semaphore: Semaphore.Semaphore, holder: Holder, optio
     () => semaphore.release(1)
   )
 
-export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect.Effect<ArtifactStoreShape> =>
+/**
+ * Leases, run registration and the store-wide gate of a store whose locks hold across this process's fibers only
+ * (the memory store; a remote store without a cluster): `host` names the store for waiting messages.
+ */
+export const makeProcessLocks = (host: string) =>
   Effect.gen(function*() {
     const gate = yield* Semaphore.make(1)
     const leases = new Map<string, Semaphore.Semaphore>()
     const active = new Map<number, ActiveRun>()
     let nextRun = 1
-    const self: Holder = { pid: process.pid, host: LOCATION, startedMs: Date.now() }
+    const self: Holder = { pid: process.pid, host, startedMs: Date.now() }
+    const lease = (key: Sha256, options?: WaitOptions) =>
+      Effect.gen(function*() {
+        let semaphore = leases.get(key)
+        if (semaphore === undefined) {
+          semaphore = yield* Semaphore.make(1)
+          leases.set(key, semaphore)
+        }
+        yield* holdPermit(semaphore, self, options)
+      })
+    const registerRun = (options?: WaitOptions) =>
+      Effect.acquireRelease(
+        // The gate is held only for the moment of registering: runs never block each other, only `exclusive`.
+        Effect.scoped(Effect.gen(function*() {
+          yield* holdPermit(gate, self, options)
+          const id = nextRun++
+          active.set(id, { pid: process.pid, startedMs: Date.now() })
+          return id
+        })),
+        (id) => Effect.sync(() => active.delete(id))
+      ).pipe(Effect.asVoid)
+    return {
+      lease,
+      registerRun,
+      exclusive: holdPermit(gate, self, undefined),
+      activeRuns: Effect.sync(() => [...active.values()])
+    }
+  })
+
+export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect.Effect<ArtifactStoreShape> =>
+  Effect.gen(function*() {
+    const locks = yield* makeProcessLocks(LOCATION)
 
     const quarantine = (id: Sha256) =>
       Effect.sync(() => {
@@ -137,28 +172,6 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
           new StoreError({ path: `${LOCATION}refs/${name}`, detail: `invalid ref name ${JSON.stringify(name)}` })
         )
 
-    const lease = (key: Sha256, options?: WaitOptions) =>
-      Effect.gen(function*() {
-        let semaphore = leases.get(key)
-        if (semaphore === undefined) {
-          semaphore = yield* Semaphore.make(1)
-          leases.set(key, semaphore)
-        }
-        yield* holdPermit(semaphore, self, options)
-      })
-
-    const registerRun = (options?: WaitOptions) =>
-      Effect.acquireRelease(
-        // The gate is held only for the moment of registering: runs never block each other, only `exclusive`.
-        Effect.scoped(Effect.gen(function*() {
-          yield* holdPermit(gate, self, options)
-          const id = nextRun++
-          active.set(id, { pid: process.pid, startedMs: Date.now() })
-          return id
-        })),
-        (id) => Effect.sync(() => active.delete(id))
-      ).pipe(Effect.asVoid)
-
     return {
       location: LOCATION,
       putBlob,
@@ -184,10 +197,7 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
         ),
       checkBlob,
       quarantine,
-      lease,
-      registerRun,
-      exclusive: holdPermit(gate, self, undefined),
-      activeRuns: Effect.sync(() => [...active.values()]),
+      ...locks,
       removeBlob: (hash) => Effect.sync(() => void state.blobs.delete(hash)),
       removeRecord: (key) => Effect.sync(() => void state.records.delete(key))
     } satisfies ArtifactStoreShape

@@ -18,20 +18,12 @@
  *   write the same outputs (a stage is a pure function of its key) and one record survives. Across processes on one
  *   machine the local cache in front (cached.ts) holds the leases; across machines, the cluster's PostgreSQL does.
  */
-import { Effect, Option, Schema, Semaphore } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { ArtifactCorrupt, ArtifactMissing, StoreError } from "../errors/index.ts"
 import { isSha256, sha256, type Sha256 } from "../hash/index.ts"
-import {
-  type ActiveRun,
-  type ArtifactStoreShape,
-  type BlobInfo,
-  type BlobState,
-  type Holder,
-  type StrayEntry,
-  type WaitOptions
-} from "./ArtifactStore.ts"
+import type { ArtifactStoreShape, BlobInfo, BlobState, StrayEntry } from "./ArtifactStore.ts"
 import { STORE_FORMAT, STORE_MARKER } from "./local.ts"
-import { holdPermit } from "./memory.ts"
+import { makeProcessLocks } from "./memory.ts"
 import { StageRecord } from "./record.ts"
 import { isRefName } from "./refName.ts"
 
@@ -275,30 +267,7 @@ export const makeRemoteStore = (
       )
 
     // Leases and the store-wide gate: this process's fibers only (see the module comment).
-    const gate = yield* Semaphore.make(1)
-    const leases = new Map<string, Semaphore.Semaphore>()
-    const active = new Map<number, ActiveRun>()
-    let nextRun = 1
-    const self: Holder = { pid: process.pid, host: transport.location, startedMs: Date.now() }
-    const lease = (key: Sha256, waitOptions?: WaitOptions) =>
-      Effect.gen(function*() {
-        let semaphore = leases.get(key)
-        if (semaphore === undefined) {
-          semaphore = yield* Semaphore.make(1)
-          leases.set(key, semaphore)
-        }
-        yield* holdPermit(semaphore, self, waitOptions)
-      })
-    const registerRun = (waitOptions?: WaitOptions) =>
-      Effect.acquireRelease(
-        Effect.scoped(Effect.gen(function*() {
-          yield* holdPermit(gate, self, waitOptions)
-          const id = nextRun++
-          active.set(id, { pid: process.pid, startedMs: Date.now() })
-          return id
-        })),
-        (id) => Effect.sync(() => active.delete(id))
-      ).pipe(Effect.asVoid)
+    const locks = yield* makeProcessLocks(transport.location)
 
     return {
       location: transport.location,
@@ -335,10 +304,7 @@ export const makeRemoteStore = (
       listRefs,
       checkBlob,
       quarantine,
-      lease,
-      registerRun,
-      exclusive: holdPermit(gate, self, undefined),
-      activeRuns: Effect.sync(() => [...active.values()]),
+      ...locks,
       removeBlob: (hash) => writable("remove a blob").pipe(Effect.andThen(transport.remove(blobPath(hash)))),
       removeRecord: (key) => writable("remove a record").pipe(Effect.andThen(transport.remove(recordPath(key))))
     } satisfies RemoteStoreShape
