@@ -8,7 +8,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import { Activity } from "effect/workflow"
-import { externalInputs, jsonDiff, keyOf, keyMaterial } from "../engine/key.ts"
+import { externalInputs, jsonDiff, keyOf, stageRecord } from "../engine/key.ts"
 import { usableRecord } from "../engine/plan.ts"
 import { Progress } from "../engine/Progress.ts"
 import { type RunError, StageRunner, type StageRunnerShape } from "../engine/StageRunner.ts"
@@ -18,7 +18,6 @@ import { sha256 } from "../hash/index.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
-import type { StageRecord } from "../store/record.ts"
 import { materialiseCode } from "./code.ts"
 import { type ClusterTiming, layerRunnerEngine } from "./postgres.ts"
 import { PROGRESS_CHANNEL, type ProgressNote, StageDone, StageRun, type StageTask } from "./protocol.ts"
@@ -183,21 +182,10 @@ const layerHandler = (options: WorkerOptions) =>
                 )
               )
             )
-            const ms = Date.now() - startedAt.getTime()
-            const material = keyMaterial(node.stage, task.inputs)
-            const record: StageRecord = {
-              key,
-              kind: material.kind,
-              version: material.version,
-              params: material.params as StageRecord["params"],
-              inputs: material.inputs,
-              outputs,
-              env: material.env,
-              node: node.path,
-              timings: { startedAt: startedAt.toISOString(), ms }
-            }
+            const record = stageRecord(node, key, task.inputs, outputs, startedAt)
             // After its blobs, as the executor does: a record always points at complete outputs.
             yield* store.putRecord(record)
+            const ms = record.timings.ms
             options.log(`computed ${task.path} (${key.slice(0, 12)}) in ${seconds(ms)}`)
             yield* notify(task, "computed", { ms })
             return { outputs, worker: options.name, computed: true }

@@ -9,8 +9,8 @@ import { ArtifactCorrupt, type StoreError } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { Pipeline, PipelineNode } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
-import type { OutputEntry, StageRecord } from "../store/record.ts"
-import { externalInputs, keyMaterial, keyOf } from "./key.ts"
+import type { OutputEntry } from "../store/record.ts"
+import { externalInputs, keyOf, stageRecord } from "./key.ts"
 import { usableRecord } from "./plan.ts"
 import { Progress } from "./Progress.ts"
 import { encodeManifest } from "./manifest.ts"
@@ -100,18 +100,7 @@ const executeOnce = (
         yield* progress.emit({ _tag: "Started", path: node.path, kind: node.stage.kind })
         const startedAt = new Date()
         const outputs = yield* runner.run(node, inputs)
-        const material = keyMaterial(node.stage, inputs)
-        const record: StageRecord = {
-          key,
-          kind: material.kind,
-          version: material.version,
-          params: material.params as StageRecord["params"],
-          inputs: material.inputs,
-          outputs,
-          env: material.env,
-          node: node.path,
-          timings: { startedAt: startedAt.toISOString(), ms: Date.now() - startedAt.getTime() }
-        }
+        const record = stageRecord(node, key, inputs, outputs, startedAt)
         // The record is written after its blobs: a record in the store always points at complete outputs.
         yield* store.putRecord(record)
         return record

@@ -14,6 +14,28 @@ export const keyMaterial = (stage: Stage, inputs: Readonly<Record<string, Sha256
 export const keyOf = (stage: Stage, inputs: Readonly<Record<string, Sha256>>): Sha256 =>
   stageKey(keyMaterial(stage, inputs))
 
+/** The record of a node's run: its key material, what it produced, and when and how long it ran. */
+export const stageRecord = (
+  node: PipelineNode,
+  key: Sha256,
+  inputs: Readonly<Record<string, Sha256>>,
+  outputs: StageRecord["outputs"],
+  startedAt: Date
+): StageRecord => {
+  const material = keyMaterial(node.stage, inputs)
+  return {
+    key,
+    kind: material.kind,
+    version: material.version,
+    params: material.params as StageRecord["params"],
+    inputs: material.inputs,
+    outputs,
+    env: material.env,
+    node: node.path,
+    timings: { startedAt: startedAt.toISOString(), ms: Date.now() - startedAt.getTime() }
+  }
+}
+
 /**
  * The key a stored record's own contents hash to: its key material is what the planner hashed when it ran (see
  * execute.ts), so an intact record's key is this. Throws if the contents have no canonical encoding.
