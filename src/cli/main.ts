@@ -741,34 +741,33 @@ const transferArg = Argument.String("pipeline-or-run").pipe(
   )
 )
 
-const pushCommand = Command.make(
+/** push and pull: the same arguments, the same report, opposite directions. */
+const transferCommand = (
+  name: "push" | "pull",
+  transfer: typeof push,
+  description: string
+) =>
+  Command.make(
+    name,
+    { target: transferArg, store: storeFlag },
+    (a) =>
+      reportErrors(Effect.gen(function*() {
+        const spec = storeRoot(a.store)
+        const counts = yield* transfer(spec, a.target, yield* cacheNow)
+        yield* Console.log(formatTransfer(`${name}ed`, redactSpec(spec), counts))
+      }))
+  ).pipe(Command.withDescription(description))
+
+const pushCommand = transferCommand(
   "push",
-  { target: transferArg, store: storeFlag },
-  (a) =>
-    reportErrors(Effect.gen(function*() {
-      const spec = storeRoot(a.store)
-      const counts = yield* push(spec, a.target, yield* cacheNow)
-      yield* Console.log(formatTransfer("pushed", redactSpec(spec), counts))
-    }))
-).pipe(
-  Command.withDescription(
-    "Copy a run's closure (manifest, records, blobs, refs) from the local store (--cache) to the remote --store"
-  )
+  push,
+  "Copy a run's closure (manifest, records, blobs, refs) from the local store (--cache) to the remote --store"
 )
 
-const pullCommand = Command.make(
+const pullCommand = transferCommand(
   "pull",
-  { target: transferArg, store: storeFlag },
-  (a) =>
-    reportErrors(Effect.gen(function*() {
-      const spec = storeRoot(a.store)
-      const counts = yield* pull(spec, a.target, yield* cacheNow)
-      yield* Console.log(formatTransfer("pulled", redactSpec(spec), counts))
-    }))
-).pipe(
-  Command.withDescription(
-    "Copy a run's closure (manifest, records, blobs, refs) from the remote --store into the local store (--cache)"
-  )
+  pull,
+  "Copy a run's closure (manifest, records, blobs, refs) from the remote --store into the local store (--cache)"
 )
 
 const ouro = Command.make("ouro").pipe(
