@@ -193,6 +193,33 @@ describe("ouro run --cluster, 1 submitter and 2 workers", { timeout: 900_000 }, 
   })
 })
 
+describe("ouro run --cluster with no worker running", { timeout: 300_000 }, () => {
+  it("says so, naming the command that starts one, and finishes once a worker joins", async () => {
+    const store = fresh("no-workers")
+    const cluster = pg.database("no_workers")
+    const run = submit(GRID, store, cluster)
+    const line = await run.waitFor(/no worker of cluster .* is running.*/, 60_000)
+    assert.match(
+      line,
+      new RegExp(`start one with: ouro worker --cluster postgres://ouro@127\\.0\\.0\\.1:\\d+/no_workers --store `)
+    )
+    assert.equal(run.child.exitCode, null, "it waits rather than failing")
+    const late = await startWorker({
+      cluster,
+      store,
+      name: "late",
+      cache: join(tmp, "cache-late"),
+      lockExpirationSeconds: LOCK_SECONDS
+    })
+    workers.push(late)
+    const r = await run.done
+    await stopAll([late])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(manifestOf(r.stdout), reference(GRID).manifest)
+    assert.equal(r.stderr.match(/no worker of cluster/g)?.length, 1, "said once")
+  })
+})
+
 describe("bad input to ouro run --cluster and ouro worker", { timeout: 300_000 }, () => {
   it("an unreachable PostgreSQL: one line, exit 1, no store made", () => {
     const store = join(tmp, "unreachable")

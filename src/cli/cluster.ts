@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { Console, Effect, Layer, Option, References } from "effect"
 import { Flag, GlobalFlag } from "effect/cli"
 import { openSharedStore } from "../cluster/store.ts"
-import type { OpenOptions } from "../store/open.ts"
+import { type OpenOptions, redactSpec } from "../store/open.ts"
 import type { WorkerOptions } from "../cluster/worker.ts"
 import { ouroborosVersion } from "../cluster/version.ts"
 import { ClusterUnavailable } from "../errors/index.ts"
@@ -44,8 +44,11 @@ export const clusterEnvironment = (
     Effect.promise(() => import("../cluster/runner.ts")),
     ({ layerCluster }) =>
       Layer.provideMerge(
-        layerCluster({ cluster, pipelineFile, timing: timingFromEnv() }),
-        Layer.mergeAll(openSharedStore(store, options), progressLayer({ quiet }))
+        layerCluster(
+          { cluster, pipelineFile, store: redactSpec(store), timing: timingFromEnv() },
+          openSharedStore(store, options)
+        ),
+        progressLayer({ quiet })
       )
   ))
 

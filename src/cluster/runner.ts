@@ -8,13 +8,14 @@
 import { hostname } from "node:os"
 import { resolve } from "node:path"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Exit, Layer, Option, Queue, Schema } from "effect"
+import { Effect, Exit, Layer, Option, Queue, Schedule, Schema } from "effect"
 import { keyOf } from "../engine/key.ts"
 import { Progress } from "../engine/Progress.ts"
 import { StageRunner, type StageRunnerShape } from "../engine/StageRunner.ts"
 import { ClusterUnavailable, describe, StageFailed } from "../errors/index.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { packCode } from "./code.ts"
+import { layerClusterLeases } from "./leases.ts"
 import { type ClusterTiming, layerClientEngine, redactUrl } from "./postgres.ts"
 import { PROGRESS_CHANNEL, ProgressNote, type StageDone, StageRun, type StageTask } from "./protocol.ts"
 import { ouroborosVersion } from "./version.ts"
@@ -22,6 +23,8 @@ import { ouroborosVersion } from "./version.ts"
 export interface ClusterRunnerOptions {
   readonly cluster: string
   readonly pipelineFile: string
+  /** The store as the user wrote it (for messages). */
+  readonly store: string
   readonly timing?: ClusterTiming
   /** Stages in flight at once (default 256: the workers' threads are the real bound). */
   readonly parallelism?: number
@@ -82,6 +85,33 @@ const makeRunner = (options: ClusterRunnerOptions) =>
       Effect.ignore,
       Effect.forkScoped
     )
+
+    // Stages wait in the cluster's tables until a worker runs them, however long that takes; a submitter that
+    // waits for workers there are none of says so (once each time none is left) instead of waiting in silence.
+    const expirySeconds = (options.timing?.shardLockExpirationMs ?? 35_000) / 1000
+    const liveWorkers = pg`SELECT count(*)::int FROM cluster_runners
+      WHERE healthy AND last_heartbeat > NOW() - make_interval(secs => ${expirySeconds})`.values.pipe(
+      Effect.map((rows) => Number(rows[0]?.[0] ?? 0)),
+      // No runner table yet: no worker has ever joined this cluster.
+      Effect.orElseSucceed(() => 0)
+    )
+    let toldNoWorkers = false
+    yield* Effect.gen(function*() {
+      const first = waiting.entries().next()
+      if (first.done === true) return
+      const live = yield* liveWorkers
+      if (live > 0) {
+        toldNoWorkers = false
+      } else if (!toldNoWorkers) {
+        toldNoWorkers = true
+        yield* progress.emit({
+          _tag: "Log",
+          path: first.value[1],
+          line: `no worker of cluster ${redactUrl(options.cluster)} is running; waiting for one ` +
+            `(start one with: ouro worker --cluster ${redactUrl(options.cluster)} --store ${options.store})`
+        })
+      }
+    }).pipe(Effect.repeat(Schedule.spaced("2 seconds")), Effect.forkScoped)
 
     const run: StageRunnerShape["run"] = (node, inputs) =>
       Effect.gen(function*() {
@@ -146,6 +176,12 @@ const makeRunner = (options: ClusterRunnerOptions) =>
     return { parallelism: options.parallelism ?? 256, run } satisfies StageRunnerShape
   })
 
-/** The cluster runner, with its connection to the cluster (checked when the layer is built). */
-export const layerCluster = (options: ClusterRunnerOptions) =>
-  Layer.effect(StageRunner, makeRunner(options)).pipe(Layer.provide(layerClientEngine(options.cluster, options.timing)))
+/**
+ * The cluster runner and the store it runs against (`store`, with its leases held in the cluster's PostgreSQL too),
+ * on one connection to the cluster (checked when the layer is built).
+ */
+export const layerCluster = <E>(options: ClusterRunnerOptions, store: Layer.Layer<ArtifactStore, E>) => {
+  const engine = layerClientEngine(options.cluster, options.timing)
+  const leased = layerClusterLeases.pipe(Layer.provide([store, engine]))
+  return Layer.effect(StageRunner, makeRunner(options)).pipe(Layer.provideMerge(leased), Layer.provide(engine))
+}

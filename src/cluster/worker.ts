@@ -19,6 +19,7 @@ import { loadPipeline } from "../pipeline/load.ts"
 import type { Pipeline } from "../pipeline/pipeline.ts"
 import { ArtifactStore } from "../store/ArtifactStore.ts"
 import { materialiseCode } from "./code.ts"
+import { layerClusterLeases } from "./leases.ts"
 import { type ClusterTiming, layerRunnerEngine } from "./postgres.ts"
 import { PROGRESS_CHANNEL, type ProgressNote, StageDone, StageRun, type StageTask } from "./protocol.ts"
 import { RunError as RunErrorSchema } from "../engine/StageRunner.ts"
@@ -158,8 +159,9 @@ const layerHandler = (options: WorkerOptions) =>
           return yield* refuse(task, `its copy of the stage has key ${key}, not ${task.key}`)
         }
         return yield* Effect.scoped(Effect.gen(function*() {
-          // The store's lease: two deliveries of one key never compute at once (a lease of its own, apart from the
-          // submitter's, which holds the key's own lease while it waits for this answer).
+          // The store's lease, held in PostgreSQL too: two deliveries of one key never compute at once, on one
+          // machine or two (a lease of its own, apart from the submitter's, which holds the key's own lease while it
+          // waits for this answer).
           yield* store.lease(sha256(`cluster-worker:${key}`))
           const stored = yield* usableRecord(store, key, "intact")
           if (Option.isSome(stored)) {
@@ -215,12 +217,12 @@ const layerHandler = (options: WorkerOptions) =>
 /** Runs a worker until it is interrupted (SIGINT, SIGTERM); says "ready" once it is a runner of the cluster. */
 export const runWorker = (options: WorkerOptions) =>
   Effect.scoped(Effect.gen(function*() {
-    yield* Layer.build(
-      layerHandler(options).pipe(
-        Layer.provide(layerRunnerEngine(options.cluster, options.listen, options.timing)),
-        Layer.provide(openSharedStore(options.store, { cache: options.storeCache }))
-      )
+    // One engine (and PostgreSQL pool) for the handler and the store's leases: layers are built once per build.
+    const engine = layerRunnerEngine(options.cluster, options.listen, options.timing)
+    const store = layerClusterLeases.pipe(
+      Layer.provide([openSharedStore(options.store, { cache: options.storeCache }), engine])
     )
+    yield* Layer.build(layerHandler(options).pipe(Layer.provide([store, engine])))
     options.log("ready")
     return yield* Effect.never
   }))

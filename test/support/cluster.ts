@@ -90,6 +90,8 @@ export interface WorkerOptions {
   readonly name: string
   readonly cache: string
   readonly lockExpirationSeconds?: number
+  /** The local cache in front of a remote store (`--cache`): each worker its own, as on machines of their own. */
+  readonly storeCache?: string
   /** Another ouroboros's bin/ouro.js (a worker of another version). */
   readonly bin?: string
 }
@@ -98,6 +100,7 @@ export interface WorkerOptions {
 export const startWorker = async (o: WorkerOptions): Promise<Proc> => {
   const args = ["worker", "--cluster", o.cluster, "--store", o.store, "--name", o.name, "--code-cache", o.cache]
   if (o.lockExpirationSeconds !== undefined) args.push("--shard-lock-expiration", String(o.lockExpirationSeconds))
+  if (o.storeCache !== undefined) args.push("--cache", o.storeCache)
   const w = startOuro(args, {}, o.bin)
   await w.waitFor(/\] ready/)
   return w
@@ -116,6 +119,10 @@ export const stopAll = async (procs: ReadonlyArray<Proc>) => {
 
 /** The paths a worker's log says it computed (not found stored, not refused). */
 export const computedBy = (log: string): string[] => [...log.matchAll(/^\[[^\]]+\] computed (\S+) /gm)].map((m) => m[1])
+
+/** The keys (their first 12 digits) a worker's log says it started computing. */
+export const keysStartedBy = (log: string): string[] =>
+  [...log.matchAll(/^\[[^\]]+\] computing \S+ \(([0-9a-f]{12})\)/gm)].map((m) => m[1])
 
 /** The paths a worker's log says it started computing. */
 export const startedBy = (log: string): string[] => [...log.matchAll(/^\[[^\]]+\] computing (\S+) /gm)].map((m) => m[1])
