@@ -5,7 +5,7 @@
  * computed / the submitter's wall time (workers started beforehand; their start is not counted), printed with its
  * ratio to the local run measured here.
  *
- *   node --import tsx bench/cluster.ts [--grid FILE]
+ *   node --import tsx bench/cluster.ts [--grid FILE]     (test/fixtures/cluster/long.ts: six stages of ~10 s)
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
