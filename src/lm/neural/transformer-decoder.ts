@@ -6,9 +6,11 @@
  * it is rebuilt from the row's last floor(context/2) tokens (one batched prefill), which keeps the amortised cost per token
  * constant (at most twice a plain step) and every prediction conditioned on at least floor(context/2) tokens.
  *
- * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm, GELU and the
- * cached attention are plain JS over Float32Arrays, with float64 sums; GELU is the training's wasm kernel.
+ * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm is plain JS over
+ * Float32Arrays with float64 sums; GELU is the training's wasm kernel; the cached attention (float64, the caches
+ * in its own memory) is decode-kernel.ts's, one call per layer per step.
  */
+import { makeDecodeKernel } from "./decode-kernel.ts"
 import { geluForwardWasm } from "./simd-kernels.ts"
 import { checkedDecoder, type Decoder, type Params } from "./family.ts"
 import { residentAffine } from "./tensors.ts"
@@ -17,7 +19,7 @@ import { paramShapes, type TransformerConfig, validateConfig } from "./transform
 export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
   validateConfig(c)
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`transformer decoder: rows must be >= 1, got ${rows}`)
-  const d = c.dModel, T = c.context, V = c.vocab, hd = d / c.heads
+  const d = c.dModel, T = c.context, V = c.vocab
   const keep = Math.max(1, Math.floor(T / 2))
   const affines = residentAffine(params, paramShapes(c), [
     ...Array.from(
@@ -27,8 +29,14 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     "head"
   ])
   const affine = affines.apply
-  let K: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
-  let Vc: Float32Array[] = Array.from({ length: c.layers }, () => new Float32Array(rows * T * d))
+  const kernel = makeDecodeKernel({
+    layers: c.layers,
+    rows,
+    context: T,
+    dModel: d,
+    heads: c.heads,
+    maxPositions: rows * keep
+  })
   let history = Array.from({ length: rows }, () => new Int32Array(T))
   let length = new Int32Array(rows)
 
@@ -53,39 +61,11 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
         for (let k = 0; k < d; k++) x[o + k] = tok[id * d + k] + pos[p * d + k]
       }
     })
-    const scale = 1 / Math.sqrt(hd)
-    const scores = new Float64Array(T)
-    const acc = new Float32Array(hd)
+    const starts = which.map((r) => length[r])
     for (let l = 0; l < c.layers; l++) {
       const p = `h${l}.`
       const qkv = affine(layerNorm(x, m, p + "ln1"), m, p + "attn.qkv")
-      const kc = K[l], vc = Vc[l]
-      const att = new Float32Array(m * d)
-      which.forEach((r, i) => {
-        for (let s = 0; s < n; s++) {
-          const src = (i * n + s) * 3 * d, dst = (r * T + length[r] + s) * d
-          kc.set(qkv.subarray(src + d, src + 2 * d), dst)
-          vc.set(qkv.subarray(src + 2 * d, src + 3 * d), dst)
-        }
-        for (let s = 0; s < n; s++) {
-          for (let h = 0; h < c.heads; h++) {
-            cachedAttention(
-              qkv,
-              (i * n + s) * 3 * d + h * hd,
-              kc,
-              vc,
-              r * T * d + h * hd,
-              d,
-              length[r] + s,
-              hd,
-              scale,
-              scores,
-              acc
-            )
-            att.set(acc, (i * n + s) * d + h * hd)
-          }
-        }
-      })
+      const att = kernel.attend(l, qkv, which, starts, n)
       const proj = affine(att, m, p + "attn.proj")
       for (let k = 0; k < x.length; k++) x[k] += proj[k]
       const hidden = affine(layerNorm(x, m, p + "ln2"), m, p + "mlp.fc")
@@ -129,13 +109,13 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
       length[r] = 0
     },
     reorder(from) {
-      const move = (a: Float32Array): Float32Array => {
-        const b = new Float32Array(a.length)
-        for (let r = 0; r < rows; r++) b.set(a.subarray(from[r] * T * d, (from[r] + 1) * T * d), r * T * d)
-        return b
+      // In place: the caches are views of the kernel's memory.
+      const move = (a: Float32Array): void => {
+        const b = a.slice()
+        for (let r = 0; r < rows; r++) a.set(b.subarray(from[r] * T * d, (from[r] + 1) * T * d), r * T * d)
       }
-      K = K.map(move)
-      Vc = Vc.map(move)
+      kernel.keys.forEach(move)
+      kernel.values.forEach(move)
       history = Array.from(from, (f) => history[f].slice())
       length = Int32Array.from(from, (f) => length[f])
     },
@@ -155,47 +135,5 @@ function layerNormRows(x: Float32Array, g: Float32Array, b: Float32Array, y: Flo
     for (let k = 0; k < d; k++) v += (x[o + k] - mean) ** 2
     const s = 1 / Math.sqrt(v / d + 1e-5)
     for (let k = 0; k < d; k++) y[o + k] = (x[o + k] - mean) * s * g[k] + b[k]
-  }
-}
-
-/**
- * One head of one query (qkv[q..q+hd)) over cached keys/values at rows base + j·pitch, j = 0..last: the softmax
- * weights in `scores` (float64), the result in `out` [hd].
- */
-function cachedAttention(
-  qkv: Float32Array,
-  q: number,
-  kc: Float32Array,
-  vc: Float32Array,
-  base: number,
-  pitch: number,
-  last: number,
-  hd: number,
-  scale: number,
-  scores: Float64Array,
-  out: Float32Array
-): void {
-  let max = -Infinity
-  for (let j = 0; j <= last; j++) {
-    const ko = base + j * pitch
-    let d0 = 0, d1 = 0, d2 = 0, d3 = 0, k = 0
-    for (; k + 3 < hd; k += 4) {
-      d0 += qkv[q + k] * kc[ko + k]
-      d1 += qkv[q + k + 1] * kc[ko + k + 1]
-      d2 += qkv[q + k + 2] * kc[ko + k + 2]
-      d3 += qkv[q + k + 3] * kc[ko + k + 3]
-    }
-    for (; k < hd; k++) d0 += qkv[q + k] * kc[ko + k]
-    const sc = (d0 + d1 + (d2 + d3)) * scale
-    scores[j] = sc
-    if (sc > max) max = sc
-  }
-  let sum = 0
-  for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j] - max)
-  for (let j = 0; j <= last; j++) scores[j] /= sum
-  for (let k = 0; k < hd; k++) {
-    let a = 0
-    for (let j = 0; j <= last; j++) a += scores[j] * vc[base + j * pitch + k]
-    out[k] = a
   }
 }

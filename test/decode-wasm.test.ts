@@ -1,0 +1,140 @@
+/**
+ * The decoder's cached attention in WebAssembly (src/lm/neural/decode-kernel.ts) against the JavaScript it replaced,
+ * kept here as the reference: bit for bit the same attention output and the same caches, for head sizes with and
+ * without a remainder of the 4-wide dot product and of the 2-wide output columns, rows taken out of order, and
+ * several new positions per row (a rebuild). Same bits is what keeps every sampling stage's outputs unchanged.
+ */
+import assert from "node:assert/strict"
+import { describe, it } from "node:test"
+import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
+import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
+import { makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
+
+/** The JavaScript cached attention of transformer-decoder.ts before the kernel (one head of one query). */
+function cachedAttention(
+  qkv: Float32Array,
+  q: number,
+  kc: Float32Array,
+  vc: Float32Array,
+  base: number,
+  pitch: number,
+  last: number,
+  hd: number,
+  scale: number,
+  scores: Float64Array,
+  out: Float32Array
+): void {
+  let max = -Infinity
+  for (let j = 0; j <= last; j++) {
+    const ko = base + j * pitch
+    let d0 = 0, d1 = 0, d2 = 0, d3 = 0, k = 0
+    for (; k + 3 < hd; k += 4) {
+      d0 += qkv[q + k] * kc[ko + k]
+      d1 += qkv[q + k + 1] * kc[ko + k + 1]
+      d2 += qkv[q + k + 2] * kc[ko + k + 2]
+      d3 += qkv[q + k + 3] * kc[ko + k + 3]
+    }
+    for (; k < hd; k++) d0 += qkv[q + k] * kc[ko + k]
+    const sc = (d0 + d1 + (d2 + d3)) * scale
+    scores[j] = sc
+    if (sc > max) max = sc
+  }
+  let sum = 0
+  for (let j = 0; j <= last; j++) sum += scores[j] = Math.exp(scores[j] - max)
+  for (let j = 0; j <= last; j++) scores[j] /= sum
+  for (let k = 0; k < hd; k++) {
+    let a = 0
+    for (let j = 0; j <= last; j++) a += scores[j] * vc[base + j * pitch + k]
+    out[k] = a
+  }
+}
+
+/** The reference layer: the decoder's loop of old around cachedAttention, on caches of its own. */
+const referenceAttend = (
+  qkv: Float32Array,
+  kc: Float32Array,
+  vc: Float32Array,
+  which: ReadonlyArray<number>,
+  lengths: ReadonlyArray<number>,
+  n: number,
+  heads: number,
+  d: number,
+  T: number
+): Float32Array => {
+  const hd = d / heads, scale = 1 / Math.sqrt(hd)
+  const att = new Float32Array(which.length * n * d)
+  const scores = new Float64Array(T), acc = new Float32Array(hd)
+  which.forEach((r, i) => {
+    for (let s = 0; s < n; s++) {
+      const src = (i * n + s) * 3 * d, dst = (r * T + lengths[i] + s) * d
+      kc.set(qkv.subarray(src + d, src + 2 * d), dst)
+      vc.set(qkv.subarray(src + 2 * d, src + 3 * d), dst)
+    }
+    for (let s = 0; s < n; s++) {
+      for (let h = 0; h < heads; h++) {
+        cachedAttention(
+          qkv,
+          (i * n + s) * 3 * d + h * hd,
+          kc,
+          vc,
+          r * T * d + h * hd,
+          d,
+          lengths[i] + s,
+          hd,
+          scale,
+          scores,
+          acc
+        )
+        att.set(acc, (i * n + s) * d + h * hd)
+      }
+    }
+  })
+  return att
+}
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length))
+
+describe("the decoder's wasm attention", () => {
+  for (const [d, heads] of [[64, 4], [30, 2], [14, 7], [12, 12], [36, 3]] as const) {
+    it(`gives the JavaScript's bits, dModel ${d}, ${heads} heads (head size ${d / heads})`, () => {
+      const rows = 5, T = 9, layers = 2
+      const rng = xoroshiro128plus(d * 31 + heads)
+      const normal = () => (uniformFloat64(rng) * 2 - 1) * 3
+      const kernel = makeDecodeKernel({ layers, rows, context: T, dModel: d, heads, maxPositions: rows * T })
+      const refK = Array.from({ length: layers }, () => new Float32Array(rows * T * d))
+      const refV = Array.from({ length: layers }, () => new Float32Array(rows * T * d))
+      const length = new Int32Array(rows)
+      // Steps of one new position for every row, a rebuild of some rows with several, rows out of order.
+      const plan: Array<{ which: number[]; n: number; reset?: boolean }> = [
+        { which: [0, 1, 2, 3, 4], n: 1 },
+        { which: [4, 2, 0], n: 3 },
+        { which: [1, 3], n: 2 },
+        { which: [0, 1, 2, 3, 4], n: 1 },
+        { which: [3, 0], n: 4, reset: true },
+        { which: [2, 4, 1, 0, 3], n: 1 }
+      ]
+      for (const step of plan) {
+        if (step.reset === true) { for (const r of step.which) length[r] = 0 }
+        const m = step.which.length * step.n
+        const starts = step.which.map((r) => length[r])
+        for (let l = 0; l < layers; l++) {
+          const qkv = Float32Array.from({ length: m * 3 * d }, normal)
+          const got = kernel.attend(l, qkv, step.which, starts, step.n)
+          const want = referenceAttend(qkv, refK[l], refV[l], step.which, starts, step.n, heads, d, T)
+          assert.deepEqual(bits(got), bits(want))
+          assert.deepEqual(bits(kernel.keys[l]), bits(refK[l]))
+          assert.deepEqual(bits(kernel.values[l]), bits(refV[l]))
+        }
+        for (const r of step.which) length[r] += step.n
+      }
+    })
+  }
+
+  it("refuses more positions than it has room for", () => {
+    const kernel = makeDecodeKernel({ layers: 1, rows: 2, context: 4, dModel: 8, heads: 2, maxPositions: 2 })
+    assert.throws(
+      () => kernel.attend(0, new Float32Array(3 * 3 * 8), [0, 1, 0], [0, 0, 1], 1),
+      /3 positions, room for 2/
+    )
+  })
+})
