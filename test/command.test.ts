@@ -385,6 +385,33 @@ export default Pipeline.make("bad-cli", (b) => {
     rmSync(project, { recursive: true, force: true })
   })
 
+  it("a probe runs once per run: the stage worker threads take the main thread's result", () => {
+    const project = userProject("ouro-command-probe-")
+    const counter = join(project, "probe-runs.txt")
+    writeFileSync(
+      join(project, "p.ts"),
+      `
+import { Command, Corpus, Pipeline, Seed } from "ouroboros"
+import { Schema } from "effect"
+const copy = Command.stage({
+  kind: "test/copy", version: 1, params: Schema.Struct({ n: Schema.Int }), inputs: { corpus: Corpus }, outputs: { corpus: Corpus },
+  probes: { counted: ["sh", "-c", ${JSON.stringify(`echo run >> '${counter}'; echo v1`)}] },
+  command: () => ["sh", "-c", 'cp "$OURO_INPUT_CORPUS" "$OURO_OUTPUT_CORPUS"']
+})
+export default Pipeline.make("probe-once", (b) => {
+  const real = b.add(Seed.corpus({ source: ${JSON.stringify(join(dir, "small.txt"))}, testFraction: 0.2 }), {})
+  for (const n of [1, 2, 3]) b.add(copy({ n }), { corpus: real.train }, { name: \`copy-\${n}\` })
+})
+`
+    )
+    const r = ouro(project, "run", "p.ts", "--store", "s", "--jobs", "2")
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, / 4 ran, /)
+    // Once, in the process that planned; without the hand-over each worker thread that loads the pipeline runs it.
+    assert.equal(readFileSync(counter, "utf8"), "run\n")
+    rmSync(project, { recursive: true, force: true })
+  })
+
   it("Ctrl-C kills the program's process group and stores nothing", { timeout: 120_000 }, async () => {
     const project = userProject("ouro-command-int-")
     copyFileSync(join(dir, "bad.py"), join(project, "bad.py"))

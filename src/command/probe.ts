@@ -2,7 +2,9 @@
  * Env probes: small commands whose output joins a command stage's key (the interpreter's version, a package's
  * version, the device). Run once per process per argv, when a stage is configured (so `ouro plan` knows the key); a
  * probe that fails does not make the pipeline invalid (it can still be planned and shown): its stage fails when it
- * runs, with the probe's error.
+ * runs, with the probe's error. A stage worker thread is handed the results its process already has (`knownProbes`,
+ * `adoptProbes`): it computes under the keys the main thread planned, without starting every probe again (an
+ * `import torch` is seconds).
  */
 import { spawnSync } from "node:child_process"
 import { describe } from "../errors/index.ts"
@@ -24,6 +26,14 @@ export const probe = (argv: ReadonlyArray<string>, env: Readonly<Record<string, 
   const result = runProbe(argv, env)
   memo.set(key, result)
   return result
+}
+
+/** Every probe this thread has run, with its result: for the worker threads it starts. */
+export const knownProbes = (): ReadonlyArray<readonly [string, ProbeResult]> => [...memo]
+
+/** Takes the results of another thread's probes as this thread's own (a probe already run here is kept). */
+export const adoptProbes = (known: ReadonlyArray<readonly [string, ProbeResult]>): void => {
+  for (const [key, result] of known) if (!memo.has(key)) memo.set(key, result)
 }
 
 const runProbe = (argv: ReadonlyArray<string>, env: Readonly<Record<string, string>>): ProbeResult => {

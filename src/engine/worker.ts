@@ -1,6 +1,7 @@
 /** A stage worker thread: see workers.ts. Loads the pipeline once, then runs the nodes it is sent. */
 import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Effect, Exit, Layer, Schema } from "effect"
+import { adoptProbes } from "../command/probe.ts"
 import { loadPipeline } from "../pipeline/load.ts"
 import { layerStore } from "../store/open.ts"
 import { Progress } from "./Progress.ts"
@@ -10,6 +11,7 @@ import type { WorkerConfig, WorkerReply, WorkerTask } from "./workers.ts"
 const config = workerData as WorkerConfig
 const encodeRunError = Schema.encodeUnknownSync(RunError)
 const port = parentPort!
+adoptProbes(config.probes ?? [])
 
 // Progress goes to the main thread, which shows it as if the stage ran there.
 const forwardProgress = Layer.succeed(Progress, {

@@ -6,6 +6,7 @@
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { Cause, Effect, Exit, Layer, Schema } from "effect"
+import { knownProbes, type ProbeResult } from "../command/probe.ts"
 import { describe, StageFailed } from "../errors/index.ts"
 import type { Sha256 } from "../hash/index.ts"
 import type { OutputEntry } from "../store/record.ts"
@@ -31,6 +32,8 @@ export interface WorkerConfig {
   readonly cache?: string | undefined
   /** What the pipeline's relative paths are relative to, when not `pipelineFile` (see loadPipeline). */
   readonly definedAt?: string
+  /** The results of the env probes the starting thread ran (command/probe.ts), set when a worker starts. */
+  readonly probes?: ReadonlyArray<readonly [string, ProbeResult]>
 }
 
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
@@ -61,7 +64,8 @@ export const layerWorkers = (
       const idle: Worker[] = []
       const waiting: Array<(w: Worker) => void> = []
       const spawn = () => {
-        const w = new Worker(workerEntry(), { workerData: config })
+        // The probes this thread ran when it loaded the pipeline go with it: the thread plans the same keys.
+        const w = new Worker(workerEntry(), { workerData: { ...config, probes: knownProbes() } })
         pool.push(w)
         return w
       }
