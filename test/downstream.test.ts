@@ -6,16 +6,21 @@
 import assert from "node:assert/strict"
 import { before, describe, it } from "node:test"
 import * as tf from "@tensorflow/tfjs-core"
+import { Effect, Schema } from "effect"
 import { type TaskExample, Task, type TaskValue } from "../src/artifact/task.ts"
 import { splitByHash } from "../src/artifact/split.ts"
 import { selectBackend } from "../src/lm/neural/backend.ts"
 import { bindHidden, transformer } from "../src/lm/neural/families.ts"
 import { pooledHidden, uploadWeights } from "../src/lm/probe/features.ts"
 import { classify, fineTune } from "../src/lm/probe/finetune.ts"
+import { crossValidateL2, stratifiedFolds } from "../src/lm/probe/crossval.ts"
 import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../src/lm/probe/scores.ts"
 import { slidingWindows } from "../src/lm/probe/windows.ts"
-import { EOS_ID } from "../src/lm/tokenizer.ts"
+import { EOS_ID, fitTokenizer } from "../src/lm/tokenizer.ts"
+import { toSafetensors } from "../src/lm/neural/transformer.ts"
+import { DownstreamParams } from "../src/stages/downstream-params.ts"
+import { downstream } from "../src/stages/downstream-run.ts"
 import { loadSotu } from "../src/stages/sources.ts"
 import { cutText, eraTask, messageText, passages, stratifiedSplit } from "../src/stages/tasks.ts"
 import { seededDraws } from "../src/lm/neural/weights.ts"
@@ -74,6 +79,75 @@ describe("the linear probe", () => {
     assert.throws(() => fitLogistic(x, y, 10, d, 1, options), /at least 2 classes/)
     assert.throws(() => fitLogistic(x, Int32Array.from(y, (v) => v * 5), 10, d, 2, options), /label 5 outside 0..1/)
     assert.throws(() => fitLogistic(x.subarray(1), y, 10, d, 2, options), /expected 10 rows of 8/)
+  })
+})
+
+describe("the linear probe's L2, by cross-validation on the training split", () => {
+  const cv = { grid: [0.001, 0.01, 0.1, 1, 10], folds: 5, iterations: 200, lr: 0.05, seed: 1 }
+
+  it("deals stratified folds: sizes within one row, each class spread evenly, seeded, by labels alone", () => {
+    const labels = Int32Array.from({ length: 53 }, (_, i) => (i < 31 ? 0 : i < 47 ? 1 : 2))
+    const folds = stratifiedFolds(labels, 3, 5, 7)
+    const sizes = [0, 1, 2, 3, 4].map((f) => folds.filter((x) => x === f).length)
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${sizes}`)
+    for (const c of [0, 1, 2]) {
+      const perFold = [0, 1, 2, 3, 4].map((f) => folds.filter((x, i) => x === f && labels[i] === c).length)
+      assert.ok(Math.max(...perFold) - Math.min(...perFold) <= 1, `class ${c}: ${perFold}`)
+    }
+    assert.deepEqual(stratifiedFolds(labels, 3, 5, 7), folds)
+    assert.notDeepEqual(stratifiedFolds(labels, 3, 5, 8), folds)
+    assert.throws(() => stratifiedFolds(labels.subarray(0, 4), 3, 5, 7), /at least 5 training examples/)
+    assert.throws(() => stratifiedFolds(labels, 3, 1, 7), /at least 2 folds/)
+  })
+
+  it("picks a small L2 on separable data and the largest on labels that are noise; the same bits twice", () => {
+    const { x, y, d } = clouds(100, 1)
+    const separable = crossValidateL2(x, y, 100, d, 2, cv)
+    assert.ok(separable.l2 <= 0.1, `separable: ${JSON.stringify(separable.scores)}`)
+    const { uniform } = seededDraws(9)
+    const noise = Int32Array.from({ length: 100 }, () => (uniform() < 0.5 ? 0 : 1))
+    const random = crossValidateL2(x, noise, 100, d, 2, cv)
+    assert.equal(random.l2, 10, `noise: ${JSON.stringify(random.scores)}`)
+    assert.deepEqual(crossValidateL2(x, noise, 100, d, 2, cv), random)
+    assert.deepEqual(random.scores.map((s) => s.l2), cv.grid)
+  })
+
+  it("in the stage: the L2 chosen and its cross-validated scores depend on the training examples alone", async () => {
+    const ex = (prefix: string, n: number, seed: number): TaskExample[] => {
+      const { uniform } = seededDraws(seed)
+      return Array.from({ length: n }, (_, i) => {
+        const label = i % 2
+        const mark = label === 1 ? "x" : "o"
+        const text = Array.from({ length: 12 }, () => (uniform() < 0.3 ? mark : "abcde"[Math.floor(uniform() * 5)]))
+          .join("")
+        return { id: `${prefix}${String(i).padStart(3, "0")}`, text, label }
+      })
+    }
+    const train = ex("a", 30, 1)
+    const tokenizer = fitTokenizer(["abcdexo"], { kind: "char", lowercase: true, minCount: 1 })
+    const config = { vocab: tokenizer.vocab.length, layers: 1, dModel: 8, heads: 2, context: 16 }
+    const model = {
+      family: "neural" as const,
+      artifact: "model/transformer",
+      bytes: toSafetensors(config, transformer.initParams(config, 2))
+    }
+    const params = Schema.decodeUnknownSync(DownstreamParams)({ task: "spam", stride: 8, batch: 16, iterations: 100 })
+    assert.equal(params.l2, "cv")
+    const ctx = { node: "test", kind: "evaluate/downstream", log: () => Effect.void, status: () => {} }
+    const probe = async (t: { train: TaskExample[]; test: TaskExample[] }) =>
+      (await downstream(params, { model, tokenizer, task: { name: "spam", classes: ["ham", "spam"], ...t } }, ctx))
+        .values
+    const chosen = (v: Record<string, number>) => [v.spam_linear_l2, v.spam_linear_cv_loss, v.spam_linear_cv_accuracy]
+    const a = await probe({ train, test: ex("t", 10, 2) })
+    const b = await probe({ train, test: ex("u", 24, 3) })
+    assert.equal(a.spam_linear_test_examples, 10)
+    assert.equal(b.spam_linear_test_examples, 24)
+    assert.equal(a.spam_linear_train_examples, 30)
+    assert.ok(params.l2Grid.includes(a.spam_linear_l2), `${a.spam_linear_l2}`)
+    assert.deepEqual(chosen(b), chosen(a))
+    // Another training split is another cross-validation.
+    const c = await probe({ train: ex("a", 30, 4), test: ex("t", 10, 2) })
+    assert.notDeepEqual(chosen(c), chosen(a))
   })
 })
 

@@ -27,7 +27,7 @@ const METRICS: ReadonlyArray<MetricInfo> = [
 
 /** Evaluate.downstream's keys: `[baseline_]<task>_<probe>_<score>` (probe linear or finetune). */
 const DOWNSTREAM =
-  /^(baseline_)?([A-Za-z0-9_]+?)_(linear|finetune)_(accuracy|accuracy_lo|accuracy_hi|macro_f1|majority|test_examples)$/
+  /^(baseline_)?([A-Za-z0-9_]+?)_(linear|finetune)_(accuracy|accuracy_lo|accuracy_hi|macro_f1|majority|test_examples|train_examples|l2|cv_loss|cv_accuracy|init_l2)$/
 
 export interface DownstreamKey {
   readonly baseline: boolean
@@ -50,8 +50,16 @@ const SCORE_LABELS: Readonly<Record<string, string>> = {
   accuracy_hi: "accuracy, 95% high",
   macro_f1: "macro-F1",
   majority: "majority-class share",
-  test_examples: "test examples"
+  test_examples: "test examples",
+  train_examples: "training examples",
+  l2: "L2",
+  cv_loss: "cross-validated loss (nats)",
+  cv_accuracy: "cross-validated accuracy",
+  init_l2: "initial head's L2"
 }
+
+/** The downstream scores that are not fractions (no [0, 1] range for their bands). */
+const UNBOUNDED = new Set(["test_examples", "train_examples", "l2", "cv_loss", "init_l2"])
 
 const downstreamInfo = (key: string): MetricInfo | undefined => {
   const d = downstreamKey(key)
@@ -61,7 +69,7 @@ const downstreamInfo = (key: string): MetricInfo | undefined => {
     key,
     label: `${d.baseline ? "untrained: " : ""}${d.task}, ${probe}: ${SCORE_LABELS[d.score]}`,
     color: d.baseline ? "#8c8c8c" : d.probe === "linear" ? "#4c78a8" : "#f58518",
-    ...(d.score === "test_examples" ? {} : { range: UNIT })
+    ...(UNBOUNDED.has(d.score) ? {} : { range: UNIT })
   }
 }
 

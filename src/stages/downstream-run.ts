@@ -6,6 +6,7 @@ import { usePlannedBackend } from "../lm/neural/backend.ts"
 import { netFromSafetensors } from "../lm/neural/families.ts"
 import { pooledHidden } from "../lm/probe/features.ts"
 import { classify, fineTune } from "../lm/probe/finetune.ts"
+import { crossValidateL2 } from "../lm/probe/crossval.ts"
 import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
 import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
@@ -76,29 +77,44 @@ export const downstream = async (
   const k = task.classes.length
   const options = { stride: p.stride, batch: p.batch }
   const d = net.hiddenWidth
-  const progress = {
-    onProgress: (done: number, total: number) => ctx.status(`hidden states: ${done}/${total} windows`)
-  }
+  const progress = (what: string) => ({
+    onProgress: (done: number, total: number) => ctx.status(`hidden states of the ${what}: ${done}/${total} windows`)
+  })
+  const fitOptions = { iterations: p.iterations, lr: 0.05, seed: p.seed }
   const linear = (features: Float64Array, l2: number) =>
-    fitLogistic(features.subarray(0, train.length * d), trainLabels, train.length, d, k, {
-      l2,
-      iterations: p.iterations,
-      lr: 0.05,
-      seed: p.seed
-    })
+    fitLogistic(features, trainLabels, train.length, d, k, { ...fitOptions, l2 })
+  // The training texts' states are pooled apart from the test texts': what is fitted (and the L2 chosen) depends on
+  // the training examples alone, to the last bit, whatever the test examples are.
+  const trainFeatures = pooledHidden(net, train, { ...options, ...progress("training texts") })
   let predicted: Int32Array
+  const chosen: Record<string, number> = {}
   if (p.probe === "linear") {
-    const all = pooledHidden(net, [...train, ...test], { ...options, ...progress })
-    predicted = predictLogistic(linear(all, p.l2), all.subarray(train.length * d), test.length)
+    let l2: number
+    if (p.l2 === "cv") {
+      ctx.status(`cross-validating the L2 (${p.folds} folds, ${p.l2Grid.length} values)`)
+      const cv = crossValidateL2(trainFeatures, trainLabels, train.length, d, k, {
+        ...fitOptions,
+        grid: p.l2Grid,
+        folds: p.folds
+      })
+      const best = cv.scores.find((s) => s.l2 === cv.l2)!
+      l2 = cv.l2
+      chosen[`${prefix}_cv_loss`] = best.loss
+      chosen[`${prefix}_cv_accuracy`] = best.accuracy
+    } else l2 = p.l2
+    chosen[`${prefix}_l2`] = l2
+    const testFeatures = pooledHidden(net, test, { ...options, ...progress("test texts") })
+    predicted = predictLogistic(linear(trainFeatures, l2), testFeatures, test.length)
   } else {
-    const head = linear(pooledHidden(net, train, { ...options, ...progress }), p.initL2 ?? 0.1)
+    const initL2 = p.initL2 ?? 0.1
+    chosen[`${prefix}_init_l2`] = initL2
     const tuned = fineTune(net, train, trainLabels, k, {
       ...options,
       steps: p.steps ?? 20,
       examples: p.examples ?? 8,
       lr: p.lr ?? 0.0001,
       seed: p.seed,
-      head,
+      head: linear(trainFeatures, initL2),
       onStep: (step, steps, loss) => ctx.status(`fine-tune: step ${step}/${steps} loss ${loss.toFixed(3)}`)
     })
     predicted = classify(net, tuned, test, k, options)
@@ -115,6 +131,8 @@ export const downstream = async (
       [`${prefix}_macro_f1`]: macroF1(truth, predicted, k),
       [`${prefix}_majority`]: Math.max(...counts) / truth.length,
       [`${prefix}_test_examples`]: truth.length,
+      [`${prefix}_train_examples`]: train.length,
+      ...chosen,
       ...baseline
     }
   }

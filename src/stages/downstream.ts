@@ -3,7 +3,9 @@
  * tasks.ts). `probe: "linear"` fits a logistic regression on the mean-pooled hidden states of the task's training
  * texts; `probe: "finetune"` fine-tunes the whole network with a classification head for a few seeded steps. Either
  * way the held-out texts are classified and scored: accuracy (with its 95% Wilson interval over the test examples)
- * and macro-F1, as `<task>_<probe>_accuracy`, `..._accuracy_lo`, `..._accuracy_hi`, `..._macro_f1`.
+ * and macro-F1, as `<task>_<probe>_accuracy`, `..._accuracy_lo`, `..._accuracy_hi`, `..._macro_f1`. The linear
+ * probe's L2 is chosen by k-fold cross-validation on the training examples alone (`l2: "cv"`, the default) and
+ * reported as `..._l2`, with its cross-validated `..._cv_loss` and `..._cv_accuracy`.
  *
  * The random-init baseline is the same stage on the untrained model (Train.transformer with steps: 0), one node;
  * `baseline: true` adds a `baseline` input (that node's metrics), copied as `baseline_<task>_<probe>_...`, as
@@ -28,7 +30,9 @@ const WITH_BASELINE = { ...INPUTS, baseline: Metrics }
 const define = <I extends typeof INPUTS | typeof WITH_BASELINE>(inputs: I) =>
   defineStage({
     kind: "evaluate/downstream",
-    version: 2,
+    // 3: the linear probe's L2 chosen by cross-validation on the training split (l2: "cv", the default); the training
+    // texts' states pooled apart from the test texts'; the L2 used and the training examples in the metrics.
+    version: 3,
     params: DownstreamParams,
     env: backendEnv,
     inputs,
