@@ -10,7 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
-import { manifestOf, ouroSync, ROOT, startOuro, startWorker, stopAll } from "../test/support/cluster.ts"
+import { computedBy, manifestOf, ouroSync, ROOT, startOuro, startWorker, stopAll } from "../test/support/cluster.ts"
 import { startPostgres } from "../test/support/postgres.ts"
 
 const i = process.argv.indexOf("--grid")
@@ -21,7 +21,9 @@ const ran = (stdout: string) => Number(/ (\d+) ran, /.exec(stdout)?.[1] ?? "NaN"
 const loadBefore = loadavg()[0]
 const pg = await startPostgres()
 try {
-  const rows: Array<{ what: string; stages: number; seconds: number; manifest: string }> = []
+  const rows: Array<
+    { what: string; stages: number; seconds: number; manifest: string; perWorker?: Record<string, number> }
+  > = []
   {
     const store = join(work, "local")
     const t = performance.now()
@@ -49,11 +51,13 @@ try {
       const t = performance.now()
       const r = await startOuro(["run", GRID, "--store", store, "--cluster", cluster, "--quiet"]).done
       if (r.code !== 0) throw new Error(r.stderr)
+      const seconds = (performance.now() - t) / 1000
       rows.push({
         what: `cluster, ${n} worker${n === 1 ? "" : "s"}`,
         stages: ran(r.stdout),
-        seconds: (performance.now() - t) / 1000,
-        manifest: manifestOf(r.stdout)
+        seconds,
+        manifest: manifestOf(r.stdout),
+        perWorker: Object.fromEntries(workers.map((w, k) => [`w${k + 1}`, computedBy(w.out()).length]))
       })
     } finally {
       await stopAll(workers)
@@ -70,7 +74,8 @@ try {
     console.log(
       `${r.what.padEnd(20)} ${String(r.stages).padStart(3)} stages in ${r.seconds.toFixed(2).padStart(6)} s: ` +
         `${rate.toFixed(2)} stages/s, ratio ${(rate / base).toFixed(2)} to local; manifest ${r.manifest.slice(0, 12)}` +
-        (r.manifest === rows[0].manifest ? " (same as local)" : " (DIFFERS from local)")
+        (r.manifest === rows[0].manifest ? " (same as local)" : " (DIFFERS from local)") +
+        (r.perWorker === undefined ? "" : `; computed per worker ${JSON.stringify(r.perWorker)}`)
     )
   }
 } finally {
