@@ -77,6 +77,27 @@ describe("cluster leases in PostgreSQL", { timeout: 120_000 }, () => {
     assert.equal(waitedFor[0].host, hostname())
   })
 
+  it("a process waiting for a lease can be stopped, and then holds nothing", async () => {
+    const url = pg.database("leases_interrupt")
+    const key = sha256("a stage waited for")
+    await run(Effect.scoped(Effect.gen(function*() {
+      const storeA = Context.get(yield* Layer.build(machine(url)), ArtifactStore)
+      const storeB = Context.get(yield* Layer.build(machine(url)), ArtifactStore)
+      const heldByA = yield* Scope.make()
+      yield* storeA.lease(key).pipe(Scope.provide(heldByA))
+      const waiting = yield* Deferred.make<void>()
+      const b = yield* Effect.forkChild(
+        Effect.scoped(storeB.lease(key, { onWait: () => Deferred.succeed(waiting, void 0).pipe(Effect.asVoid) }))
+      )
+      yield* Deferred.await(waiting)
+      // Stopped while it waits: it ends at once.
+      yield* Fiber.interrupt(b).pipe(Effect.timeout("2 seconds"))
+      yield* Scope.close(heldByA, Exit.void)
+      // B took nothing on its way out: A's machine gets the key straight back.
+      yield* Effect.scoped(storeA.lease(key)).pipe(Effect.timeout("2 seconds"))
+    })))
+  })
+
   it("a holder killed with -9 frees its lease", async () => {
     const url = pg.database("leases_kill")
     const key = sha256("a stage whose holder dies")

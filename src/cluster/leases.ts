@@ -6,6 +6,9 @@
  * advisory lock. All of a process's locks live on one reserved session: PostgreSQL ends it, and so frees every lock
  * it held, when the process dies (kill -9 closes its socket), and the pool is not drained by many stages in flight.
  * Who holds a lock is read from PostgreSQL's own views (pg_locks, pg_stat_activity's application_name).
+ * A session that breaks (the server restarted) takes its locks with it, and the next statement opens a new one: a
+ * lease held then stops excluding. A stage is a pure function of its key, so the cost is at worst a stage computed
+ * twice, never a wrong record.
  */
 import { hostname } from "node:os"
 import { PgClient } from "@effect/sql-pg"
@@ -81,34 +84,39 @@ export const withClusterLeases = (
       ).pipe(Effect.map((rows) => Option.fromNullishOr(parseHolder(rows[0]?.[0]))))
     }
 
-    const acquire = (key: Sha256, options: WaitOptions | undefined) =>
-      Effect.gen(function*() {
-        const { id } = lockOf(key)
-        let told: string | undefined
-        while (true) {
-          const rows = yield* query("SELECT pg_try_advisory_lock($1::bigint)", [id])
-          if (rows[0]?.[0] === true) return
-          if (options?.onWait !== undefined) {
-            const holder = yield* holderOf(key)
-            // Told once per holder, as the local store's waiting says.
-            if (Option.isSome(holder) && told !== `${holder.value.host}:${holder.value.pid}`) {
-              told = `${holder.value.host}:${holder.value.pid}`
-              yield* options.onWait(holder.value)
-            }
-          }
-          yield* Effect.sleep(POLL)
-        }
-      }).pipe(Effect.mapError(failure("cannot take the lease")))
-
     // A release that fails needs nothing more: the lock went with the session that failed.
     const release = (key: Sha256) =>
       query("SELECT pg_advisory_unlock($1::bigint)", [lockOf(key).id]).pipe(Effect.ignore)
 
-    const lease = (key: Sha256, options?: WaitOptions) =>
-      Effect.gen(function*() {
-        yield* store.lease(key, options)
-        yield* Effect.acquireRelease(acquire(key, options), () => release(key))
-      })
+    /**
+     * Takes the key's lock for the scope, asking again every POLL while another process holds it. The ask and the
+     * finalizer that releases a lock it got are one uninterruptible step; the waiting between asks is
+     * interruptible, so a run stopped (Ctrl-C) while it waits stops at once and holds nothing.
+     */
+    const hold = (key: Sha256, options: WaitOptions | undefined) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const { id } = lockOf(key)
+          let told: string | undefined
+          while (true) {
+            const rows = yield* query("SELECT pg_try_advisory_lock($1::bigint)", [id])
+            if (rows[0]?.[0] === true) return yield* Effect.addFinalizer(() => release(key))
+            yield* restore(Effect.gen(function*() {
+              if (options?.onWait !== undefined) {
+                const holder = yield* holderOf(key)
+                // Told once per holder, as the local store's waiting says.
+                if (Option.isSome(holder) && told !== `${holder.value.host}:${holder.value.pid}`) {
+                  told = `${holder.value.host}:${holder.value.pid}`
+                  yield* options.onWait(holder.value)
+                }
+              }
+              yield* Effect.sleep(POLL)
+            }))
+          }
+        })
+      ).pipe(Effect.mapError(failure("cannot take the lease")))
+
+    const lease = (key: Sha256, options?: WaitOptions) => Effect.andThen(store.lease(key, options), hold(key, options))
 
     return { ...store, lease }
   })
