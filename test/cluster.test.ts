@@ -243,6 +243,28 @@ describe("bad input to ouro run --cluster and ouro worker", { timeout: 300_000 }
     assert.equal(existsSync(store), false)
   })
 
+  it("a store URL of an unknown scheme, or one nothing answers at: one line each, exit 1, nothing written", () => {
+    const cluster = pg.database("bad_store")
+    const cache = join(tmp, "bad-store-cache")
+    for (
+      const [store, message] of [
+        ["ftp://host/x", /^ouro: store: ftp:\/\/host\/x: unknown store scheme ftp:\/\//],
+        [
+          "http://127.0.0.1:9/nowhere",
+          /^ouro: store: http:\/\/127\.0\.0\.1:9\/nowhere\/OUROBOROS-STORE: cannot reach the store/
+        ]
+      ] as const
+    ) {
+      const w = ouroSync(["worker", "--cluster", cluster, "--store", store, "--cache", cache])
+      assert.equal(w.code, 1)
+      assert.match(oneOuroLine(w.stderr), message)
+      const r = ouroSync(["run", GRID, "--cluster", cluster, "--store", store, "--cache", cache])
+      assert.equal(r.code, 1)
+      assert.match(oneOuroLine(r.stderr), message)
+    }
+    assert.equal(existsSync(cache), false)
+  })
+
   it("a URL that is not PostgreSQL's: one line", () => {
     const r = ouroSync(["run", GRID, "--store", join(tmp, "not-pg"), "--cluster", "http://127.0.0.1:1/x"])
     assert.equal(r.code, 1)
