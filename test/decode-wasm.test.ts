@@ -1,14 +1,16 @@
 /**
- * The decoder's cached attention in WebAssembly (src/lm/neural/decode-kernel.ts) against the JavaScript it replaced,
- * kept here as the reference: bit for bit the same attention output and the same caches, for head sizes with and
- * without a remainder of the 4-wide dot product and of the 2-wide output columns, rows taken out of order, and
- * several new positions per row (a rebuild). Same bits is what keeps every sampling stage's outputs unchanged.
+ * The decoder's WebAssembly kernels (src/lm/neural/decode-kernel.ts) against the JavaScript they replaced, kept here
+ * as the reference: bit for bit the same attention output and caches (head sizes with and without a remainder of the
+ * 4-wide dot product and of the 2-wide output columns, rows taken out of order, several new positions per row: a
+ * rebuild), the same LayerNorm, residual additions and GELU (the training kernel's). Same bits is what keeps every
+ * sampling stage's outputs unchanged.
  */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
-import { makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
+import { type DecodeShape, makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
+import { geluForwardWasm } from "../src/lm/neural/simd-kernels.ts"
 
 /** The JavaScript cached attention of transformer-decoder.ts before the kernel (one head of one query). */
 function cachedAttention(
@@ -92,7 +94,31 @@ const referenceAttend = (
   return att
 }
 
+/** The decoder's JavaScript LayerNorm before the kernel. */
+function layerNormRows(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, m: number, d: number): void {
+  for (let r = 0; r < m; r++) {
+    const o = r * d
+    let mean = 0
+    for (let k = 0; k < d; k++) mean += x[o + k]
+    mean /= d
+    let v = 0
+    for (let k = 0; k < d; k++) v += (x[o + k] - mean) ** 2
+    const s = 1 / Math.sqrt(v / d + 1e-5)
+    for (let k = 0; k < d; k++) y[o + k] = (x[o + k] - mean) * s * g[k] + b[k]
+  }
+}
+
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length))
+
+/** A kernel of this shape, with LayerNorm weights "n" drawn from `next`. */
+const shape = (
+  o: Omit<DecodeShape, "hidden" | "norms"> & { readonly hidden?: number },
+  next: () => number
+): DecodeShape => ({
+  hidden: 4 * o.dModel,
+  ...o,
+  norms: { n: { g: Float32Array.from({ length: o.dModel }, next), b: Float32Array.from({ length: o.dModel }, next) } }
+})
 
 describe("the decoder's wasm attention", () => {
   for (const [d, heads] of [[64, 4], [30, 2], [14, 7], [12, 12], [36, 3]] as const) {
@@ -100,7 +126,9 @@ describe("the decoder's wasm attention", () => {
       const rows = 5, T = 9, layers = 2
       const rng = xoroshiro128plus(d * 31 + heads)
       const normal = () => (uniformFloat64(rng) * 2 - 1) * 3
-      const kernel = makeDecodeKernel({ layers, rows, context: T, dModel: d, heads, maxPositions: rows * T })
+      const kernel = makeDecodeKernel(
+        shape({ layers, rows, context: T, dModel: d, heads, maxPositions: rows * T }, normal)
+      )
       const refK = Array.from({ length: layers }, () => new Float32Array(rows * T * d))
       const refV = Array.from({ length: layers }, () => new Float32Array(rows * T * d))
       const length = new Int32Array(rows)
@@ -130,8 +158,34 @@ describe("the decoder's wasm attention", () => {
     })
   }
 
-  it("refuses more positions than it has room for", () => {
-    const kernel = makeDecodeKernel({ layers: 1, rows: 2, context: 4, dModel: 8, heads: 2, maxPositions: 2 })
+  for (const d of [64, 30, 14]) {
+    it(`LayerNorm, the residual additions and GELU give the JavaScript's bits, dModel ${d}`, () => {
+      const rng = xoroshiro128plus(d)
+      const normal = () => (uniformFloat64(rng) * 2 - 1) * 3
+      const m = 7
+      const s = shape({ layers: 1, rows: m, context: 2, dModel: d, heads: 2, maxPositions: m }, normal)
+      const kernel = makeDecodeKernel(s)
+      const x = Float32Array.from({ length: m * d }, normal)
+      kernel.x.set(x)
+      const want = new Float32Array(m * d)
+      layerNormRows(x, s.norms.n.g, s.norms.n.b, want, m, d)
+      assert.deepEqual(bits(kernel.layerNorm("n", m)), bits(want))
+      const y = Float32Array.from({ length: m * d }, normal)
+      kernel.addInto(y, m)
+      for (let k = 0; k < x.length; k++) x[k] += y[k]
+      assert.deepEqual(bits(kernel.x.subarray(0, m * d)), bits(x))
+      const h = Float32Array.from({ length: m * 4 * d }, normal)
+      const g = new Float32Array(h.length)
+      geluForwardWasm(h, g)
+      assert.deepEqual(bits(kernel.gelu(h, m)), bits(g))
+    })
+  }
+
+  it("refuses more positions than it has room for, and a LayerNorm it was not given", () => {
+    const kernel = makeDecodeKernel(
+      shape({ layers: 1, rows: 2, context: 4, dModel: 8, heads: 2, maxPositions: 2 }, () => 0.5)
+    )
+    assert.throws(() => kernel.layerNorm("ln_f", 1), /no LayerNorm ln_f/)
     assert.throws(
       () => kernel.attend(0, new Float32Array(3 * 3 * 8), [0, 1, 0], [0, 0, 1], 1),
       /3 positions, room for 2/

@@ -1,9 +1,10 @@
 /**
- * The decoder's cached attention in WebAssembly (kernels/decode.wat): one instance per decoder, whose memory holds
- * that decoder's key/value caches (so a step copies in only the new rows' q|k|v) and whose `attend` runs a layer's
- * attention for all the rows of a step in one call. Same float64 arithmetic, in the same order, and the same exp
- * (Math.exp) as the JavaScript it replaced: the same bits. The module is assembled from its text by wabt once per
- * process, as simd-kernels.ts does.
+ * The transformer decoder's WebAssembly kernels (kernels/decode.wat, with the training's kernels/gelu.wat): one
+ * instance per decoder, whose memory holds that decoder's residual stream, its LayerNorm weights and its key/value
+ * caches, so a step copies in only what TF.js's matrix products return. Per layer: LayerNorm, the cached attention of
+ * all the step's rows in one call, the residual additions and GELU. The same arithmetic, in the same order, as the
+ * JavaScript it replaced (float64 where that was, Math.exp imported): the same bits. The module is assembled from
+ * its text by wabt once per process, as simd-kernels.ts does.
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"
@@ -19,6 +20,9 @@ declare const WebAssembly: {
 }
 
 interface DecodeExports {
+  layer_norm(x: number, g: number, b: number, y: number, m: number, d: number): void
+  add_into(x: number, y: number, n: number): void
+  gelu(x: number, y: number, n: number): void
   attend(
     qkv: number,
     kc: number,
@@ -36,10 +40,20 @@ interface DecodeExports {
   ): void
 }
 
+/** The module's parts, in this order (functions are numbered in text order, so the order fixes the binary). */
+const PARTS = ["gelu.wat", "decode.wat"]
+
 const compile = async (): Promise<object> => {
   const wabt = await wabtInit()
-  const text = await readFile(new URL("./kernels/decode.wat", import.meta.url), "utf8")
-  const mod = wabt.parseWat("decode.wat", text, { simd: true, bulk_memory: true })
+  const parts = await Promise.all(PARTS.map((name) => readFile(new URL(`./kernels/${name}`, import.meta.url), "utf8")))
+  const text = [
+    "(module",
+    "(import \"js\" \"memory\" (memory 1))",
+    "(import \"js\" \"exp\" (func $exp (param f64) (result f64)))",
+    ...parts,
+    ")"
+  ].join("\n")
+  const mod = wabt.parseWat("decode-kernels.wat", text, { simd: true, bulk_memory: true })
   try {
     return await WebAssembly.compile(mod.toBinary({}).buffer)
   } finally {
@@ -56,14 +70,26 @@ export interface DecodeShape {
   readonly context: number
   readonly dModel: number
   readonly heads: number
-  /** The most positions one call attends for (rows · positions per row). */
+  /** The MLP's hidden width. */
+  readonly hidden: number
+  /** The most positions one step reads at once (rows · positions per row). */
   readonly maxPositions: number
+  /** LayerNorm weights by name ("h0.ln1", …, "ln_f"): `<name>.g` and `<name>.b` of the model's params. */
+  readonly norms: Readonly<Record<string, { readonly g: Float32Array; readonly b: Float32Array }>>
 }
 
 export interface DecodeKernel {
   /** Layer l's key and value caches [rows, context, dModel], views of the kernel's memory. */
   readonly keys: ReadonlyArray<Float32Array>
   readonly values: ReadonlyArray<Float32Array>
+  /** The residual stream [maxPositions, dModel]: its first m rows are the positions of the current step. */
+  readonly x: Float32Array
+  /** LayerNorm `name` of x's first m rows: a view, valid until the next call. */
+  readonly layerNorm: (name: string, m: number) => Float32Array
+  /** x's first m rows += `y` [m, dModel]. */
+  readonly addInto: (y: Float32Array, m: number) => void
+  /** GELU of `h` [m, hidden]: a view, valid until the next call. */
+  readonly gelu: (h: Float32Array, m: number) => Float32Array
   /**
    * One layer's attention for rows `which` (each taking `n` new positions from `lengths[i]` on) from their fused
    * q|k|v [which.length · n, 3·dModel]: stores the new keys and values in layer l's caches and returns the
@@ -79,33 +105,66 @@ export interface DecodeKernel {
 }
 
 export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
-  const d = s.dModel, cache = s.rows * s.context * d
+  const d = s.dModel, cache = s.rows * s.context * d, most = s.maxPositions
   // Byte offsets of the regions, each 16-aligned.
   let end = 0
-  const region = (bytes: number) => {
+  const region = (floats: number) => {
     const at = end
-    end += Math.ceil(bytes / 16) * 16
+    end += Math.ceil(floats / 4) * 16
     return at
   }
-  const kAt = Array.from({ length: s.layers }, () => region(cache * 4))
-  const vAt = Array.from({ length: s.layers }, () => region(cache * 4))
-  const qkvAt = region(s.maxPositions * 3 * d * 4)
-  const attAt = region(s.maxPositions * d * 4)
-  const scoresAt = region(s.context * 8)
-  const whichAt = region(s.rows * 4)
-  const lensAt = region(s.rows * 4)
+  const kAt = Array.from({ length: s.layers }, () => region(cache))
+  const vAt = Array.from({ length: s.layers }, () => region(cache))
+  const xAt = region(most * d)
+  const normAt = region(most * d)
+  const qkvAt = region(most * 3 * d)
+  const attAt = region(most * d)
+  const hiddenAt = region(most * s.hidden)
+  const scoresAt = region(s.context * 2)
+  const whichAt = region(s.rows)
+  const lensAt = region(s.rows)
+  const weightsAt = Object.fromEntries(
+    Object.entries(s.norms).map(([name, w]) => [name, { g: region(w.g.length), b: region(w.b.length) }])
+  )
   const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(end / 65536)) })
   const exports = new WebAssembly.Instance(decodeModule, { js: { memory, exp: Math.exp } }).exports as DecodeExports
   // The memory never grows (it is sized here), so these views stay valid for the decoder's life.
   const f32 = new Float32Array(memory.buffer)
   const i32 = new Int32Array(memory.buffer)
+  const view = (at: number, floats: number) => f32.subarray(at / 4, at / 4 + floats)
+  for (const [name, w] of Object.entries(s.norms)) {
+    f32.set(w.g, weightsAt[name].g / 4)
+    f32.set(w.b, weightsAt[name].b / 4)
+  }
+  const room = (m: number) => {
+    if (m > most) throw new Error(`decode kernel: ${m} positions, room for ${most}`)
+  }
   const scale = 1 / Math.sqrt(d / s.heads)
   return {
-    keys: kAt.map((at) => f32.subarray(at / 4, at / 4 + cache)),
-    values: vAt.map((at) => f32.subarray(at / 4, at / 4 + cache)),
+    keys: kAt.map((at) => view(at, cache)),
+    values: vAt.map((at) => view(at, cache)),
+    x: view(xAt, most * d),
+    layerNorm: (name, m) => {
+      room(m)
+      const w = weightsAt[name]
+      if (w === undefined) throw new Error(`decode kernel: no LayerNorm ${name}`)
+      exports.layer_norm(xAt, w.g, w.b, normAt, m, d)
+      return view(normAt, m * d)
+    },
+    addInto: (y, m) => {
+      room(m)
+      f32.set(y.subarray(0, m * d), attAt / 4)
+      exports.add_into(xAt, attAt, m * d)
+    },
+    gelu: (h, m) => {
+      room(m)
+      f32.set(h.subarray(0, m * s.hidden), hiddenAt / 4)
+      exports.gelu(hiddenAt, hiddenAt, m * s.hidden)
+      return view(hiddenAt, m * s.hidden)
+    },
     attend: (l, qkv, which, lengths, n) => {
       const m = which.length * n
-      if (m > s.maxPositions) throw new Error(`decode kernel: ${m} positions, room for ${s.maxPositions}`)
+      room(m)
       f32.set(qkv.subarray(0, m * 3 * d), qkvAt / 4)
       for (let i = 0; i < which.length; i++) {
         i32[whichAt / 4 + i] = which[i]
@@ -126,7 +185,7 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
         s.context,
         scale
       )
-      return f32.subarray(attAt / 4, attAt / 4 + m * d)
+      return view(attAt, m * d)
     }
   }
 }

@@ -6,12 +6,11 @@
  * it is rebuilt from the row's last floor(context/2) tokens (one batched prefill), which keeps the amortised cost per token
  * constant (at most twice a plain step) and every prediction conditioned on at least floor(context/2) tokens.
  *
- * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; LayerNorm is plain JS over
- * Float32Arrays with float64 sums; GELU is the training's wasm kernel; the cached attention (float64, the caches
- * in its own memory) is decode-kernel.ts's, one call per layer per step.
+ * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; everything between them
+ * (LayerNorm, the cached attention, the residual additions, GELU) is decode-kernel.ts's WebAssembly, the residual
+ * stream and the caches in its own memory.
  */
 import { makeDecodeKernel } from "./decode-kernel.ts"
-import { geluForwardWasm } from "./simd-kernels.ts"
 import { checkedDecoder, type Decoder, type Params } from "./family.ts"
 import { residentAffine } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
@@ -29,22 +28,19 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     "head"
   ])
   const affine = affines.apply
+  const normNames = [...Array.from({ length: c.layers }, (_, l) => [`h${l}.ln1`, `h${l}.ln2`]).flat(), "ln_f"]
   const kernel = makeDecodeKernel({
     layers: c.layers,
     rows,
     context: T,
     dModel: d,
     heads: c.heads,
-    maxPositions: rows * keep
+    hidden: params["h0.mlp.fc.b"]?.length ?? 4 * d,
+    maxPositions: rows * keep,
+    norms: Object.fromEntries(normNames.map((n) => [n, { g: params[n + ".g"], b: params[n + ".b"] }]))
   })
   let history = Array.from({ length: rows }, () => new Int32Array(T))
   let length = new Int32Array(rows)
-
-  const layerNorm = (x: Float32Array, m: number, prefix: string): Float32Array => {
-    const y = new Float32Array(m * d)
-    layerNormRows(x, params[prefix + ".g"], params[prefix + ".b"], y, m, d)
-    return y
-  }
 
   /**
    * Pushes `n` tokens into each of the rows `which` (tokens [which.length · n]), starting at each row's current
@@ -53,7 +49,7 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
   const extend = (which: ReadonlyArray<number>, tokens: Int32Array, n: number): Float32Array => {
     const m = which.length * n
     const tok = params["tok_emb"], pos = params["pos_emb"]
-    let x = new Float32Array(m * d)
+    const x = kernel.x
     which.forEach((r, i) => {
       for (let s = 0; s < n; s++) {
         const id = tokens[i * n + s], p = length[r] + s, o = (i * n + s) * d
@@ -64,21 +60,15 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     const starts = which.map((r) => length[r])
     for (let l = 0; l < c.layers; l++) {
       const p = `h${l}.`
-      const qkv = affine(layerNorm(x, m, p + "ln1"), m, p + "attn.qkv")
-      const att = kernel.attend(l, qkv, which, starts, n)
-      const proj = affine(att, m, p + "attn.proj")
-      for (let k = 0; k < x.length; k++) x[k] += proj[k]
-      const hidden = affine(layerNorm(x, m, p + "ln2"), m, p + "mlp.fc")
-      geluForwardWasm(hidden, hidden) // the training kernel: decoding computes the same GELU bits
-      const out = affine(hidden, m, p + "mlp.proj")
-      for (let k = 0; k < x.length; k++) x[k] += out[k]
+      const qkv = affine(kernel.layerNorm(p + "ln1", m), m, p + "attn.qkv")
+      kernel.addInto(affine(kernel.attend(l, qkv, which, starts, n), m, p + "attn.proj"), m)
+      const hidden = kernel.gelu(affine(kernel.layerNorm(p + "ln2", m), m, p + "mlp.fc"), m)
+      kernel.addInto(affine(hidden, m, p + "mlp.proj"), m)
     }
     which.forEach((r) => (length[r] += n))
-    // Only each row's last position needs the head.
-    const lastRows = new Float32Array(which.length * d)
-    for (let i = 0; i < which.length; i++) lastRows.set(x.subarray((i * n + n - 1) * d, (i * n + n) * d), i * d)
-    x = lastRows
-    return affine(layerNorm(x, which.length, "ln_f"), which.length, "head")
+    // Only each row's last position needs the head: those rows first (moving forward, so none is overwritten unread).
+    for (let i = 0; i < which.length; i++) x.copyWithin(i * d, (i * n + n - 1) * d, (i * n + n) * d)
+    return affine(kernel.layerNorm("ln_f", which.length), which.length, "head")
   }
 
   return checkedDecoder("transformer", {
@@ -121,19 +111,4 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     },
     dispose: () => affines.dispose()
   })
-}
-
-// Top-level functions taking everything as arguments: V8 optimises such loops about 2x better than closures.
-
-function layerNormRows(x: Float32Array, g: Float32Array, b: Float32Array, y: Float32Array, m: number, d: number): void {
-  for (let r = 0; r < m; r++) {
-    const o = r * d
-    let mean = 0
-    for (let k = 0; k < d; k++) mean += x[o + k]
-    mean /= d
-    let v = 0
-    for (let k = 0; k < d; k++) v += (x[o + k] - mean) ** 2
-    const s = 1 / Math.sqrt(v / d + 1e-5)
-    for (let k = 0; k < d; k++) y[o + k] = (x[o + k] - mean) * s * g[k] + b[k]
-  }
 }
