@@ -89,6 +89,7 @@ const makeRunner = (options: ClusterRunnerOptions) =>
     // Stages wait in the cluster's tables until a worker runs them, however long that takes; a submitter that
     // waits for workers there are none of says so (once each time none is left) instead of waiting in silence.
     const expirySeconds = (options.timing?.shardLockExpirationMs ?? 35_000) / 1000
+    // Effect's SQL runner storage (its default table prefix, "cluster") keeps each runner's last heartbeat.
     const liveWorkers = pg`SELECT count(*)::int FROM cluster_runners
       WHERE healthy AND last_heartbeat > NOW() - make_interval(secs => ${expirySeconds})`.values.pipe(
       Effect.map((rows) => Number(rows[0]?.[0] ?? 0)),
