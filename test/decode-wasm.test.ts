@@ -187,6 +187,13 @@ describe("the decoder's wasm attention", () => {
     )
     assert.throws(() => kernel.layerNorm("ln_f", 1), /no LayerNorm ln_f/)
     assert.throws(
+      () =>
+        makeDecodeKernel(
+          shape({ layers: 8, rows: 512, context: 2048, dModel: 256, heads: 4, maxPositions: 512 }, () => 0)
+        ),
+      /the decoder needs 16\.0 GiB for 512 rows of context 2048 \(WebAssembly memory holds at most 4 GiB\): sample with fewer rows/
+    )
+    assert.throws(
       () => kernel.attend(0, new Float32Array(3 * 3 * 8), [0, 1, 0], [0, 0, 1], 1),
       /3 positions, room for 2/
     )

@@ -126,7 +126,16 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
   const weightsAt = Object.fromEntries(
     Object.entries(s.norms).map(([name, w]) => [name, { g: region(w.g.length), b: region(w.b.length) }])
   )
-  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(end / 65536)) })
+  // A wasm32 memory holds at most 4 GiB (65536 pages); the caches are most of it (2 · layers · rows · context · dModel
+  // floats).
+  const pages = Math.max(1, Math.ceil(end / 65536))
+  if (pages > 65536) {
+    throw new Error(
+      `the decoder needs ${(end / 2 ** 30).toFixed(1)} GiB for ${s.rows} rows of context ${s.context} ` +
+        `(WebAssembly memory holds at most 4 GiB): sample with fewer rows`
+    )
+  }
+  const memory = new WebAssembly.Memory({ initial: pages })
   const exports = new WebAssembly.Instance(decodeModule, { js: { memory, exp: Math.exp } }).exports as DecodeExports
   // The memory never grows (it is sized here), so these views stay valid for the decoder's life.
   const f32 = new Float32Array(memory.buffer)
