@@ -47,13 +47,13 @@ export const probes: NeuralExtension = (p, { real, tokenizer, untrained }) => {
         Evaluate.downstream({ task: t.task, probe: t.probe, ...SETTINGS }),
         { model: untrained, tokenizer, task: t.ref },
         { name: name(t) }
-      ).metrics
+      )
     })))
   return (g, model) => {
     for (const t of baselines) {
       g.add(
         Evaluate.downstream({ task: t.task, probe: t.probe, ...SETTINGS, baseline: true }),
-        { model, tokenizer, task: t.ref, baseline: t.baseline },
+        { model, tokenizer, task: t.ref, baseline: t.baseline.metrics, baselinePredictions: t.baseline.predictions },
         { name: name(t) }
       )
     }

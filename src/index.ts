@@ -9,6 +9,7 @@ export {
 export { type FileEntry, Files, type FileTree } from "./artifact/files.ts"
 export { Log } from "./artifact/log.ts"
 export { Model } from "./artifact/model.ts"
+export { Predictions, type PredictionsValue } from "./artifact/predictions.ts"
 export { Task, type TaskExample, type TaskValue } from "./artifact/task.ts"
 export type { ArtifactType } from "./artifact/type.ts"
 export * as Command from "./command/index.ts"

@@ -19,6 +19,7 @@ import {
   execute,
   Metrics,
   Pipeline,
+  Predictions,
   type RunResult,
   Seed,
   Task,
@@ -62,7 +63,7 @@ const tiny = Pipeline.make("downstream-tiny", (p) => {
     return probesOf.map((t) =>
       u.add(Evaluate.downstream({ ...t, ...settings(t.probe) }), { model, tokenizer, task: tasks[t.task] }, {
         name: `${t.task}-${t.probe}`
-      }).metrics
+      })
     )
   })
   p.scope({ arm: "a" }, (a) =>
@@ -74,7 +75,13 @@ const tiny = Pipeline.make("downstream-tiny", (p) => {
       probesOf.forEach((t, i) =>
         g.add(
           Evaluate.downstream({ ...t, ...settings(t.probe), baseline: true }),
-          { model, tokenizer, task: tasks[t.task], baseline: baselines[i] },
+          {
+            model,
+            tokenizer,
+            task: tasks[t.task],
+            baseline: baselines[i].metrics,
+            baselinePredictions: baselines[i].predictions
+          },
           { name: `${t.task}-${t.probe}` }
         )
       )
@@ -92,6 +99,18 @@ const metricsOf = async (result: RunResult, path: string, store: string) => {
     store
   )
   return Metrics.decode(bytes).values
+}
+
+const predictionsOf = async (result: RunResult, path: string, store: string) => {
+  const node = result.nodes.find((n) => n.node.path === path)
+  assert.ok(node !== undefined, path)
+  const bytes = await run(
+    Effect.gen(function*() {
+      return yield* (yield* ArtifactStore).getBlob(node.outputs.predictions.hash)
+    }),
+    store
+  )
+  return Predictions.decode(bytes)
 }
 
 describe("Evaluate.downstream in a pipeline", () => {
@@ -114,6 +133,20 @@ describe("Evaluate.downstream in a pipeline", () => {
         assert.ok(acc >= 0 && acc <= 1 && m[`${prefix}_accuracy_lo`] <= acc && acc <= m[`${prefix}_accuracy_hi`])
         assert.ok(m[`${prefix}_macro_f1`] >= 0 && m[`${prefix}_macro_f1`] <= 1)
         assert.ok(m[`${prefix}_test_examples`] >= 2)
+        // Paired with the untrained model's predictions on the same examples.
+        const mine = await predictionsOf(first, `arm=a/g${g}/${name}`, "s")
+        const theirs = await predictionsOf(first, `arm=untrained/${name}`, "s")
+        assert.deepEqual(mine.ids, theirs.ids)
+        assert.equal(mine.ids.length, m[`${prefix}_test_examples`])
+        const right = (p: typeof mine) => p.predicted.filter((x, i) => x === p.truth[i]).length
+        assert.equal(right(mine) / mine.ids.length, acc)
+        const better = mine.ids.filter((_, i) =>
+          mine.predicted[i] === mine.truth[i] && theirs.predicted[i] !== theirs.truth[i]
+        ).length
+        assert.equal(m[`${prefix}_better`], better)
+        assert.equal(m[`${prefix}_minus_baseline`], (right(mine) - right(theirs)) / mine.ids.length)
+        assert.ok(m[`${prefix}_minus_baseline_lo`] <= m[`${prefix}_minus_baseline_hi`])
+        assert.ok(m[`${prefix}_mcnemar_p`] > 0 && m[`${prefix}_mcnemar_p`] <= 1)
       }
     }
     // The task artifacts: the era task's classes are decades of the held-out addresses (1790-1819 here).

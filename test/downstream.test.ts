@@ -15,7 +15,7 @@ import { pooledHidden, uploadWeights } from "../src/lm/probe/features.ts"
 import { classify, fineTune } from "../src/lm/probe/finetune.ts"
 import { crossValidateL2, stratifiedFolds } from "../src/lm/probe/crossval.ts"
 import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
-import { accuracy, macroF1, wilsonInterval } from "../src/lm/probe/scores.ts"
+import { accuracy, macroF1, pairedComparison, wilsonInterval } from "../src/lm/probe/scores.ts"
 import { slidingWindows } from "../src/lm/probe/windows.ts"
 import { EOS_ID, fitTokenizer } from "../src/lm/tokenizer.ts"
 import { toSafetensors } from "../src/lm/neural/transformer.ts"
@@ -136,7 +136,7 @@ describe("the linear probe's L2, by cross-validation on the training split", () 
     const ctx = { node: "test", kind: "evaluate/downstream", log: () => Effect.void, status: () => {} }
     const probe = async (t: { train: TaskExample[]; test: TaskExample[] }) =>
       (await downstream(params, { model, tokenizer, task: { name: "spam", classes: ["ham", "spam"], ...t } }, ctx))
-        .values
+        .metrics.values
     const chosen = (v: Record<string, number>) => [v.spam_linear_l2, v.spam_linear_cv_loss, v.spam_linear_cv_accuracy]
     const a = await probe({ train, test: ex("t", 10, 2) })
     const b = await probe({ train, test: ex("u", 24, 3) })
@@ -148,6 +148,23 @@ describe("the linear probe's L2, by cross-validation on the training split", () 
     // Another training split is another cross-validation.
     const c = await probe({ train: ex("a", 30, 4), test: ex("t", 10, 2) })
     assert.notDeepEqual(chosen(c), chosen(a))
+    // Against a baseline: its predictions must be of these very test examples.
+    const task = { name: "spam", classes: ["ham", "spam"], train, test: ex("t", 10, 2) }
+    const base = await downstream(params, { model, tokenizer, task }, ctx)
+    const against = await downstream(params, {
+      model,
+      tokenizer,
+      task,
+      baseline: base.metrics,
+      baselinePredictions: base.predictions
+    }, ctx)
+    assert.equal(against.metrics.values.spam_linear_minus_baseline, 0, "the same model against itself")
+    assert.equal(against.metrics.values.spam_linear_mcnemar_p, 1)
+    const other = { ...base.predictions, ids: base.predictions.ids.map((id) => `${id}x`) }
+    await assert.rejects(
+      downstream(params, { model, tokenizer, task, baseline: base.metrics, baselinePredictions: other }, ctx),
+      /the baseline's predictions are of other examples \(task spam, 10 of them\), not of spam's 10 test examples/
+    )
   })
 })
 
@@ -170,6 +187,30 @@ describe("scores", () => {
     assert.equal(all.hi, 1)
     assert.ok(Math.abs(all.lo - 0.8389) < 1e-4, `${all.lo}`)
     assert.equal(wilsonInterval(0, 20).lo, 0)
+  })
+
+  it("a paired comparison: McNemar's exact p and Agresti and Min's interval on known counts", () => {
+    // 20 examples: a right and b wrong on 10, the reverse on 2, both right on 5, both wrong on 3.
+    const truth = Array.from({ length: 20 }, () => 1)
+    const a = [...Array(10).fill(1), ...Array(2).fill(0), ...Array(5).fill(1), ...Array(3).fill(0)]
+    const b = [...Array(10).fill(0), ...Array(2).fill(1), ...Array(5).fill(1), ...Array(3).fill(0)]
+    const c = pairedComparison(truth, a, b)
+    assert.equal(c.better, 10)
+    assert.equal(c.worse, 2)
+    assert.equal(c.difference, 0.4)
+    // 2 · (C(12,0) + C(12,1) + C(12,2)) / 2^12 = 158 / 4096
+    assert.ok(Math.abs(c.p - 158 / 4096) < 1e-12, `${c.p}`)
+    // (10.5 - 2.5) / 22 ± 1.96 · √(13 - 8²/22) / 22
+    assert.ok(Math.abs(c.lo - 0.08061) < 1e-4 && Math.abs(c.hi - 0.64666) < 1e-4, `${c.lo} ${c.hi}`)
+    // Swapped, the mirror image; no discordant pair at all, p = 1.
+    const d = pairedComparison(truth, b, a)
+    assert.ok(d.difference === -0.4 && Math.abs(d.p - c.p) < 1e-15 && Math.abs(d.lo + c.hi) < 1e-12)
+    assert.equal(pairedComparison(truth, a, a).p, 1)
+    // Thousands of discordant pairs do not underflow: an even split stays near p = 1.
+    const n = 3000, t = Array(n).fill(1)
+    const x = Array.from({ length: n }, (_, i) => i % 2), y = x.map((v) => 1 - v)
+    assert.ok(pairedComparison(t, x, y).p > 0.9)
+    assert.throws(() => pairedComparison([1, 0], [1], [1, 0]), /2 labels against 1 and 2 predictions/)
   })
 })
 
@@ -410,5 +451,10 @@ describe("the report's downstream section", () => {
     assert.match(html, /with one seed, the 95% Wilson interval over the test examples/)
     assert.equal(metricInfo("baseline_era_finetune_macro_f1").label, "untrained: era, fine-tune: macro-F1")
     assert.deepEqual(metricInfo("spam_linear_accuracy").range, [0, 1])
+    assert.equal(
+      metricInfo("spam_finetune_mcnemar_p").label,
+      "spam, fine-tune: McNemar's exact p against the untrained model"
+    )
+    assert.equal(metricInfo("era_linear_minus_baseline").range, undefined, "a difference runs from -1 to 1")
   })
 })

@@ -27,7 +27,7 @@ const METRICS: ReadonlyArray<MetricInfo> = [
 
 /** Evaluate.downstream's keys: `[baseline_]<task>_<probe>_<score>` (probe linear or finetune). */
 const DOWNSTREAM =
-  /^(baseline_)?([A-Za-z0-9_]+?)_(linear|finetune)_(accuracy|accuracy_lo|accuracy_hi|macro_f1|majority|test_examples|train_examples|l2|cv_loss|cv_accuracy|init_l2)$/
+  /^(baseline_)?([A-Za-z0-9_]+?)_(linear|finetune)_(accuracy|accuracy_lo|accuracy_hi|macro_f1|majority|test_examples|train_examples|l2|cv_loss|cv_accuracy|init_l2|minus_baseline|minus_baseline_lo|minus_baseline_hi|mcnemar_p|better|worse)$/
 
 export interface DownstreamKey {
   readonly baseline: boolean
@@ -55,11 +55,28 @@ const SCORE_LABELS: Readonly<Record<string, string>> = {
   l2: "L2",
   cv_loss: "cross-validated loss (nats)",
   cv_accuracy: "cross-validated accuracy",
-  init_l2: "initial head's L2"
+  init_l2: "initial head's L2",
+  minus_baseline: "accuracy minus the untrained model's (paired)",
+  minus_baseline_lo: "accuracy minus the untrained model's, 95% low",
+  minus_baseline_hi: "accuracy minus the untrained model's, 95% high",
+  mcnemar_p: "McNemar's exact p against the untrained model",
+  better: "test examples right where the untrained model is wrong",
+  worse: "test examples wrong where the untrained model is right"
 }
 
 /** The downstream scores that are not fractions (no [0, 1] range for their bands). */
-const UNBOUNDED = new Set(["test_examples", "train_examples", "l2", "cv_loss", "init_l2"])
+const UNBOUNDED = new Set([
+  "test_examples",
+  "train_examples",
+  "l2",
+  "cv_loss",
+  "init_l2",
+  "minus_baseline",
+  "minus_baseline_lo",
+  "minus_baseline_hi",
+  "better",
+  "worse"
+])
 
 const downstreamInfo = (key: string): MetricInfo | undefined => {
   const d = downstreamKey(key)

@@ -1,5 +1,6 @@
 /** What Evaluate.downstream does when it runs (downstream.ts wires it). Imported on demand: it loads TF.js. */
 import type { MetricsValue } from "../artifact/artifacts.ts"
+import type { PredictionsValue } from "../artifact/predictions.ts"
 import type { LanguageModel } from "../artifact/model.ts"
 import type { TaskExample, TaskValue } from "../artifact/task.ts"
 import { usePlannedBackend } from "../lm/neural/backend.ts"
@@ -8,7 +9,7 @@ import { pooledHidden } from "../lm/probe/features.ts"
 import { classify, fineTune } from "../lm/probe/finetune.ts"
 import { crossValidateL2 } from "../lm/probe/crossval.ts"
 import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
-import { accuracy, macroF1, wilsonInterval } from "../lm/probe/scores.ts"
+import { accuracy, macroF1, pairedComparison, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
 import type { DownstreamEvalParams } from "./downstream-params.ts"
@@ -35,9 +36,10 @@ export const downstream = async (
     readonly tokenizer: TokenizerSpec
     readonly task: TaskValue
     readonly baseline?: MetricsValue
+    readonly baselinePredictions?: PredictionsValue
   },
   ctx: RunContext
-): Promise<MetricsValue> => {
+): Promise<{ readonly metrics: MetricsValue; readonly predictions: PredictionsValue }> => {
   const { model, tokenizer, task } = inputs
   if (
     p.probe === "linear" &&
@@ -63,6 +65,16 @@ export const downstream = async (
         )
       }
       baseline[`baseline_${prefix}_${k}`] = v
+    }
+  }
+  const theirs = inputs.baselinePredictions
+  if (theirs !== undefined) {
+    const ids = task.test.map((e) => e.id)
+    if (theirs.task !== task.name || theirs.ids.length !== ids.length || theirs.ids.some((id, i) => id !== ids[i])) {
+      throw new Error(
+        `the baseline's predictions are of other examples (task ${theirs.task}, ${theirs.ids.length} of them), not of ` +
+          `${task.name}'s ${ids.length} test examples: give it the untrained model's probe of the same task`
+      )
     }
   }
   await usePlannedBackend()
@@ -123,17 +135,37 @@ export const downstream = async (
   const { lo, hi } = wilsonInterval(acc, truth.length)
   const counts = new Array<number>(k).fill(0)
   for (const t of truth) counts[t]++
+  const paired: Record<string, number> = {}
+  if (theirs !== undefined) {
+    const c = pairedComparison(truth, predicted, theirs.predicted)
+    paired[`${prefix}_minus_baseline`] = c.difference
+    paired[`${prefix}_minus_baseline_lo`] = c.lo
+    paired[`${prefix}_minus_baseline_hi`] = c.hi
+    paired[`${prefix}_mcnemar_p`] = c.p
+    paired[`${prefix}_better`] = c.better
+    paired[`${prefix}_worse`] = c.worse
+  }
+  const predictions: PredictionsValue = {
+    task: task.name,
+    ids: task.test.map((e) => e.id),
+    truth: Array.from(truth),
+    predicted: Array.from(predicted)
+  }
   return {
-    values: {
-      [`${prefix}_accuracy`]: acc,
-      [`${prefix}_accuracy_lo`]: lo,
-      [`${prefix}_accuracy_hi`]: hi,
-      [`${prefix}_macro_f1`]: macroF1(truth, predicted, k),
-      [`${prefix}_majority`]: Math.max(...counts) / truth.length,
-      [`${prefix}_test_examples`]: truth.length,
-      [`${prefix}_train_examples`]: train.length,
-      ...chosen,
-      ...baseline
+    predictions,
+    metrics: {
+      values: {
+        [`${prefix}_accuracy`]: acc,
+        [`${prefix}_accuracy_lo`]: lo,
+        [`${prefix}_accuracy_hi`]: hi,
+        [`${prefix}_macro_f1`]: macroF1(truth, predicted, k),
+        [`${prefix}_majority`]: Math.max(...counts) / truth.length,
+        [`${prefix}_test_examples`]: truth.length,
+        [`${prefix}_train_examples`]: train.length,
+        ...chosen,
+        ...baseline,
+        ...paired
+      }
     }
   }
 }
