@@ -428,7 +428,10 @@ describe("the report's downstream section", () => {
         spam_linear_accuracy_hi: one(acc + 0.1),
         baseline_spam_linear_accuracy: one(0.5),
         baseline_spam_linear_accuracy_lo: one(0.4),
-        baseline_spam_linear_accuracy_hi: one(0.6)
+        baseline_spam_linear_accuracy_hi: one(0.6),
+        spam_linear_minus_baseline: one(acc - 0.5),
+        spam_linear_minus_baseline_lo: one(acc - 0.6),
+        spam_linear_minus_baseline_hi: one(acc - 0.4)
       },
       rankFrequency: [],
       sampleText: ""
@@ -448,6 +451,8 @@ describe("the report's downstream section", () => {
     assert.match(html, /data-plot="downstream:spam_linear"/)
     assert.match(html, /spam: linear probe accuracy on held-out examples/)
     assert.match(html, /dashed grey: the untrained model/)
+    assert.match(html, /data-plot="downstream-paired:spam_linear"/)
+    assert.match(html, /spam: linear probe, accuracy minus the untrained model(?:'|&#39;|&#x27;|&apos;)s/)
     assert.match(html, /with one seed, the 95% Wilson interval over the test examples/)
     assert.equal(metricInfo("baseline_era_finetune_macro_f1").label, "untrained: era, fine-tune: macro-F1")
     assert.deepEqual(metricInfo("spam_linear_accuracy").range, [0, 1])

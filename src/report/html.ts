@@ -294,7 +294,7 @@ const withWilsonBands = (arms: ReadonlyArray<ArmReport>, prefix: string) => {
     ...a,
     generations: a.generations.map((g) => {
       const metrics: Record<string, SeedSummary> = { ...g.metrics }
-      for (const key of [`${prefix}_accuracy`, `baseline_${prefix}_accuracy`]) {
+      for (const key of [`${prefix}_accuracy`, `baseline_${prefix}_accuracy`, `${prefix}_minus_baseline`]) {
         const s = band(g.metrics, key)
         if (s !== undefined) metrics[key] = s
       }
@@ -407,6 +407,21 @@ export const renderReport = async (
           spec: armsChart(arms, key, baseline, "accuracy", false)
         })
       )
+      // Where each generation was compared with the untrained model pair by pair: the difference, with its paired
+      // interval as the band (above 0 everywhere it is drawn: better than the untrained model on these examples).
+      const paired = `${prefix}_minus_baseline`
+      if (arms.some((a) => metricKeys(a).includes(paired))) {
+        figures.push(
+          await plot({
+            id: `downstream-paired:${prefix}`,
+            title: `${d.task}: ${
+              d.probe === "linear" ? "linear probe" : "fine-tune"
+            }, accuracy minus the untrained model's`,
+            sub: "(paired on the same held-out examples; band: the 95% paired interval; McNemar's p in the tables)",
+            spec: armsChart(arms, paired, undefined, "accuracy difference", false)
+          })
+        )
+      }
     }
     parts.push(
       `<section id="downstream"><h2>Downstream tasks</h2><p class="meta">each generation's model probed on labelled ` +
