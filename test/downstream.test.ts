@@ -19,7 +19,7 @@ import { accuracy, macroF1, pairedComparison, wilsonInterval } from "../src/lm/p
 import { slidingWindows } from "../src/lm/probe/windows.ts"
 import { EOS_ID, fitTokenizer } from "../src/lm/tokenizer.ts"
 import { toSafetensors } from "../src/lm/neural/transformer.ts"
-import { DownstreamParams } from "../src/stages/downstream-params.ts"
+import { DEFAULT_L2_GRID, DownstreamParams } from "../src/stages/downstream-params.ts"
 import { downstream } from "../src/stages/downstream-run.ts"
 import { loadSotu } from "../src/stages/sources.ts"
 import { cutText, eraTask, messageText, passages, stratifiedSplit } from "../src/stages/tasks.ts"
@@ -132,7 +132,11 @@ describe("the linear probe's L2, by cross-validation on the training split", () 
       bytes: toSafetensors(config, transformer.initParams(config, 2))
     }
     const params = Schema.decodeUnknownSync(DownstreamParams)({ task: "spam", stride: 8, batch: 16, iterations: 100 })
-    assert.equal(params.l2, "cv")
+    assert.equal(
+      params.l2,
+      undefined,
+      "not given: cross-validation, and nothing of the linear probe's in a key it does not use"
+    )
     const ctx = { node: "test", kind: "evaluate/downstream", log: () => Effect.void, status: () => {} }
     const probe = async (t: { train: TaskExample[]; test: TaskExample[] }) =>
       (await downstream(params, { model, tokenizer, task: { name: "spam", classes: ["ham", "spam"], ...t } }, ctx))
@@ -143,7 +147,7 @@ describe("the linear probe's L2, by cross-validation on the training split", () 
     assert.equal(a.spam_linear_test_examples, 10)
     assert.equal(b.spam_linear_test_examples, 24)
     assert.equal(a.spam_linear_train_examples, 30)
-    assert.ok(params.l2Grid.includes(a.spam_linear_l2), `${a.spam_linear_l2}`)
+    assert.ok(DEFAULT_L2_GRID.includes(a.spam_linear_l2), `${a.spam_linear_l2}`)
     assert.deepEqual(chosen(b), chosen(a))
     // Another training split is another cross-validation.
     const c = await probe({ train: ex("a", 30, 4), test: ex("t", 10, 2) })
@@ -164,6 +168,12 @@ describe("the linear probe's L2, by cross-validation on the training split", () 
     await assert.rejects(
       downstream(params, { model, tokenizer, task, baseline: base.metrics, baselinePredictions: other }, ctx),
       /the baseline's predictions are of other examples \(task spam, 10 of them\), not of spam's 10 test examples/
+    )
+    // Each probe's params are its own: the linear probe's L2 settings are no fine-tune's, and the reverse.
+    const tune = Schema.decodeUnknownSync(DownstreamParams)({ task: "spam", probe: "finetune", l2Grid: [0.1, 1] })
+    await assert.rejects(
+      downstream(tune, { model, tokenizer, task }, ctx),
+      /l2, l2Grid and folds are the linear probe's, not a fine-tune's \(its head's L2 is initL2\)/
     )
   })
 })

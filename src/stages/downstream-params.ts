@@ -15,14 +15,14 @@ export const DownstreamParams = Schema.Struct({
   /** Each text's first `maxTokens` tokens are read. */
   maxTokens: orDefault(PositiveInt, 512),
   /**
-   * Linear probe: the L2 penalty, or "cv" (the default): chosen from `l2Grid` by `folds`-fold cross-validation on
-   * the training examples alone (stratified, seeded folds; the least held-out cross-entropy; see
-   * lm/probe/crossval.ts), then the probe refitted on every training example. Before version 3 it was a fixed 0.001,
-   * chosen by no procedure. The fine-tune's head uses `initL2` instead and ignores these three.
+   * Linear probe only (left out of a fine-tune's params and key, whose head uses `initL2`): the L2 penalty, or "cv"
+   * (the default): chosen from `l2Grid` (default DEFAULT_L2_GRID) by `folds`-fold (default 5) cross-validation on the
+   * training examples alone (stratified, seeded folds; the least held-out cross-entropy; see lm/probe/crossval.ts),
+   * then the probe refitted on every training example. Before version 3 it was a fixed 0.001, chosen by no procedure.
    */
-  l2: orDefault(Schema.Union([Schema.Literal("cv"), NonNegative]), "cv"),
-  l2Grid: orDefault(Schema.NonEmptyArray(NonNegative), [0.001, 0.01, 0.1, 1, 10]),
-  folds: orDefault(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2)), 5),
+  l2: Schema.optionalKey(Schema.Union([Schema.Literal("cv"), NonNegative])),
+  l2Grid: Schema.optionalKey(Schema.NonEmptyArray(NonNegative)),
+  folds: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(2))),
   /** The linear probe's (and the fine-tune's initial head's) full-batch Adam steps. */
   iterations: orDefault(PositiveInt, 300),
   /**
@@ -40,3 +40,6 @@ export const DownstreamParams = Schema.Struct({
   initL2: Schema.optionalKey(NonNegative)
 })
 export type DownstreamEvalParams = typeof DownstreamParams.Type
+
+/** The linear probe's L2 values cross-validation chooses from, unless `l2Grid` says otherwise. */
+export const DEFAULT_L2_GRID: readonly [number, ...number[]] = [0.001, 0.01, 0.1, 1, 10]

@@ -12,7 +12,7 @@ import { fitLogistic, predictLogistic } from "../lm/probe/logistic.ts"
 import { accuracy, macroF1, pairedComparison, wilsonInterval } from "../lm/probe/scores.ts"
 import { encode, EOS_ID, type TokenizerSpec } from "../lm/tokenizer.ts"
 import type { RunContext } from "../pipeline/stage.ts"
-import type { DownstreamEvalParams } from "./downstream-params.ts"
+import { DEFAULT_L2_GRID, type DownstreamEvalParams } from "./downstream-params.ts"
 
 /** Each example as the model reads it: <eos>, then its first `maxTokens` tokens. */
 const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>, maxTokens: number) =>
@@ -46,6 +46,9 @@ export const downstream = async (
     (p.steps !== undefined || p.examples !== undefined || p.lr !== undefined || p.initL2 !== undefined)
   ) {
     throw new Error("steps, examples, lr and initL2 are the fine-tune's (probe: \"finetune\"), not a linear probe's")
+  }
+  if (p.probe === "finetune" && (p.l2 !== undefined || p.l2Grid !== undefined || p.folds !== undefined)) {
+    throw new Error("l2, l2Grid and folds are the linear probe's, not a fine-tune's (its head's L2 is initL2)")
   }
   if (model.family !== "neural") {
     throw new Error(`${ctx.kind} probes a neural model's hidden states; an n-gram model has none`)
@@ -102,18 +105,19 @@ export const downstream = async (
   const chosen: Record<string, number> = {}
   if (p.probe === "linear") {
     let l2: number
-    if (p.l2 === "cv") {
-      ctx.status(`cross-validating the L2 (${p.folds} folds, ${p.l2Grid.length} values)`)
+    const fixed = p.l2 ?? "cv", grid = p.l2Grid ?? DEFAULT_L2_GRID, folds = p.folds ?? 5
+    if (fixed === "cv") {
+      ctx.status(`cross-validating the L2 (${folds} folds, ${grid.length} values)`)
       const cv = crossValidateL2(trainFeatures, trainLabels, train.length, d, k, {
         ...fitOptions,
-        grid: p.l2Grid,
-        folds: p.folds
+        grid,
+        folds
       })
       const best = cv.scores.find((s) => s.l2 === cv.l2)!
       l2 = cv.l2
       chosen[`${prefix}_cv_loss`] = best.loss
       chosen[`${prefix}_cv_accuracy`] = best.accuracy
-    } else l2 = p.l2
+    } else l2 = fixed
     chosen[`${prefix}_l2`] = l2
     const testFeatures = pooledHidden(net, test, { ...options, ...progress("test texts") })
     predicted = predictLogistic(linear(trainFeatures, l2), testFeatures, test.length)

@@ -38,7 +38,9 @@ const define = <I extends typeof INPUTS | typeof WITH_BASELINE>(inputs: I) =>
     // 3: the linear probe's L2 chosen by cross-validation on the training split (l2: "cv", the default); the training
     // texts' states pooled apart from the test texts'; the L2 used and the training examples in the metrics.
     // 4: the predictions as an output, and against a baseline the paired comparison (McNemar).
-    version: 4,
+    // 5: l2, l2Grid and folds only in a linear probe's params (and key), as steps, examples, lr and initL2 only in a
+    // fine-tune's: changing the linear probe's grid no longer reruns the fine-tunes. Same results.
+    version: 5,
     params: DownstreamParams,
     env: backendEnv,
     inputs,
