@@ -46,6 +46,26 @@ describe("local store: layout", () => {
     assert.equal(store.location, root)
   })
 
+  it("opens a store another process is making this moment (some of its folders, all empty), not anything else", async () => {
+    // Two runs opening one new store at once: the second may look while the first has made only blobs/ so far.
+    const making = join(root, "being-made")
+    fs.mkdirSync(join(making, "blobs"), { recursive: true })
+    const opened = await run(makeLocalStore(making))
+    await run(opened.putBlob(bytes("x")))
+    assert.ok(fs.existsSync(join(making, "OUROBOROS-STORE")))
+    // A folder of one of those names holding a file is someone's: refused, untouched.
+    const theirs = join(root, "theirs")
+    fs.mkdirSync(join(theirs, "tmp"), { recursive: true })
+    fs.writeFileSync(join(theirs, "tmp", "notes.txt"), "mine")
+    const e = await failure(makeLocalStore(theirs))
+    assert.equal(e._tag, "NotAStore")
+    assert.deepEqual(fs.readdirSync(theirs), ["tmp"])
+    // And so is a folder of another name, empty or not.
+    const other = join(root, "other")
+    fs.mkdirSync(join(other, "photos"), { recursive: true })
+    assert.equal((await failure(makeLocalStore(other)))._tag, "NotAStore")
+  })
+
   it("fails with StoreError when the root cannot be created", async () => {
     const file = join(root, "a-file")
     fs.writeFileSync(file, "x")

@@ -213,6 +213,17 @@ export const recognise = (root: string): Effect.Effect<"absent" | "empty" | "sto
     if (entries.length === 0) return "empty" as const
     const names = new Set(entries.filter((e) => e.isDirectory()).map((e) => e.name))
     if (LEGACY_DIRS.every((d) => names.has(d))) return "store" as const
+    // A store another process is making this moment (two runs opening one new store at once): some of the store's
+    // own folders and nothing else, each still empty, since the maker creates every folder before its first file.
+    const making = yield* Effect.try({
+      try: () =>
+        entries.every((e) =>
+          e.isDirectory() && (DIRS as ReadonlyArray<string>).includes(e.name) &&
+          fs.readdirSync(path.join(root, e.name)).length === 0
+        ),
+      catch: (e) => fail(root, e)
+    })
+    if (making) return "empty" as const
     return yield* new NotAStore({ path: root, detail: `no ${STORE_MARKER} marker` })
   })
 
