@@ -327,6 +327,15 @@ const thinRanks = (
   })
 }
 
+/** One colour per generation, from the first to the last (viridis, short of its palest yellow). */
+const GENERATION_COLOUR = {
+  field: "generation",
+  type: "ordinal",
+  title: "generation",
+  scale: { scheme: { name: "viridis", extent: [0, 0.88] } },
+  legend: { direction: "horizontal", columns: 10, symbolType: "stroke" }
+} as const
+
 /** Each generation's rank–frequency (Zipf) curve, log–log, coloured from the first generation to the last. */
 export const rankFrequencyChart = (arm: ArmReport): TopLevelSpec => {
   const values = arm.generations.flatMap((g) =>
@@ -341,13 +350,7 @@ export const rankFrequencyChart = (arm: ArmReport): TopLevelSpec => {
     encoding: {
       x: { ...logY(values.map((v) => v.rank)), field: "rank", title: "rank" },
       y: { ...logY(values.map((v) => v.frequency)), field: "frequency", title: "frequency" },
-      color: {
-        field: "generation",
-        type: "ordinal",
-        title: "generation",
-        scale: { scheme: { name: "viridis", extent: [0, 0.88] } },
-        legend: { direction: "horizontal", columns: 10, symbolType: "stroke" }
-      }
+      color: GENERATION_COLOUR
     }
   }
 }
@@ -374,13 +377,7 @@ export const lossCurveChart = (arm: ArmReport): TopLevelSpec => {
     encoding: {
       x: { field: "step", type: "quantitative", title: "step", scale: { nice: false } },
       y: { ...linearY(), field: "loss", title: "loss (nats per token)" },
-      color: {
-        field: "generation",
-        type: "ordinal",
-        title: "generation",
-        scale: { scheme: { name: "viridis", extent: [0, 0.88] } },
-        legend: { direction: "horizontal", columns: 10, symbolType: "stroke" }
-      },
+      color: GENERATION_COLOUR,
       strokeDash: {
         field: "split",
         type: "nominal",
