@@ -98,33 +98,12 @@ export const startPostgres = async (): Promise<PgServer> => {
     }
     rmSync(dir, { recursive: true, force: true })
   }
+  /** One statement as the superuser, over the server's socket. */
+  const sql = (statement: string) =>
+    pgTool(bin, "psql", ["-h", dir, "-p", String(port), "-U", "ouro", "-d", "postgres", "-q", "-c", statement])
   try {
-    pgTool(bin, "psql", [
-      "-h",
-      dir,
-      "-p",
-      String(port),
-      "-U",
-      "ouro",
-      "-d",
-      "postgres",
-      "-q",
-      "-c",
-      "CREATE DATABASE ouro"
-    ])
-    pgTool(bin, "psql", [
-      "-h",
-      dir,
-      "-p",
-      String(port),
-      "-U",
-      "ouro",
-      "-d",
-      "postgres",
-      "-q",
-      "-c",
-      "CREATE ROLE secret LOGIN PASSWORD 'right'"
-    ])
+    sql("CREATE DATABASE ouro")
+    sql("CREATE ROLE secret LOGIN PASSWORD 'right'")
   } catch (e) {
     stop()
     throw e
@@ -136,19 +115,7 @@ export const startPostgres = async (): Promise<PgServer> => {
     urlWithPassword: (password) => `postgres://secret:${encodeURIComponent(password)}@127.0.0.1:${port}/ouro`,
     database: (name) => {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`database name ${name}: lowercase letters, digits, _`)
-      pgTool(bin, "psql", [
-        "-h",
-        dir,
-        "-p",
-        String(port),
-        "-U",
-        "ouro",
-        "-d",
-        "postgres",
-        "-q",
-        "-c",
-        `CREATE DATABASE ${name}`
-      ])
+      sql(`CREATE DATABASE ${name}`)
       return `postgres://ouro@127.0.0.1:${port}/${name}`
     },
     stop
