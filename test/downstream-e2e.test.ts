@@ -89,29 +89,23 @@ const tiny = Pipeline.make("downstream-tiny", (p) => {
     }))
 })
 
-const metricsOf = async (result: RunResult, path: string, store: string) => {
+/** The bytes of output `output` of node `path` in a run. */
+const outputOf = async (result: RunResult, path: string, output: string, store: string) => {
   const node = result.nodes.find((n) => n.node.path === path)
   assert.ok(node !== undefined, path)
-  const bytes = await run(
+  return run(
     Effect.gen(function*() {
-      return yield* (yield* ArtifactStore).getBlob(node.outputs.metrics.hash)
+      return yield* (yield* ArtifactStore).getBlob(node.outputs[output].hash)
     }),
     store
   )
-  return Metrics.decode(bytes).values
 }
 
-const predictionsOf = async (result: RunResult, path: string, store: string) => {
-  const node = result.nodes.find((n) => n.node.path === path)
-  assert.ok(node !== undefined, path)
-  const bytes = await run(
-    Effect.gen(function*() {
-      return yield* (yield* ArtifactStore).getBlob(node.outputs.predictions.hash)
-    }),
-    store
-  )
-  return Predictions.decode(bytes)
-}
+const metricsOf = async (result: RunResult, path: string, store: string) =>
+  Metrics.decode(await outputOf(result, path, "metrics", store)).values
+
+const predictionsOf = async (result: RunResult, path: string, store: string) =>
+  Predictions.decode(await outputOf(result, path, "predictions", store))
 
 describe("Evaluate.downstream in a pipeline", () => {
   it("probes every generation against the untrained model, computed once; a rerun computes nothing", async () => {
