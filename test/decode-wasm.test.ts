@@ -2,15 +2,18 @@
  * The decoder's WebAssembly kernels (src/lm/neural/decode-kernel.ts) against the JavaScript they replaced, kept here
  * as the reference: bit for bit the same attention output and caches (head sizes with and without a remainder of the
  * 4-wide dot product and of the 2-wide output columns, rows taken out of order, several new positions per row: a
- * rebuild), the same LayerNorm, residual additions and GELU (the training kernel's). Same bits is what keeps every
- * sampling stage's outputs unchanged.
+ * rebuild), the same LayerNorm, residual additions and GELU (the training kernel's), and affine maps with the bits of
+ * the tf.matMul (XNNPACK) and JavaScript bias addition they replaced. Same bits is what keeps every sampling stage's
+ * outputs unchanged.
  */
 import assert from "node:assert/strict"
 import { describe, it } from "node:test"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
+import { selectBackend } from "../src/lm/neural/backend.ts"
 import { type DecodeShape, makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
 import { geluForwardWasm } from "../src/lm/neural/simd-kernels.ts"
+import { residentAffine } from "../src/lm/neural/tensors.ts"
 
 /** The JavaScript cached attention of transformer-decoder.ts before the kernel (one head of one query). */
 function cachedAttention(
@@ -110,12 +113,16 @@ function layerNormRows(x: Float32Array, g: Float32Array, b: Float32Array, y: Flo
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length))
 
-/** A kernel of this shape, with LayerNorm weights "n" drawn from `next`. */
+/** A kernel of this shape, with LayerNorm weights "n" drawn from `next` (and no affine maps unless given). */
 const shape = (
-  o: Omit<DecodeShape, "hidden" | "norms"> & { readonly hidden?: number },
+  o: Omit<DecodeShape, "hidden" | "norms" | "affines"> & {
+    readonly hidden?: number
+    readonly affines?: DecodeShape["affines"]
+  },
   next: () => number
 ): DecodeShape => ({
   hidden: 4 * o.dModel,
+  affines: {},
   ...o,
   norms: { n: { g: Float32Array.from({ length: o.dModel }, next), b: Float32Array.from({ length: o.dModel }, next) } }
 })
@@ -197,5 +204,56 @@ describe("the decoder's wasm attention", () => {
       () => kernel.attend(0, new Float32Array(3 * 3 * 8), [0, 1, 0], [0, 0, 1], 1),
       /3 positions, room for 2/
     )
+  })
+
+  // Shapes of the decoder's maps (qkv, proj, fc, mlp proj, a head of 65) and odd ones, with row counts below, at and
+  // past the 4-row block and column counts past the 8-column block, so every tail is taken.
+  it("affine maps give the bits of tf.matMul plus the bias added in JavaScript, every block and tail", async () => {
+    await selectBackend()
+    const maps: Array<[string, number, number]> = [
+      ["qkv", 64, 192],
+      ["proj", 64, 64],
+      ["up", 64, 256],
+      ["down", 256, 64],
+      ["head", 64, 65],
+      ["odd", 13, 7],
+      ["narrow", 30, 9],
+      ["one", 1, 12]
+    ]
+    const rng = xoroshiro128plus(77)
+    const normal = () => (uniformFloat64(rng) * 2 - 1) * 3
+    const params = Object.fromEntries(
+      maps.flatMap(([name, k, n]) => [
+        [`${name}.w`, Float32Array.from({ length: k * n }, normal)],
+        [`${name}.b`, Float32Array.from({ length: n }, normal)]
+      ])
+    )
+    const reference = residentAffine(params, maps.map(([name, k, n]) => [`${name}.w`, [k, n]]), maps.map(([n]) => n))
+    const kernel = makeDecodeKernel(shape({
+      layers: 1,
+      rows: 40,
+      context: 2,
+      dModel: 8,
+      heads: 2,
+      maxPositions: 40,
+      affines: Object.fromEntries(maps.map(([name]) => [name, { w: params[`${name}.w`], b: params[`${name}.b`] }]))
+    }, normal))
+    try {
+      for (const [name, k] of maps) {
+        for (const m of [1, 3, 4, 5, 7, 8, 32, 37]) {
+          const x = Float32Array.from({ length: m * k }, normal)
+          assert.deepEqual(bits(kernel.affine(name, x, m)), bits(reference.apply(x, m, name)), `${name}, ${m} rows`)
+        }
+      }
+      // An input that is a view of the kernel's own memory (a LayerNorm's output) is read where it is.
+      kernel.x.set(Float32Array.from({ length: 5 * 8 }, normal))
+      const normed = kernel.layerNorm("n", 5)
+      const copy = Float32Array.from(normed)
+      const fromView = kernel.affine("one", normed.subarray(0, 5), 5)
+      assert.deepEqual(bits(fromView), bits(reference.apply(copy.subarray(0, 5), 5, "one")))
+      assert.throws(() => kernel.affine("nope", copy, 1), /no affine map nope/)
+    } finally {
+      reference.dispose()
+    }
   })
 })

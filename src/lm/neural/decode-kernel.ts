@@ -1,10 +1,11 @@
 /**
- * The transformer decoder's WebAssembly kernels (kernels/decode.wat, with the training's kernels/gelu.wat): one
- * instance per decoder, whose memory holds that decoder's residual stream, its LayerNorm weights and its key/value
- * caches, so a step copies in only what TF.js's matrix products return. Per layer: LayerNorm, the cached attention of
- * all the step's rows in one call, the residual additions and GELU. The same arithmetic, in the same order, as the
- * JavaScript it replaced (float64 where that was, Math.exp imported): the same bits. The module is assembled from
- * its text by wabt once per process, as simd-kernels.ts does.
+ * The transformer decoder's WebAssembly kernels (kernels/decode.wat and kernels/affine.wat, with the training's
+ * kernels/gelu.wat): one instance per decoder, whose memory holds that decoder's weights, its residual stream and its
+ * key/value caches, so a step runs without TF.js and copies nothing but the logits out. Per layer: LayerNorm, the
+ * affine maps (summed as TF.js's wasm matMul sums them), the cached attention of all the step's rows in one call, the
+ * residual additions and GELU. The same arithmetic, in the same order, as the TF.js and JavaScript they replaced
+ * (float64 where that was, Math.exp imported): the same bits. The module is assembled from its text by wabt once per
+ * process, as simd-kernels.ts does.
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"
@@ -20,6 +21,7 @@ declare const WebAssembly: {
 }
 
 interface DecodeExports {
+  affine(x: number, w: number, b: number, y: number, m: number, k: number, n: number): void
   layer_norm(x: number, g: number, b: number, y: number, m: number, d: number): void
   add_into(x: number, y: number, n: number): void
   gelu(x: number, y: number, n: number): void
@@ -41,7 +43,7 @@ interface DecodeExports {
 }
 
 /** The module's parts, in this order (functions are numbered in text order, so the order fixes the binary). */
-const PARTS = ["gelu.wat", "decode.wat"]
+const PARTS = ["gelu.wat", "decode.wat", "affine.wat"]
 
 const compile = async (): Promise<object> => {
   const wabt = await wabtInit()
@@ -76,6 +78,8 @@ export interface DecodeShape {
   readonly maxPositions: number
   /** LayerNorm weights by name ("h0.ln1", …, "ln_f"): `<name>.g` and `<name>.b` of the model's params. */
   readonly norms: Readonly<Record<string, { readonly g: Float32Array; readonly b: Float32Array }>>
+  /** Affine maps by name ("h0.attn.qkv", …, "head"): W [in, out] row-major and b [out] (`<name>.w`, `<name>.b`). */
+  readonly affines: Readonly<Record<string, { readonly w: Float32Array; readonly b: Float32Array }>>
 }
 
 export interface DecodeKernel {
@@ -86,6 +90,8 @@ export interface DecodeKernel {
   readonly x: Float32Array
   /** LayerNorm `name` of x's first m rows: a view, valid until the next call. */
   readonly layerNorm: (name: string, m: number) => Float32Array
+  /** x [m, in] · W + b of affine map `name`, [m, out]: a view, valid until that map's next call. */
+  readonly affine: (name: string, x: Float32Array, m: number) => Float32Array
   /** x's first m rows += `y` [m, dModel]. */
   readonly addInto: (y: Float32Array, m: number) => void
   /** GELU of `h` [m, hidden]: a view, valid until the next call. */
@@ -126,6 +132,17 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
   const weightsAt = Object.fromEntries(
     Object.entries(s.norms).map(([name, w]) => [name, { g: region(w.g.length), b: region(w.b.length) }])
   )
+  const affinesAt = Object.fromEntries(
+    Object.entries(s.affines).map(([name, a]) => {
+      const n = a.b.length, k = a.w.length / n
+      if (!Number.isSafeInteger(k) || k < 1) {
+        throw new Error(`decode kernel: ${name}.w has ${a.w.length} numbers, not [in, ${n}]`)
+      }
+      // Each map writes a region of its own: a step reads a map's output while the next map runs.
+      return [name, { k, n, w: region(a.w.length), b: region(n), out: region(most * n) }]
+    })
+  )
+  const inputAt = region(most * Math.max(0, ...Object.values(affinesAt).map((a) => a.k)))
   // A wasm32 memory holds at most 4 GiB (65536 pages); the caches are most of it (2 · layers · rows · context · dModel
   // floats).
   const pages = Math.max(1, Math.ceil(end / 65536))
@@ -145,6 +162,17 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
     f32.set(w.g, weightsAt[name].g / 4)
     f32.set(w.b, weightsAt[name].b / 4)
   }
+  for (const [name, a] of Object.entries(s.affines)) {
+    f32.set(a.w, affinesAt[name].w / 4)
+    f32.set(a.b, affinesAt[name].b / 4)
+  }
+  /** The byte address of `a`'s data: where it is when it is a view of this memory (another kernel's output), else
+   * a copy's in region `at`. */
+  const addressIn = (a: Float32Array, floats: number, at: number): number => {
+    if (a.buffer === memory.buffer) return a.byteOffset
+    f32.set(a.subarray(0, floats), at / 4)
+    return at
+  }
   const room = (m: number) => {
     if (m > most) throw new Error(`decode kernel: ${m} positions, room for ${most}`)
   }
@@ -160,27 +188,34 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
       exports.layer_norm(xAt, w.g, w.b, normAt, m, d)
       return view(normAt, m * d)
     },
+    affine: (name, x, m) => {
+      room(m)
+      const a = affinesAt[name]
+      if (a === undefined) throw new Error(`decode kernel: no affine map ${name}`)
+      const from = addressIn(x, m * a.k, inputAt)
+      exports.affine(from, a.w, a.b, a.out, m, a.k, a.n)
+      return view(a.out, m * a.n)
+    },
     addInto: (y, m) => {
       room(m)
-      f32.set(y.subarray(0, m * d), attAt / 4)
-      exports.add_into(xAt, attAt, m * d)
+      exports.add_into(xAt, addressIn(y, m * d, attAt), m * d)
     },
     gelu: (h, m) => {
       room(m)
-      f32.set(h.subarray(0, m * s.hidden), hiddenAt / 4)
-      exports.gelu(hiddenAt, hiddenAt, m * s.hidden)
-      return view(hiddenAt, m * s.hidden)
+      const at = addressIn(h, m * s.hidden, hiddenAt)
+      exports.gelu(at, at, m * s.hidden)
+      return view(at, m * s.hidden)
     },
     attend: (l, qkv, which, lengths, n) => {
       const m = which.length * n
       room(m)
-      f32.set(qkv.subarray(0, m * 3 * d), qkvAt / 4)
+      const from = addressIn(qkv, m * 3 * d, qkvAt)
       for (let i = 0; i < which.length; i++) {
         i32[whichAt / 4 + i] = which[i]
         i32[lensAt / 4 + i] = lengths[i]
       }
       exports.attend(
-        qkvAt,
+        from,
         kAt[l],
         vAt[l],
         attAt,

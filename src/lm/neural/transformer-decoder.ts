@@ -6,13 +6,12 @@
  * it is rebuilt from the row's last floor(context/2) tokens (one batched prefill), which keeps the amortised cost per token
  * constant (at most twice a plain step) and every prediction conditioned on at least floor(context/2) tokens.
  *
- * Matrix products go through tf.matMul (XNNPACK on wasm) with the weights uploaded once; everything between them
- * (LayerNorm, the cached attention, the residual additions, GELU) is decode-kernel.ts's WebAssembly, the residual
- * stream and the caches in its own memory.
+ * A step is decode-kernel.ts's WebAssembly throughout (the affine maps, LayerNorm, the cached attention, the residual
+ * additions, GELU), the weights, the residual stream and the caches in its own memory. Its affine maps sum as
+ * tf.matMul (XNNPACK on wasm) does, which they replaced: the same bits as before, without a call into TF.js.
  */
 import { makeDecodeKernel } from "./decode-kernel.ts"
 import { checkedDecoder, type Decoder, type Params } from "./family.ts"
-import { residentAffine } from "./tensors.ts"
 import { paramShapes, type TransformerConfig, validateConfig } from "./transformer.ts"
 
 export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
@@ -20,14 +19,13 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
   if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`transformer decoder: rows must be >= 1, got ${rows}`)
   const d = c.dModel, T = c.context, V = c.vocab
   const keep = Math.max(1, Math.floor(T / 2))
-  const affines = residentAffine(params, paramShapes(c), [
+  const affineNames = [
     ...Array.from(
       { length: c.layers },
       (_, l) => ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"].map((n) => `h${l}.${n}`)
     ).flat(),
     "head"
-  ])
-  const affine = affines.apply
+  ]
   const normNames = [...Array.from({ length: c.layers }, (_, l) => [`h${l}.ln1`, `h${l}.ln2`]).flat(), "ln_f"]
   const kernel = makeDecodeKernel({
     layers: c.layers,
@@ -37,8 +35,10 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     heads: c.heads,
     hidden: params["h0.mlp.fc.b"]?.length ?? 4 * d,
     maxPositions: rows * keep,
-    norms: Object.fromEntries(normNames.map((n) => [n, { g: params[n + ".g"], b: params[n + ".b"] }]))
+    norms: Object.fromEntries(normNames.map((n) => [n, { g: params[n + ".g"], b: params[n + ".b"] }])),
+    affines: Object.fromEntries(affineNames.map((n) => [n, { w: params[n + ".w"], b: params[n + ".b"] }]))
   })
+  const affine = (x: Float32Array, m: number, name: string) => kernel.affine(name, x, m)
   let history = Array.from({ length: rows }, () => new Int32Array(T))
   let length = new Int32Array(rows)
 
@@ -109,6 +109,6 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
       history = Array.from(from, (f) => history[f].slice())
       length = Int32Array.from(from, (f) => length[f])
     },
-    dispose: () => affines.dispose()
+    dispose: () => {}
   })
 }
