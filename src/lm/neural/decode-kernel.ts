@@ -38,7 +38,8 @@ interface DecodeExports {
     heads: number,
     d: number,
     t: number,
-    scale: number
+    scale: number,
+    qf: number
   ): void
 }
 
@@ -127,6 +128,7 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
   const attAt = region(most * d)
   const hiddenAt = region(most * s.hidden)
   const scoresAt = region(s.context * 2)
+  const queryAt = region(d * 2)
   const whichAt = region(s.rows)
   const lensAt = region(s.rows)
   const weightsAt = Object.fromEntries(
@@ -227,7 +229,8 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
         s.heads,
         d,
         s.context,
-        scale
+        scale,
+        queryAt
       )
       return view(attAt, m * d)
     }

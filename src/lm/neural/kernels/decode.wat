@@ -9,12 +9,20 @@
 ;; the dot product; two output columns of P·V).
 
 ;; One query q (byte address) over cached keys/values at kc/vc + j·pitch bytes, j = 0..last: the softmax weights
-;; in `scores` (f64), the result at `out` [hd] (f32).
+;; in `scores` (f64), the result at `out` [hd] (f32). `qf` is room for the query in f64 [hd], promoted once.
 (func $head (param $q i32) (param $kc i32) (param $vc i32) (param $pitch i32) (param $last i32) (param $hd i32)
-  (param $scale f64) (param $scores i32) (param $out i32)
+  (param $scale f64) (param $scores i32) (param $out i32) (param $qf i32)
   (local $j i32) (local $k i32) (local $ko i32) (local $a v128) (local $b v128) (local $d0 f64) (local $sc f64)
-  (local $max f64) (local $sum f64) (local $e f64) (local $vo i32) (local $acc f64)
+  (local $max f64) (local $sum f64) (local $e f64) (local $vo i32) (local $acc f64) (local $c v128) (local $e4 v128)
+  (local $s2 v128)
   (local.set $max (f64.const -inf))
+  (local.set $k (i32.const 0))
+  (block $dp (loop $lp
+    (br_if $dp (i32.ge_s (local.get $k) (local.get $hd)))
+    (f64.store (i32.add (local.get $qf) (i32.shl (local.get $k) (i32.const 3)))
+      (f64.promote_f32 (f32.load (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 2))))))
+    (local.set $k (i32.add (local.get $k) (i32.const 1)))
+    (br $lp)))
   ;; scores
   (local.set $j (i32.const 0))
   (block $dj (loop $lj
@@ -26,10 +34,10 @@
     (block $dk (loop $lk
       (br_if $dk (i32.ge_s (i32.add (local.get $k) (i32.const 3)) (local.get $hd)))
       (local.set $a (f64x2.add (local.get $a) (f64x2.mul
-        (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 2)))))
+        (v128.load (i32.add (local.get $qf) (i32.shl (local.get $k) (i32.const 3))))
         (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $ko) (i32.shl (local.get $k) (i32.const 2))))))))
       (local.set $b (f64x2.add (local.get $b) (f64x2.mul
-        (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q) (i32.shl (i32.add (local.get $k) (i32.const 2)) (i32.const 2)))))
+        (v128.load offset=16 (i32.add (local.get $qf) (i32.shl (local.get $k) (i32.const 3))))
         (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $ko) (i32.shl (i32.add (local.get $k) (i32.const 2)) (i32.const 2))))))))
       (local.set $k (i32.add (local.get $k) (i32.const 4)))
       (br $lk)))
@@ -37,7 +45,7 @@
     (block $dr (loop $lr
       (br_if $dr (i32.ge_s (local.get $k) (local.get $hd)))
       (local.set $d0 (f64.add (local.get $d0) (f64.mul
-        (f64.promote_f32 (f32.load (i32.add (local.get $q) (i32.shl (local.get $k) (i32.const 2)))))
+        (f64.load (i32.add (local.get $qf) (i32.shl (local.get $k) (i32.const 3))))
         (f64.promote_f32 (f32.load (i32.add (local.get $ko) (i32.shl (local.get $k) (i32.const 2))))))))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $lr)))
@@ -70,8 +78,38 @@
       (f64.div (f64.load (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 3)))) (local.get $sum)))
     (local.set $j (i32.add (local.get $j) (i32.const 1)))
     (br $ln)))
-  ;; out[k] = sum over j of scores[j] * v[j][k], two columns at a time
+  ;; out[k] = sum over j of scores[j] * v[j][k], eight columns at a time (four f64x2 sums, one pass over j), then
+  ;; two, then an odd one; each column's sum runs over j in order, as the JavaScript's did
   (local.set $k (i32.const 0))
+  (block $d8 (loop $l8
+    (br_if $d8 (i32.gt_s (i32.add (local.get $k) (i32.const 8)) (local.get $hd)))
+    (local.set $a (v128.const f64x2 0 0))
+    (local.set $b (v128.const f64x2 0 0))
+    (local.set $c (v128.const f64x2 0 0))
+    (local.set $e4 (v128.const f64x2 0 0))
+    (local.set $vo (i32.add (local.get $vc) (i32.shl (local.get $k) (i32.const 2))))
+    (local.set $j (i32.const 0))
+    (block $dv8 (loop $lv8
+      (br_if $dv8 (i32.gt_s (local.get $j) (local.get $last)))
+      (local.set $s2 (f64x2.splat (f64.load (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 3))))))
+      (local.set $a (f64x2.add (local.get $a)
+        (f64x2.mul (local.get $s2) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $vo))))))
+      (local.set $b (f64x2.add (local.get $b)
+        (f64x2.mul (local.get $s2) (f64x2.promote_low_f32x4 (v128.load64_zero offset=8 (local.get $vo))))))
+      (local.set $c (f64x2.add (local.get $c)
+        (f64x2.mul (local.get $s2) (f64x2.promote_low_f32x4 (v128.load64_zero offset=16 (local.get $vo))))))
+      (local.set $e4 (f64x2.add (local.get $e4)
+        (f64x2.mul (local.get $s2) (f64x2.promote_low_f32x4 (v128.load64_zero offset=24 (local.get $vo))))))
+      (local.set $vo (i32.add (local.get $vo) (local.get $pitch)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $lv8)))
+    (local.set $vo (i32.add (local.get $out) (i32.shl (local.get $k) (i32.const 2))))
+    (v128.store64_lane 0 (local.get $vo) (f32x4.demote_f64x2_zero (local.get $a)))
+    (v128.store64_lane offset=8 0 (local.get $vo) (f32x4.demote_f64x2_zero (local.get $b)))
+    (v128.store64_lane offset=16 0 (local.get $vo) (f32x4.demote_f64x2_zero (local.get $c)))
+    (v128.store64_lane offset=24 0 (local.get $vo) (f32x4.demote_f64x2_zero (local.get $e4)))
+    (local.set $k (i32.add (local.get $k) (i32.const 8)))
+    (br $l8)))
   (block $dc (loop $lc
     (br_if $dc (i32.ge_s (i32.add (local.get $k) (i32.const 1)) (local.get $hd)))
     (local.set $a (v128.const f64x2 0 0))
@@ -107,10 +145,10 @@
 ;; One layer's attention for `count` rows, each taking `n` new positions: row i is cache row which[i], whose
 ;; first new position is lens[i]. The new positions' keys and values (from qkv [count·n, 3d]) go into the caches
 ;; kc, vc [rows, T, d] first; then each new position attends, head by head, over its row's cache up to itself,
-;; into att [count·n, d]. Addresses in bytes; which, lens: i32 arrays.
+;; into att [count·n, d]. Addresses in bytes; which, lens: i32 arrays; qf: room for one head's query in f64.
 (func (export "attend") (param $qkv i32) (param $kc i32) (param $vc i32) (param $att i32) (param $scores i32)
   (param $which i32) (param $lens i32) (param $count i32) (param $n i32) (param $heads i32) (param $d i32)
-  (param $t i32) (param $scale f64)
+  (param $t i32) (param $scale f64) (param $qf i32)
   (local $i i32) (local $s i32) (local $h i32) (local $r i32) (local $len i32) (local $hd i32) (local $src i32)
   (local $dst i32) (local $rowBytes i32) (local $base i32) (local $pos i32)
   (local.set $hd (i32.div_u (local.get $d) (local.get $heads)))
@@ -157,7 +195,8 @@
           (local.get $scores)
           (i32.add
             (i32.add (local.get $att) (i32.mul (local.get $pos) (local.get $rowBytes)))
-            (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+            (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+          (local.get $qf))
         (local.set $h (i32.add (local.get $h) (i32.const 1)))
         (br $lh)))
       (local.set $s (i32.add (local.get $s) (i32.const 1)))
