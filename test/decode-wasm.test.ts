@@ -218,7 +218,9 @@ describe("the decoder's wasm attention", () => {
       ["head", 64, 65],
       ["odd", 13, 7],
       ["narrow", 30, 9],
-      ["one", 1, 12]
+      ["one", 1, 12],
+      ["square", 9, 9],
+      ["square2", 9, 9]
     ]
     const rng = xoroshiro128plus(77)
     const normal = () => (uniformFloat64(rng) * 2 - 1) * 3
@@ -251,6 +253,10 @@ describe("the decoder's wasm attention", () => {
       const copy = Float32Array.from(normed)
       const fromView = kernel.affine("one", normed.subarray(0, 5), 5)
       assert.deepEqual(bits(fromView), bits(reference.apply(copy.subarray(0, 5), 5, "one")))
+      // Maps as wide share an output region: one map's output fed to another as wide is read before it is written.
+      const x = Float32Array.from({ length: 6 * 9 }, normal)
+      const twice = kernel.affine("square2", kernel.affine("square", x, 6), 6)
+      assert.deepEqual(bits(twice), bits(reference.apply(reference.apply(x, 6, "square"), 6, "square2")))
       assert.throws(() => kernel.affine("nope", copy, 1), /no affine map nope/)
     } finally {
       reference.dispose()

@@ -91,7 +91,7 @@ export interface DecodeKernel {
   readonly x: Float32Array
   /** LayerNorm `name` of x's first m rows: a view, valid until the next call. */
   readonly layerNorm: (name: string, m: number) => Float32Array
-  /** x [m, in] · W + b of affine map `name`, [m, out]: a view, valid until that map's next call. */
+  /** x [m, in] · W + b of affine map `name`, [m, out]: a view, valid until the next call of a map as wide. */
   readonly affine: (name: string, x: Float32Array, m: number) => Float32Array
   /** x's first m rows += `y` [m, dModel]. */
   readonly addInto: (y: Float32Array, m: number) => void
@@ -134,14 +134,17 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
   const weightsAt = Object.fromEntries(
     Object.entries(s.norms).map(([name, w]) => [name, { g: region(w.g.length), b: region(w.b.length) }])
   )
+  // Maps of one output width share one output region (every layer's qkv, say): a step uses a map's output before
+  // the next map of that width runs. An input inside the region it would be written to is copied out first.
+  const outAt = new Map<number, number>()
   const affinesAt = Object.fromEntries(
     Object.entries(s.affines).map(([name, a]) => {
       const n = a.b.length, k = a.w.length / n
       if (!Number.isSafeInteger(k) || k < 1) {
         throw new Error(`decode kernel: ${name}.w has ${a.w.length} numbers, not [in, ${n}]`)
       }
-      // Each map writes a region of its own: a step reads a map's output while the next map runs.
-      return [name, { k, n, w: region(a.w.length), b: region(n), out: region(most * n) }]
+      if (!outAt.has(n)) outAt.set(n, region(most * n))
+      return [name, { k, n, w: region(a.w.length), b: region(n), out: outAt.get(n)! }]
     })
   )
   const inputAt = region(most * Math.max(0, ...Object.values(affinesAt).map((a) => a.k)))
@@ -194,7 +197,9 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
       room(m)
       const a = affinesAt[name]
       if (a === undefined) throw new Error(`decode kernel: no affine map ${name}`)
-      const from = addressIn(x, m * a.k, inputAt)
+      const inside = x.buffer === memory.buffer && x.byteOffset < a.out + most * a.n * 4 &&
+        x.byteOffset + m * a.k * 4 > a.out
+      const from = inside ? addressIn(x.slice(0, m * a.k), m * a.k, inputAt) : addressIn(x, m * a.k, inputAt)
       exports.affine(from, a.w, a.b, a.out, m, a.k, a.n)
       return view(a.out, m * a.n)
     },
