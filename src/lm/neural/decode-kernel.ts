@@ -135,7 +135,7 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
     Object.entries(s.norms).map(([name, w]) => [name, { g: region(w.g.length), b: region(w.b.length) }])
   )
   // Maps of one output width share one output region (every layer's qkv, say): a step uses a map's output before
-  // the next map of that width runs. An input inside the region it would be written to is copied out first.
+  // the next map of that width runs. An input inside the part of the region a call writes is copied out first.
   const outAt = new Map<number, number>()
   const affinesAt = Object.fromEntries(
     Object.entries(s.affines).map(([name, a]) => {
@@ -171,10 +171,13 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
     f32.set(a.w, affinesAt[name].w / 4)
     f32.set(a.b, affinesAt[name].b / 4)
   }
-  /** The byte address of `a`'s data: where it is when it is a view of this memory (another kernel's output), else
-   * a copy's in region `at`. */
-  const addressIn = (a: Float32Array, floats: number, at: number): number => {
-    if (a.buffer === memory.buffer) return a.byteOffset
+  /**
+   * The byte address of `a`'s first `floats` numbers: where they are when `a` is a view of this memory (another
+   * kernel's output) clear of the `bytes` at `written` the caller will write, else a copy's in region `at`.
+   */
+  const addressIn = (a: Float32Array, floats: number, at: number, written = 0, bytes = 0): number => {
+    const clear = a.byteOffset + floats * 4 <= written || a.byteOffset >= written + bytes
+    if (a.buffer === memory.buffer && clear) return a.byteOffset
     f32.set(a.subarray(0, floats), at / 4)
     return at
   }
@@ -197,9 +200,7 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
       room(m)
       const a = affinesAt[name]
       if (a === undefined) throw new Error(`decode kernel: no affine map ${name}`)
-      const inside = x.buffer === memory.buffer && x.byteOffset < a.out + most * a.n * 4 &&
-        x.byteOffset + m * a.k * 4 > a.out
-      const from = inside ? addressIn(x.slice(0, m * a.k), m * a.k, inputAt) : addressIn(x, m * a.k, inputAt)
+      const from = addressIn(x, m * a.k, inputAt, a.out, m * a.n * 4)
       exports.affine(from, a.w, a.b, a.out, m, a.k, a.n)
       return view(a.out, m * a.n)
     },

@@ -38,7 +38,6 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     norms: Object.fromEntries(normNames.map((n) => [n, { g: params[n + ".g"], b: params[n + ".b"] }])),
     affines: Object.fromEntries(affineNames.map((n) => [n, { w: params[n + ".w"], b: params[n + ".b"] }]))
   })
-  const affine = (x: Float32Array, m: number, name: string) => kernel.affine(name, x, m)
   let history = Array.from({ length: rows }, () => new Int32Array(T))
   let length = new Int32Array(rows)
 
@@ -60,15 +59,15 @@ export const transformerDecoder = (c: TransformerConfig, params: Params, rows: n
     const starts = which.map((r) => length[r])
     for (let l = 0; l < c.layers; l++) {
       const p = `h${l}.`
-      const qkv = affine(kernel.layerNorm(p + "ln1", m), m, p + "attn.qkv")
-      kernel.addInto(affine(kernel.attend(l, qkv, which, starts, n), m, p + "attn.proj"), m)
-      const hidden = kernel.gelu(affine(kernel.layerNorm(p + "ln2", m), m, p + "mlp.fc"), m)
-      kernel.addInto(affine(hidden, m, p + "mlp.proj"), m)
+      const qkv = kernel.affine(p + "attn.qkv", kernel.layerNorm(p + "ln1", m), m)
+      kernel.addInto(kernel.affine(p + "attn.proj", kernel.attend(l, qkv, which, starts, n), m), m)
+      const hidden = kernel.gelu(kernel.affine(p + "mlp.fc", kernel.layerNorm(p + "ln2", m), m), m)
+      kernel.addInto(kernel.affine(p + "mlp.proj", hidden, m), m)
     }
     which.forEach((r) => (length[r] += n))
     // Only each row's last position needs the head: those rows first (moving forward, so none is overwritten unread).
     for (let i = 0; i < which.length; i++) x.copyWithin(i * d, (i * n + n - 1) * d, (i * n + n) * d)
-    return affine(kernel.layerNorm("ln_f", which.length), which.length, "head")
+    return kernel.affine("head", kernel.layerNorm("ln_f", which.length), which.length)
   }
 
   return checkedDecoder("transformer", {
