@@ -17,12 +17,12 @@ import { Effect } from "effect"
 import { execute } from "../src/engine/execute.ts"
 import { localInProcess } from "../src/engine/layers.ts"
 import { chain } from "./support/chain.ts"
+import { median } from "./support/median.ts"
 
 const ROOT = resolve(import.meta.dirname, "..")
 const ANCHOR = resolve(ROOT, "../shared/anchors/snakemake-chain/Snakefile")
 const REPEATS = 5
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const time = (f: () => void) => {
   const t = process.hrtime.bigint()
   f()

@@ -15,6 +15,7 @@ import {
   decodeCorpus,
   encodeCorpus
 } from "../src/artifact/corpus.ts"
+import { median } from "./support/median.ts"
 
 const HASH_BYTES = 256 * 1024 * 1024
 const DOCUMENTS = 1_000_000
@@ -58,11 +59,6 @@ export const syntheticDocuments = (n: number): Array<{ id: string; text: string 
     docs[i] = { id: `d${String(i).padStart(7, "0")}`, text }
   }
   return docs
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]
 }
 
 /** Median seconds over `repeats` runs after one warm-up run. */

@@ -21,10 +21,10 @@ import { sha256 } from "../src/hash/index.ts"
 import { makeLocalStore } from "../src/store/local.ts"
 import { nginxMissing, startNginx } from "../test/support/nginx.ts"
 import { chain } from "./support/chain.ts"
+import { median } from "./support/median.ts"
 
 const REPEATS = 5
 const GENERATIONS = 100
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const seconds = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e9
 
 export const main = async () => {

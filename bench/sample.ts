@@ -16,6 +16,7 @@ import { parseArgs } from "node:util"
 import { selectBackend } from "../src/lm/neural/backend.ts"
 import { forward, initParams, type TransformerConfig } from "../src/lm/neural/transformer.ts"
 import { transformerDecoder } from "../src/lm/neural/transformer-decoder.ts"
+import { median } from "./support/median.ts"
 
 const { values } = parseArgs({ options: { length: { type: "string", default: "256" } }, strict: true })
 const LENGTH = Number(values.length)
@@ -129,7 +130,6 @@ const torchRate = (threads: number): { rate: number; engine: string } | undefine
 // One pass takes about half a second, so a single pair of timings moves with whatever else the machine does
 // (measured: 0.58x-1.18x in three runs a minute apart). Each round times one pass of ours and one run of the anchor
 // on 1 and 2 threads, interleaved, so that both see the same machine; the medians are compared.
-const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const rounds = Array.from({ length: ROUNDS }, () => ({
   ours: rate(timed(cachedRun).seconds),
   anchors: [1, 2].map((threads) => ({ threads, result: torchRate(threads) }))
