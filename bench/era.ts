@@ -23,8 +23,8 @@ import { netFromSafetensors } from "../src/lm/neural/families.ts"
 import { crossValidateL2 } from "../src/lm/probe/crossval.ts"
 import { pooledHidden } from "../src/lm/probe/features.ts"
 import { fitLogistic, predictLogistic } from "../src/lm/probe/logistic.ts"
-import { encode, EOS_ID, type TokenizerSpec } from "../src/lm/tokenizer.ts"
 import { DEFAULT_L2_GRID } from "../src/stages/downstream-params.ts"
+import { sequences } from "../src/stages/downstream-run.ts"
 import { loadSotu } from "../src/stages/sources.ts"
 import { eraTask } from "../src/stages/tasks.ts"
 import { readArtifact } from "../src/store/read.ts"
@@ -126,15 +126,6 @@ const modelsOf = (store: string) =>
     }).pipe(Effect.provide(storeInProcess(store, "read")))
   )
 
-const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>) =>
-  examples.map((e) => {
-    const ids = encode(tokenizer, e.text)
-    const seq = new Int32Array(ids.length + 1)
-    seq[0] = EOS_ID
-    seq.set(ids, 1)
-    return seq
-  })
-
 const neural = values.store === undefined ? undefined : await modelsOf(values.store)
 if (neural !== undefined) await usePlannedBackend()
 console.log(
@@ -159,7 +150,9 @@ for (const v of variants) {
     `words ${textProbe(task.train, task.test, k, words, 100)}`
   ]
   if (neural !== undefined) {
-    const train = sequences(neural.tokenizer, task.train), test = sequences(neural.tokenizer, task.test)
+    // Each passage whole (the stage reads a text's first maxTokens tokens): windows cover what the context does not.
+    const whole = Number.MAX_SAFE_INTEGER
+    const train = sequences(neural.tokenizer, task.train, whole), test = sequences(neural.tokenizer, task.test, whole)
     const y = Int32Array.from(task.train, (e) => e.label)
     for (const [name, model] of Object.entries(neural.models)) {
       if (model.family !== "neural") throw new Error(`${name}: a ${model.family} model has no hidden states`)

@@ -15,7 +15,7 @@ import type { RunContext } from "../pipeline/stage.ts"
 import { DEFAULT_L2_GRID, type DownstreamEvalParams } from "./downstream-params.ts"
 
 /** Each example as the model reads it: <eos>, then its first `maxTokens` tokens. */
-const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>, maxTokens: number) =>
+export const sequences = (tokenizer: TokenizerSpec, examples: ReadonlyArray<TaskExample>, maxTokens: number) =>
   examples.map((e) => {
     const ids = encode(tokenizer, e.text)
     if (ids.length === 0) throw new Error(`task example ${e.id} has no tokens under the model's tokenizer`)
