@@ -13,12 +13,12 @@
 // external, loaded from node_modules when imported.
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
-import { join, relative } from "node:path"
+import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { effectNamespaces, unbarrelEffect } from "./effect-imports.mjs"
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url))
-const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/effect-imports.mjs", "bin/root.mjs", "package.json"]
+const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/effect-imports.mjs", "bin/load.cjs", "package.json"]
 
 const listFiles = (dir) =>
   readdirSync(dir, { withFileTypes: true })
@@ -112,40 +112,107 @@ const shared = (root, entries, namespaces) => {
   return [...names].sort()
 }
 
-/** Packages bundled into the CLI; every other bare import stays external. */
-const BUNDLED = /^(?:effect|@effect\/[^/]+)(?:\/|$)/
+/**
+ * Packages bundled into the CLI: Effect (one copy shared with pipeline files) and the small ES-module-only packages
+ * src/ imports at its top level, which require() cannot load. Every other package stays external, loaded by
+ * require() from node_modules when a module that imports it first runs.
+ */
+const BUNDLED = /^(?:effect|@effect\/[^/]+|canonicalize|pure-rand)(?:\/|$)/
+/**
+ * External packages a src/ file imports dynamically that require() cannot load (ES modules with top-level await):
+ * they stay `import()`. Every other dynamic import of a package becomes a require(), so that a package and the one
+ * it extends (@tensorflow/tfjs-backend-wasm and @tensorflow/tfjs-core) are the same copy, CommonJS's.
+ */
+const ASYNC_ESM = /^(?:vega|vega-lite)(?:\/|$)/
+const DYNAMIC_IMPORT = /\bimport\((?=\s*(?:[^"'\s]|["'](?:vega|vega-lite)(?:\/[^"']*)?["']))/g
 
 /**
- * esbuild plugin: a src/ file's `import.meta.url` and `import.meta.dirname` would be the chunk's once bundled, so
- * they become the source file's own (bin/root.mjs, imported as "#ouro/root", knows where the package is): a worker
- * entry, a wasm kernel, a createRequire next to src/X.ts find what they found unbundled.
+ * esbuild plugin for both passes. A src/ file's `import.meta.url`, `.dirname`, `.filename` and `.resolve(...)` would
+ * be the bundle's once bundled, so they become the source file's own (functions the bundle's banner defines, which
+ * know where the package is): a worker entry, a wasm kernel, a createRequire next to src/X.ts find what they found
+ * unbundled. `ouro-registry:` is the bundle's entry: a loader per module (`import()` of it, which esbuild makes a
+ * lazy initialiser inside the bundle).
  */
-const sourceLocation = (root, namespaces) => ({
+const sourceLocation = (root, namespaces, registry) => ({
   name: "ouro-source-location",
   setup(build) {
-    build.onResolve({ filter: /^ouro-vendor:/ }, (args) => ({ path: args.path.slice(12), namespace: "ouro-vendor" }))
+    build.onResolve({ filter: /^ouro-(?:vendor|registry):/ }, (args) => ({
+      path: args.path.slice(args.path.indexOf(":") + 1),
+      namespace: args.path.slice(0, args.path.indexOf(":"))
+    }))
     build.onLoad({ filter: /.*/, namespace: "ouro-vendor" }, (args) => ({
       contents: `export * from ${JSON.stringify(args.path)}\n`,
       resolveDir: root,
       loader: "js"
     }))
-    build.onResolve({ filter: /^[^./#]|^#ouro\/root$/ }, (args) => {
-      if (args.path === "#ouro/root") return { path: args.path, external: true }
-      if (args.path.startsWith("node:") || !BUNDLED.test(args.path)) return { path: args.path, external: true }
+    build.onLoad({ filter: /.*/, namespace: "ouro-registry" }, () => ({
+      contents: `export const modules = {\n${
+        registry.map(([name, spec]) => `  ${JSON.stringify(name)}: () => import(${JSON.stringify(spec)}),\n`).join("")
+      }}\n`,
+      resolveDir: root,
+      loader: "js"
+    }))
+    build.onResolve({ filter: /.*/, namespace: "ouro-require" }, (args) => ({ path: args.path, external: true }))
+    build.onLoad({ filter: /.*/, namespace: "ouro-require" }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)})\n`,
+      loader: "js"
+    }))
+    build.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith("node:") || !BUNDLED.test(args.path)) {
+        const required = args.kind === "dynamic-import" && !ASYNC_ESM.test(args.path)
+        return required ? { path: args.path, namespace: "ouro-require" } : { path: args.path, external: true }
+      }
       return undefined
     })
     build.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
       const text = unbarrelEffect(readFileSync(args.path, "utf8"), namespaces)
+        // An import() the bundle cannot resolve itself (a computed specifier, a package require() cannot load) is
+        // made by bin/load.cjs: V8 loses a script's import() callback when it is compiled from the code cache.
+        .replace(DYNAMIC_IMPORT, "__ouroSource.import(")
       if (!text.includes("import.meta")) return { contents: text, loader: "ts" }
       const rel = JSON.stringify(relative(root, args.path).split("\\").join("/"))
       const contents = text
-        .replaceAll("import.meta.url", `__ouroSourceUrl(${rel})`)
-        .replaceAll("import.meta.dirname", `__ouroSourceDir(${rel})`)
-        + `\nimport { sourceDir as __ouroSourceDir, sourceUrl as __ouroSourceUrl } from "#ouro/root"\n`
+        .replaceAll("import.meta.url", `__ouroSource.url(${rel})`)
+        .replaceAll("import.meta.dirname", `__ouroSource.dirname(${rel})`)
+        .replaceAll("import.meta.filename", `__ouroSource.filename(${rel})`)
+        .replaceAll("import.meta.resolve(", `__ouroSource.resolve(${rel}, `)
       return { contents, loader: "ts" }
     })
   }
 })
+
+/** The bundle's banner: where the package is (the bundle is build/<hash>/ouro.cjs), for `__ouroSource`. */
+const BANNER = `var __ouroSource = (() => {
+  const { dirname, join, resolve } = require("node:path")
+  const { pathToFileURL } = require("node:url")
+  const root = resolve(__dirname, "..", "..")
+  const filename = (rel) => join(root, rel)
+  return {
+    filename,
+    dirname: (rel) => dirname(filename(rel)),
+    url: (rel) => pathToFileURL(filename(rel)).href,
+    resolve: (rel, spec) => pathToFileURL(require("node:module").createRequire(filename(rel)).resolve(spec)).href,
+    import: (spec) => require("../../bin/load.cjs").importModule(spec)
+  }
+})();`
+
+/**
+ * build/<hash>/X.js, the ES module standing for the module `name` of the bundle: it runs that module (once per
+ * thread: the bundle's loader initialises each module once) and exports what it exports, as constants (no src/ or
+ * Effect module exports a `let`).
+ */
+const shim = (name, names) => {
+  const up = "../".repeat(name.split("/").length - 1) || "./"
+  const named = names.filter((n) => n !== "default")
+  return [
+    "// Generated by bin/bundle.mjs: this module of the bundle (ouro.cjs), as an ES module.",
+    `import modules from "${up}modules.cjs"`,
+    `const m = await modules[${JSON.stringify(name)}]()`,
+    ...(named.length > 0 ? [`export const { ${named.join(", ")} } = m`] : []),
+    ...(names.includes("default") ? ["export default m.default"] : []),
+    ""
+  ].join("\n")
+}
 
 /**
  * Builds the bundle into build/<hash>/ (a temporary folder renamed into place, so a half-written build never has
@@ -170,25 +237,65 @@ export const buildBundle = async (root = ROOT) => {
     in: `ouro-vendor:effect/${n}`,
     out: `vendor/effect/${n}`
   }))
-  const built = await build({
-    // OURO_METAFILE=path: esbuild's metafile written there, to see what the CLI's start-up loads and why.
-    metafile: process.env.OURO_METAFILE !== undefined,
+  const common = {
     absWorkingDir: root,
-    entryPoints: [...entries, ...vendor],
-    outdir: tmp,
     bundle: true,
-    splitting: true,
-    format: "esm",
     platform: "node",
     target: "node20",
     keepNames: true,
-    chunkNames: "chunks/[name]-[hash]",
     define: { __OURO_BUILD__: JSON.stringify(hash) },
     tsconfig: join(root, "tsconfig.json"),
-    logLevel: "warning",
-    plugins: [sourceLocation(root, namespaces)]
+    logLevel: "warning"
+  }
+  // Pass 1, not written: what each module exports (esbuild's metafile has that for ES module entry points).
+  const esm = await build({
+    ...common,
+    entryPoints: [...entries, ...vendor],
+    outdir: tmp,
+    splitting: true,
+    format: "esm",
+    write: false,
+    metafile: true,
+    logLevel: "silent",
+    plugins: [sourceLocation(root, namespaces, [])]
   })
-  if (built.metafile !== undefined) writeFileSync(process.env.OURO_METAFILE, JSON.stringify(built.metafile))
+  const registry = [
+    ...entries.map((e) => [e.out, e.in]),
+    ...vendor.map((v) => [v.out, v.in.slice("ouro-vendor:".length)])
+  ]
+  const names = new Set(registry.map(([name]) => name))
+  const exportsOf = new Map()
+  for (const [out, meta] of Object.entries(esm.metafile.outputs)) {
+    const name = relative(tmp, join(root, out)).replace(/\.js$/, "").split("\\").join("/")
+    if (names.has(name)) exportsOf.set(name, meta.exports)
+  }
+  if (exportsOf.size !== names.size) {
+    throw new Error(`bundle: no exports found for ${[...names].filter((n) => !exportsOf.has(n))}`)
+  }
+  // Pass 2: the bundle, one CommonJS file, so that bin/load.cjs can load it with V8's code cache.
+  const built = await build({
+    ...common,
+    // OURO_METAFILE=path: esbuild's metafile also written there, to see what the bundle holds and why.
+    metafile: true,
+    entryPoints: [{ in: "ouro-registry:modules", out: "ouro" }],
+    outdir: tmp,
+    outExtension: { ".js": ".cjs" },
+    format: "cjs",
+    banner: { js: BANNER },
+    plugins: [sourceLocation(root, namespaces, registry)]
+  })
+  if (process.env.OURO_METAFILE !== undefined) writeFileSync(process.env.OURO_METAFILE, JSON.stringify(built.metafile))
+  const unresolved = Object.values(built.metafile.outputs)
+    .flatMap((o) => o.imports)
+    .filter((i) => i.kind === "dynamic-import" && i.external)
+  if (unresolved.length > 0) {
+    throw new Error(`bundle: import() the bundle cannot make: ${unresolved.map((i) => i.path).join(", ")}`)
+  }
+  for (const [name, names] of exportsOf) {
+    mkdirSync(dirname(join(tmp, name)), { recursive: true })
+    writeFileSync(join(tmp, `${name}.js`), shim(name, names))
+  }
+  writeFileSync(join(tmp, "modules.cjs"), `module.exports = require("../../bin/load.cjs").load(__dirname)\n`)
   writeFileSync(join(tmp, "vendor", "namespaces.json"), `${JSON.stringify([...namespaces].sort())}\n`)
   writeFileSync(join(tmp, "stamps"), before)
   writeFileSync(join(tmp, "complete"), `${hash}\n`)

@@ -42,7 +42,9 @@ const program = Effect.gen(function*() {
   }
 }).pipe(Effect.provide(layer))
 
-const handle = await Effect.runPromise(program)
+// Tasks wait for the pipeline: a promise, not a top-level await (the bundled CLI is one CommonJS file). A pipeline
+// that fails to load rejects it unhandled, which ends the worker with that error, as before.
+const handle = Effect.runPromise(program)
 port.on("message", (task: WorkerTask) => {
-  void Effect.runPromise(handle(task)).then((reply) => port.postMessage(reply))
+  void handle.then((h) => Effect.runPromise(h(task))).then((reply) => port.postMessage(reply))
 })

@@ -7,6 +7,8 @@ import * as tf from "@tensorflow/tfjs-core"
 import { createRequire } from "node:module"
 import { dirname } from "node:path"
 import { type BackendName, BACKEND_ORDER as ORDER, plannedBackend, versionsFor } from "./backend-plan.ts"
+import { loadDecodeKernels } from "./decode-kernel.ts"
+import { loadSimdKernels } from "./simd-kernels.ts"
 
 export type { BackendName } from "./backend-plan.ts"
 
@@ -74,6 +76,8 @@ export const selectBackend = (options: SelectBackendOptions = {}): Promise<Backe
   if (chosen !== undefined && chosenPrefer === prefer) return chosen
   chosenPrefer = prefer
   chosen = (async () => {
+    // The model's own wasm kernels, which every backend's training and sampling call.
+    await Promise.all([loadSimdKernels(), loadDecodeKernels()])
     const skipped: string[] = []
     for (const name of ORDER.slice(ORDER.indexOf(prefer))) {
       try {

@@ -19,13 +19,15 @@ export interface ShardRequest {
 const port = parentPort
 if (port === null) throw new Error("grad-worker: not started as a worker thread")
 const init = workerData as Init
-const info = await selectBackend({ prefer: init.backend })
-port.postMessage({ ready: info.name })
+// Messages wait for the backend: a promise, not a top-level await (the bundled CLI is one CommonJS file).
+const ready = selectBackend({ prefer: init.backend }).then((info) => port.postMessage({ ready: info.name }))
 port.on("message", (req: ShardRequest) => {
-  try {
-    const { loss, grads } = lossAndGrads(init.config, req.params, req.inputs, req.targets, req.batch, init.impl)
-    port.postMessage({ loss, grads }, Object.values(grads).map((g) => g.buffer as ArrayBuffer))
-  } catch (e) {
-    port.postMessage({ error: e instanceof Error ? e.stack ?? e.message : String(e) })
-  }
+  void ready.then(() => {
+    try {
+      const { loss, grads } = lossAndGrads(init.config, req.params, req.inputs, req.targets, req.batch, init.impl)
+      port.postMessage({ loss, grads }, Object.values(grads).map((g) => g.buffer as ArrayBuffer))
+    } catch (e) {
+      port.postMessage({ error: e instanceof Error ? e.stack ?? e.message : String(e) })
+    }
+  })
 })

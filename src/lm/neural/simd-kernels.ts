@@ -76,7 +76,22 @@ const compile = async (): Promise<Kernels> => {
   }
 }
 
-const kernels: Kernels = await compile()
+let loaded: Kernels | undefined
+let loading: Promise<void> | undefined
+
+/**
+ * Assembles and instantiates the kernels, once per thread. selectBackend (backend.ts) awaits it, so every neural
+ * stage has them; the functions below throw until it has finished. (Not a top-level await: the bundled CLI is one
+ * CommonJS file, which cannot hold one.)
+ */
+export const loadSimdKernels = (): Promise<void> => (loading ??= compile().then((k) => {
+  loaded = k
+}))
+
+const kernels = (): Kernels => {
+  if (loaded === undefined) throw new Error("simd-kernels().ts: kernels not loaded (await loadSimdKernels() first)")
+  return loaded
+}
 
 /** Whether these kernels apply (head size a multiple of the 4 SIMD lanes). */
 export const wasmAttentionFits = (hd: number): boolean => hd % 4 === 0
@@ -96,9 +111,9 @@ const regions = <K extends string>(floats: Record<K, number>): { at: Record<K, n
     at[k] = end
     end += Math.ceil(floats[k] / 4) * 16
   }
-  const have = kernels.memory.buffer.byteLength
-  if (end > have) kernels.memory.grow(Math.ceil((end - have) / 65536))
-  return { at, f32: new Float32Array(kernels.memory.buffer) }
+  const have = kernels().memory.buffer.byteLength
+  if (end > have) kernels().memory.grow(Math.ceil((end - have) / 65536))
+  return { at, f32: new Float32Array(kernels().memory.buffer) }
 }
 
 /** Forward: out [B·T, d] from fused qkv [B·T, 3d]; p receives the probabilities (attentionProbabilitiesWasm). */
@@ -118,9 +133,9 @@ export const attentionForwardWasm = (
     const xb = at.x + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
       const s = at.p + (b * heads + h) * tile * 4
-      kernels.scores(xb + h * hd * 4, d3 * 4, xb + (d + h * hd) * 4, d3 * 4, s, tp * 4, t, hd, 1 / Math.sqrt(hd))
-      kernels.softmaxRows(s, tp * 4, t)
-      kernels.pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
+      kernels().scores(xb + h * hd * 4, d3 * 4, xb + (d + h * hd) * 4, d3 * 4, s, tp * 4, t, hd, 1 / Math.sqrt(hd))
+      kernels().softmaxRows(s, tp * 4, t)
+      kernels().pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
     }
   }
   out.set(f32.subarray(at.out / 4, at.out / 4 + out.length))
@@ -148,11 +163,11 @@ export const attentionBackwardWasm = (
     for (let h = 0; h < heads; h++) {
       const s = at.p + (b * heads + h) * tile * 4
       const q = xb + h * hd * 4, k = xb + (d + h * hd) * 4, v = xb + (2 * d + h * hd) * 4, go = gb + h * hd * 4
-      kernels.ptv(s, tp * 4, go, d * 4, db + (2 * d + h * hd) * 4, d3 * 4, t, hd) // dV = Pᵀ·dOut
-      kernels.scores(go, d * 4, v, d3 * 4, at.ds, tp * 4, t, hd, 1) // dP = dOut·Vᵀ (causal half)
-      kernels.softmaxGradRows(s, at.ds, tp * 4, t, 1 / Math.sqrt(hd)) // dS
-      kernels.pv(at.ds, tp * 4, k, d3 * 4, db + h * hd * 4, d3 * 4, t, hd) // dQ = dS·K
-      kernels.ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
+      kernels().ptv(s, tp * 4, go, d * 4, db + (2 * d + h * hd) * 4, d3 * 4, t, hd) // dV = Pᵀ·dOut
+      kernels().scores(go, d * 4, v, d3 * 4, at.ds, tp * 4, t, hd, 1) // dP = dOut·Vᵀ (causal half)
+      kernels().softmaxGradRows(s, at.ds, tp * 4, t, 1 / Math.sqrt(hd)) // dS
+      kernels().pv(at.ds, tp * 4, k, d3 * 4, db + h * hd * 4, d3 * 4, t, hd) // dQ = dS·K
+      kernels().ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
     }
   }
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
@@ -162,7 +177,7 @@ export const attentionBackwardWasm = (
 export const geluForwardWasm = (x: Float32Array, y: Float32Array): void => {
   const { at, f32 } = regions({ x: x.length, y: y.length })
   f32.set(x, at.x / 4)
-  kernels.gelu(at.x, at.y, x.length)
+  kernels().gelu(at.x, at.y, x.length)
   y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
 }
 
@@ -171,7 +186,7 @@ export const geluBackwardWasm = (x: Float32Array, dy: Float32Array, dx: Float32A
   const { at, f32 } = regions({ x: x.length, dy: dy.length, dx: dx.length })
   f32.set(x, at.x / 4)
   f32.set(dy, at.dy / 4)
-  kernels.geluGrad(at.x, at.dy, at.dx, x.length)
+  kernels().geluGrad(at.x, at.dy, at.dx, x.length)
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
 }
 
@@ -192,7 +207,7 @@ export const layerNormForwardWasm = (
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
   f32.set(b, at.b / 4)
-  kernels.layerNorm(at.x, at.g, at.b, at.y, at.stats, rows, d)
+  kernels().layerNorm(at.x, at.g, at.b, at.y, at.stats, rows, d)
   y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
   stats.set(f32.subarray(at.stats / 4, at.stats / 4 + 2 * rows))
 }
@@ -223,9 +238,9 @@ export const layerNormBackwardWasm = (
   f32.set(g, at.g / 4)
   f32.set(stats, at.stats / 4)
   f32.fill(0, at.dg64 / 4, at.db64 / 4 + 2 * d)
-  kernels.layerNormGrad(at.x, at.dy, at.g, at.stats, at.dx, at.dg64, at.db64, rows, d)
+  kernels().layerNormGrad(at.x, at.dy, at.g, at.stats, at.dx, at.dg64, at.db64, rows, d)
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
-  const f64 = new Float64Array(kernels.memory.buffer)
+  const f64 = new Float64Array(kernels().memory.buffer)
   for (let c = 0; c < d; c++) {
     dg[c] = f64[at.dg64 / 8 + c]
     db[c] = f64[at.db64 / 8 + c]
@@ -250,7 +265,7 @@ export const weightGradWasm = (
   const { at, f32 } = regions({ x: x.length, g: g.length, dw: din * dout, db: dout })
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
-  kernels.weightGrad(at.x, din, at.g, dout, rows, at.dw, at.db)
+  kernels().weightGrad(at.x, din, at.g, dout, rows, at.dw, at.db)
   dw.set(f32.subarray(at.dw / 4, at.dw / 4 + dw.length))
   db.set(f32.subarray(at.db / 4, at.db / 4 + dout))
 }
