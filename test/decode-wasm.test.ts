@@ -7,12 +7,12 @@
  * outputs unchanged.
  */
 import assert from "node:assert/strict"
-import { describe, it } from "node:test"
+import { before, describe, it } from "node:test"
 import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { selectBackend } from "../src/lm/neural/backend.ts"
-import { type DecodeShape, makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
-import { geluForwardWasm } from "../src/lm/neural/simd-kernels.ts"
+import { type DecodeShape, loadDecodeKernels, makeDecodeKernel } from "../src/lm/neural/decode-kernel.ts"
+import { geluForwardWasm, loadSimdKernels } from "../src/lm/neural/simd-kernels.ts"
 import { residentAffine } from "../src/lm/neural/tensors.ts"
 
 /** The JavaScript cached attention of transformer-decoder.ts before the kernel (one head of one query). */
@@ -128,6 +128,9 @@ const shape = (
 })
 
 describe("the decoder's wasm attention", () => {
+  // What selectBackend does before any neural stage runs.
+  before(() => Promise.all([loadDecodeKernels(), loadSimdKernels()]))
+
   for (const [d, heads] of [[64, 4], [30, 2], [14, 7], [12, 12], [36, 3]] as const) {
     it(`gives the JavaScript's bits, dModel ${d}, ${heads} heads (head size ${d / heads})`, () => {
       const rows = 5, T = 9, layers = 2
