@@ -4,13 +4,16 @@
 //
 // build/<hash>/ holds one build, <hash> being the SHA-256 (first 16 hex digits) of everything the build is made of:
 // every file under src/, the bin/ files listed in INPUTS and package.json. A build whose folder is named by the
-// current hash is fresh; any other is stale, and bin/ouro.js ignores it. Every file of src/ is an entry point
-// (esbuild code splitting: shared code lives once, in build/<hash>/chunks/), so that src/X.ts has a counterpart
-// build/<hash>/X.js sharing the CLI's module instances, and so does each Effect module src/ uses
-// (build/<hash>/vendor/effect/X.js): src/pipeline/compile.ts points a pipeline file's imports of "ouroboros", of a
-// src/ file and of Effect at them, so a pipeline sees the CLI's one Pipeline class and one Effect runtime. effect and
-// @effect/* are bundled (tree-shaken: Effect's barrel was the largest start-up cost); every other package stays
-// external, loaded from node_modules when imported.
+// current hash is fresh; any other is stale, and bin/ouro.js ignores it. A build is:
+// - ouro.cjs, one CommonJS file holding every src/ module, Effect and the small ES-module-only packages src/ imports
+//   (BUNDLED). Its export is a loader per module (esbuild makes each module a lazy initialiser, run on first use),
+//   so one file can be compiled with V8's code cache (bin/load.cjs; Node 20 caches no ES module's code, and
+//   compiling 1.8 MB of ES modules was most of every command's start-up). Every other package is external,
+//   require()d from node_modules when a module that imports it first runs;
+// - build/<hash>/X.js for each src/X.ts, and build/<hash>/vendor/effect/X.js for each Effect module src/ uses: small
+//   ES modules that run that module of ouro.cjs and re-export it. bin/ouro.js runs cli/main.js; stage workers start
+//   from engine/worker.js; src/pipeline/compile.ts points a pipeline file's imports of "ouroboros", of a src/ file
+//   and of Effect at them, so a pipeline sees the CLI's one Pipeline class and one Effect runtime.
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
@@ -288,7 +291,6 @@ export const buildBundle = async (root = ROOT) => {
     outExtension: { ".js": ".cjs" },
     format: "cjs",
     banner: { js: BANNER },
-    minifyWhitespace: process.env.OURO_MINIFY === "1",
     plugins: [sourceLocation(root, namespaces, registry)]
   })
   if (process.env.OURO_METAFILE !== undefined) writeFileSync(process.env.OURO_METAFILE, JSON.stringify(built.metafile))
