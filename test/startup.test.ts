@@ -35,6 +35,7 @@ describe("the bundled CLI", () => {
     const dir = bundle.freshBundle(ROOT)
     assert.ok(dir !== undefined, "no fresh build after running ouro")
     assert.ok(existsSync(join(dir, "cli", "main.js")))
+    assert.ok(existsSync(join(dir, "ouro.cjs")), "no bundle for the code cache")
     assert.ok(existsSync(join(dir, "engine", "worker.js")), "stage workers have no bundled entry")
   })
 
@@ -62,6 +63,24 @@ describe("the bundled CLI", () => {
       assert.notEqual(rebuilt, built)
       assert.equal(bundle.freshBundle(copy), rebuilt)
       assert.deepEqual(readdirSync(join(copy, "build")), [rebuilt.split("/").at(-1)])
+
+      // V8's code cache: the first command writes it, the next ones read it; one V8 rejects (another Node, a torn
+      // file) only costs a compile, and is written anew.
+      const help = () => spawnSync(process.execPath, [join(copy, "bin", "ouro.js"), "--help"], { encoding: "utf8" })
+      const codeCache = join(rebuilt, "ouro.v8cache")
+      assert.equal(existsSync(codeCache), false)
+      const first = help()
+      assert.equal(first.status, 0, first.stderr)
+      assert.ok(existsSync(codeCache), "the first command wrote no code cache")
+      const written = readFileSync(codeCache)
+      const second = help()
+      assert.equal(second.stdout, first.stdout)
+      assert.deepEqual(readFileSync(codeCache), written, "an accepted cache was written again")
+      writeFileSync(codeCache, "not a code cache")
+      const third = help()
+      assert.equal(third.status, 0, third.stderr)
+      assert.equal(third.stdout, first.stdout)
+      assert.notEqual(readFileSync(codeCache, "utf8"), "not a code cache", "a rejected cache was kept")
     } finally {
       rmSync(copy, { recursive: true, force: true })
     }
