@@ -17,42 +17,24 @@
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
-import { fileURLToPath } from "node:url"
 import { effectNamespaces, unbarrelEffect } from "./effect-imports.mjs"
+import { buildInputs, buildNames, quickFresh, ROOT, stamps } from "./fresh.mjs"
 
-export const ROOT = fileURLToPath(new URL("..", import.meta.url))
-const INPUTS = ["bin/build.mjs", "bin/bundle.mjs", "bin/effect-imports.mjs", "bin/load.cjs", "package.json"]
-
-const listFiles = (dir) =>
-  readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []))
+export { ROOT }
 
 /** The hash naming the build of the sources as they are now. */
 export const sourceHash = (root = ROOT) => {
   const h = createHash("sha256")
-  for (const file of [...listFiles(join(root, "src")), ...INPUTS.map((f) => join(root, f))]) {
+  for (const rel of buildInputs(root)) {
+    const file = join(root, rel)
     const bytes = existsSync(file) ? readFileSync(file) : Buffer.alloc(0)
-    h.update(`${relative(root, file)}\0${bytes.length}\0`)
+    h.update(`${rel}\0${bytes.length}\0`)
     h.update(bytes)
   }
   return h.digest("hex").slice(0, 16)
 }
 
 export const bundleDir = (hash = sourceHash(), root = ROOT) => join(root, "build", hash)
-
-/** Size and modification time of every file the hash covers: what the quick freshness check compares. */
-const stamps = (root) =>
-  [...listFiles(join(root, "src")), ...INPUTS.map((f) => join(root, f))]
-    .map((file) => {
-      try {
-        const s = statSync(file)
-        return `${relative(root, file)}\0${s.size}\0${s.mtimeMs}`
-      } catch {
-        return `${relative(root, file)}\0-`
-      }
-    })
-    .join("\n")
 
 const writeAtomic = (file, text) => {
   const tmp = `${file}.${process.pid}.tmp`
@@ -68,22 +50,10 @@ const writeAtomic = (file, text) => {
  * file's size and modification time to the millisecond would go unseen by the quick path: `npm run build` then.
  */
 export const freshBundle = (root = ROOT) => {
-  const parent = join(root, "build")
-  let names
-  try {
-    names = readdirSync(parent).filter((n) => /^[0-9a-f]{16}$/.test(n))
-  } catch {
-    return undefined
-  }
-  if (names.length === 0) return undefined
+  if (buildNames(root).length === 0) return undefined
   const now = stamps(root)
-  for (const name of names) {
-    try {
-      if (readFileSync(join(parent, name, "stamps"), "utf8") === now) return join(parent, name)
-    } catch {
-      // no stamps yet: the hash decides
-    }
-  }
+  const quick = quickFresh(root, now)
+  if (quick !== undefined) return quick
   const dir = bundleDir(sourceHash(root), root)
   if (!existsSync(join(dir, "complete"))) return undefined
   try {
@@ -238,9 +208,9 @@ export const buildBundle = async (root = ROOT) => {
   mkdirSync(parent, { recursive: true })
   const tmp = join(parent, `.tmp-${hash}-${process.pid}`)
   rmSync(tmp, { recursive: true, force: true })
-  const entries = listFiles(join(root, "src"))
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
-    .map((f) => ({ in: f, out: relative(join(root, "src"), f).replace(/\.ts$/, "") }))
+  const entries = buildInputs(root)
+    .filter((rel) => rel.startsWith("src/") && rel.endsWith(".ts") && !rel.endsWith(".d.ts"))
+    .map((rel) => ({ in: join(root, rel), out: rel.slice("src/".length).replace(/\.ts$/, "") }))
   const namespaces = effectNamespaces(root)
   const vendor = [...shared(root, entries, namespaces)].map((n) => ({
     in: `ouro-vendor:effect/${n}`,

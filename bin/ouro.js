@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The `ouro` command. It runs the bundled CLI (build/<hash>/cli/main.js, see bundle.mjs) when that build is fresh,
 // that is, built from the sources as they are now (the hash of src/ names it). Missing or stale, it is built here
-// first (about 2 s, once) when esbuild is installed and build/ is writable; when it cannot be, ouro runs from the
+// first (about 3 s, once) when esbuild is installed and build/ is writable; when it cannot be, ouro runs from the
 // TypeScript sources through tsx, slower to start but the same program. OURO_STARTUP=source forces that path.
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { buildBundle, freshBundle } from "./bundle.mjs"
+import { quickFresh } from "./fresh.mjs"
 
 const fromSource = async () => {
   const { register } = await import("tsx/esm/api")
@@ -13,11 +13,13 @@ const fromSource = async () => {
   await import("../src/cli/main.ts")
 }
 
+/** The fresh build: found by the quick check (a stat per file), else by bundle.mjs (the content hash, or a build). */
 const bundled = async () => {
-  const fresh = freshBundle()
-  if (fresh !== undefined) return fresh
+  const quick = quickFresh()
+  if (quick !== undefined) return quick
+  const { buildBundle, freshBundle } = await import("./bundle.mjs")
   try {
-    return await buildBundle()
+    return freshBundle() ?? (await buildBundle())
   } catch {
     return undefined
   }
