@@ -21,7 +21,6 @@ declare const WebAssembly: {
 }
 
 interface DecodeExports {
-  exp_each(p: number, n: number): void
   affine(x: number, w: number, b: number, y: number, m: number, k: number, n: number): void
   layer_norm(x: number, g: number, b: number, y: number, m: number, d: number): void
   add_into(x: number, y: number, n: number): void
@@ -125,18 +124,6 @@ export interface DecodeKernel {
     lengths: ArrayLike<number>,
     n: number
   ) => Float32Array
-}
-
-/**
- * e^x of each of `xs` as the attention's softmax computes it (two at a time, in f64x2 lanes): which must be Math.exp's
- * bits, for sampling to stay what it was; test/decode-wasm.test.ts holds it to them.
- */
-export const kernelExp = (xs: Float64Array): Float64Array => {
-  const memory = new WebAssembly.Memory({ initial: Math.ceil((xs.length * 8) / 65536) + 1 })
-  const exports = new WebAssembly.Instance(decodeModule(), { js: { memory, exp: Math.exp } }).exports as DecodeExports
-  new Float64Array(memory.buffer, 0, xs.length).set(xs)
-  exports.exp_each(0, xs.length)
-  return new Float64Array(memory.buffer, 0, xs.length).slice()
 }
 
 export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {

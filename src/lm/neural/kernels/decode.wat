@@ -3,84 +3,10 @@
 ;; the other part. One instance per decoder, whose memory holds that decoder's residual stream and key/value caches,
 ;; so a step copies in only what TF.js's matrix products hand back.
 ;; Float64 throughout where the JavaScript they replaced was (kept as the reference in test/decode-wasm.test.ts), in
-;; its order, with its exp (Math.exp, or $exp2, which computes it two at a time with the same bits): the same bits,
-;; so sampling's outputs do not change.
+;; its order, with its exp: the same bits, so sampling's outputs do not change.
 ;; Two f32 are read as f64x2 by v128.load64_zero and f64x2.promote_low_f32x4, written out at each use (a call per
 ;; pair, not inlined, cost a third of the time). f64x2 lanes only ever hold independent sums (d0|d1 and d2|d3 of
 ;; the dot product; two output columns of P·V).
-
-;; e^x of both lanes with the bits of fdlibm's __ieee754_exp (FreeBSD msun e_exp.c, which V8's Math.exp is): its
-;; operations, in its order, lane by lane. Lanes fdlibm takes another way (|x| > 707, where 2^k would be subnormal
-;; or overflow; NaN) are computed by $exp itself, both lanes then.
-(func $exp2 (param $x v128) (result v128)
-  (local $ax v128) (local $hx v128) (local $t v128) (local $hi v128) (local $lo v128) (local $xr v128)
-  (local $t2 v128) (local $c v128) (local $a v128) (local $twopk v128) (local $q v128) (local $r v128)
-  (local.set $ax (f64x2.abs (local.get $x)))
-  (if (v128.any_true (v128.or
-        (f64x2.gt (local.get $ax) (v128.const f64x2 707 707))
-        (f64x2.ne (local.get $x) (local.get $x))))
-    (then (return (f64x2.replace_lane 1
-      (f64x2.splat (call $exp (f64x2.extract_lane 0 (local.get $x))))
-      (call $exp (f64x2.extract_lane 1 (local.get $x)))))))
-  ;; |x|'s high word, and the three cases fdlibm tells apart by it
-  (local.set $hx (i64x2.shr_u (local.get $ax) (i32.const 32)))
-  (local.set $a (i64x2.gt_s (local.get $hx) (v128.const i64x2 0x3fd62e42 0x3fd62e42))) ;; |x| > 0.5 ln2: k != 0
-  ;; k: +-1 below 1.5 ln2, else (int)(invln2 * x + (x < 0 ? -0.5 : 0.5)); t = k as a double
-  (local.set $t (v128.bitselect
-    (v128.or (v128.const f64x2 1 1) (v128.and (local.get $x) (v128.const i64x2 0x8000000000000000 0x8000000000000000)))
-    (f64x2.trunc (f64x2.add
-      (f64x2.mul (local.get $x) (v128.const f64x2 1.44269504088896338700e+00 1.44269504088896338700e+00))
-      (v128.or (v128.const f64x2 0.5 0.5) (v128.and (local.get $x) (v128.const i64x2 0x8000000000000000 0x8000000000000000)))))
-    (i64x2.lt_s (local.get $hx) (v128.const i64x2 0x3ff0a2b2 0x3ff0a2b2))))
-  (local.set $hi (f64x2.sub (local.get $x)
-    (f64x2.mul (local.get $t) (v128.const f64x2 6.93147180369123816490e-01 6.93147180369123816490e-01))))
-  (local.set $lo (f64x2.mul (local.get $t) (v128.const f64x2 1.90821492927058770002e-10 1.90821492927058770002e-10)))
-  (local.set $xr (v128.bitselect (f64x2.sub (local.get $hi) (local.get $lo)) (local.get $x) (local.get $a)))
-  (local.set $t2 (f64x2.mul (local.get $xr) (local.get $xr)))
-  ;; c = x - t2*(P1 + t2*(P2 + t2*(P3 + t2*(P4 + t2*P5)))), from the inside out
-  (local.set $c (f64x2.mul (local.get $t2) (v128.const f64x2 4.13813679705723846039e-08 4.13813679705723846039e-08)))
-  (local.set $c (f64x2.mul (local.get $t2)
-    (f64x2.add (v128.const f64x2 -1.65339022054652515390e-06 -1.65339022054652515390e-06) (local.get $c))))
-  (local.set $c (f64x2.mul (local.get $t2)
-    (f64x2.add (v128.const f64x2 6.61375632143793436117e-05 6.61375632143793436117e-05) (local.get $c))))
-  (local.set $c (f64x2.mul (local.get $t2)
-    (f64x2.add (v128.const f64x2 -2.77777777770155933842e-03 -2.77777777770155933842e-03) (local.get $c))))
-  (local.set $c (f64x2.sub (local.get $xr) (f64x2.mul (local.get $t2)
-    (f64x2.add (v128.const f64x2 1.66666666666666019037e-01 1.66666666666666019037e-01) (local.get $c)))))
-  ;; 2^k, k >= -1021 here
-  (local.set $twopk (i64x2.shl
-    (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $t)))
-      (v128.const i64x2 1023 1023))
-    (i32.const 52)))
-  ;; q = (x*c)/(2 - c), once: k != 0 gives (1 - ((lo - q) - hi)) * 2^k; k = 0 gives fdlibm's
-  ;; 1 - ((x*c)/(c - 2) - x), whose quotient is -q exactly (c - 2 rounds to -(2 - c))
-  (local.set $q (f64x2.div (f64x2.mul (local.get $xr) (local.get $c)) (f64x2.sub (v128.const f64x2 2 2) (local.get $c))))
-  (local.set $r (v128.bitselect
-    (f64x2.mul
-      (f64x2.sub (v128.const f64x2 1 1) (f64x2.sub (f64x2.sub (local.get $lo) (local.get $q)) (local.get $hi)))
-      (local.get $twopk))
-    (f64x2.sub (v128.const f64x2 1 1) (f64x2.sub (f64x2.neg (local.get $q)) (local.get $xr)))
-    (local.get $a)))
-  ;; V8 returns E for exp(1) (the reduction above gets its last bit wrong)
-  (local.set $r (v128.bitselect (v128.const f64x2 2.718281828459045 2.718281828459045) (local.get $r)
-    (f64x2.eq (local.get $x) (v128.const f64x2 1 1))))
-  ;; |x| < 2^-28: 1 + x
-  (v128.bitselect (f64x2.add (v128.const f64x2 1 1) (local.get $x)) (local.get $r)
-    (i64x2.lt_s (local.get $hx) (v128.const i64x2 0x3e300000 0x3e300000))))
-
-
-;; e^x in place over `n` f64 at `p` by $exp2, an odd last one by $exp: for test/decode-wasm.test.ts, which holds
-;; $exp2 to Math.exp's bits.
-(func (export "exp_each") (param $p i32) (param $n i32) (local $i i32)
-  (block $d (loop $l
-    (br_if $d (i32.ge_s (i32.add (local.get $i) (i32.const 1)) (local.get $n)))
-    (v128.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))
-      (call $exp2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3))))))
-    (local.set $i (i32.add (local.get $i) (i32.const 2)))
-    (br $l)))
-  (if (i32.lt_s (local.get $i) (local.get $n)) (then
-    (f64.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))
-      (call $exp (f64.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 3)))))))))
 
 ;; One query q (byte address) over cached keys/values at kc/vc + j·pitch bytes, j = 0..last: the softmax weights
 ;; in `scores` (f64), the result at `out` [hd] (f32). `qf` is room for the query in f64 [hd], promoted once.
@@ -133,24 +59,18 @@
     (if (f64.gt (local.get $sc) (local.get $max)) (then (local.set $max (local.get $sc))))
     (local.set $j (i32.add (local.get $j) (i32.const 1)))
     (br $lj)))
-  ;; softmax: e^(s - max) two positions at a time ($exp2, Math.exp's bits), summed in order; an odd last one alone
+  ;; softmax
   (local.set $sum (f64.const 0))
   (local.set $j (i32.const 0))
-  (block $de2 (loop $le2
-    (br_if $de2 (i32.ge_s (local.get $j) (local.get $last)))
-    (local.set $ko (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 3))))
-    (local.set $s2 (call $exp2 (f64x2.sub (v128.load (local.get $ko)) (f64x2.splat (local.get $max)))))
-    (v128.store (local.get $ko) (local.get $s2))
-    (local.set $sum (f64.add (f64.add (local.get $sum) (f64x2.extract_lane 0 (local.get $s2)))
-      (f64x2.extract_lane 1 (local.get $s2))))
-    (local.set $j (i32.add (local.get $j) (i32.const 2)))
-    (br $le2)))
-  (if (i32.eq (local.get $j) (local.get $last)) (then
+  (block $de (loop $le
+    (br_if $de (i32.gt_s (local.get $j) (local.get $last)))
     (local.set $e (call $exp (f64.sub
       (f64.load (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 3))))
       (local.get $max))))
     (f64.store (i32.add (local.get $scores) (i32.shl (local.get $j) (i32.const 3))) (local.get $e))
-    (local.set $sum (f64.add (local.get $sum) (local.get $e)))))
+    (local.set $sum (f64.add (local.get $sum) (local.get $e)))
+    (local.set $j (i32.add (local.get $j) (i32.const 1)))
+    (br $le)))
   (local.set $j (i32.const 0))
   (block $dn (loop $ln
     (br_if $dn (i32.gt_s (local.get $j) (local.get $last)))
