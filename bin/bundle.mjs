@@ -137,6 +137,17 @@ const sourceLocation = (root, namespaces, registry) => ({
       }
       return undefined
     })
+    build.onLoad({ filter: /[\\/]effect[\\/]dist[\\/]cli[\\/]CliOutput\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      const lazy = lazySegmenter(text)
+      return lazy === undefined
+        ? {
+          contents: text,
+          loader: "js",
+          warnings: [{ text: "effect/cli's CliOutput changed: its Segmenter stays eager" }]
+        }
+        : { contents: lazy, loader: "js" }
+    })
     build.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
       const text = unbarrelEffect(readFileSync(args.path, "utf8"), namespaces)
         // An import() the bundle cannot resolve itself (a computed specifier, a package require() cannot load) is
@@ -153,6 +164,26 @@ const sourceLocation = (root, namespaces, registry) => ({
     })
   }
 })
+
+/**
+ * effect/cli's CliOutput builds an Intl.Segmenter as it loads, which costs 17 ms of ICU data on every command, though
+ * only help text is ever measured with it: here it is built on first use instead. Undefined when the module no
+ * longer reads as expected (then it is bundled as it is, and the build warns).
+ */
+const lazySegmenter = (text) => {
+  const eager = /const graphemeSegmenter = (\/\*#__PURE__\*\/)?new Intl\.Segmenter\(([^;]*)\);/
+  const m = eager.exec(text)
+  const uses = text.split("graphemeSegmenter.segment(").length - 1
+  if (m === null || uses === 0 || text.split("graphemeSegmenter").length - 1 !== uses + 1) return undefined
+  return text
+    .replace(
+      eager,
+      `let graphemeSegmenterMade;\nconst graphemeSegmenter = () => (graphemeSegmenterMade ??= new Intl.Segmenter(${
+        m[2]
+      }));`
+    )
+    .replaceAll("graphemeSegmenter.segment(", "graphemeSegmenter().segment(")
+}
 
 /** The bundle's banner: where the package is (the bundle is build/<hash>/ouro.cjs), for `__ouroSource`. */
 const BANNER = `var __ouroSource = (() => {
