@@ -11,7 +11,7 @@
  * it is encoded as ordinary text), so the vocabulary is 2 + 50256 = 50258. Every text encodes without <unk>.
  */
 import { createRequire } from "node:module"
-import { Tiktoken, type TiktokenBPE } from "js-tiktoken/lite"
+import type { Tiktoken, TiktokenBPE } from "js-tiktoken/lite"
 
 export const UNK_ID = 0
 export const EOS_ID = 1
@@ -39,12 +39,14 @@ export interface TokenizerSpec {
 /** The offset of BPE ids: ids 0 and 1 stay <unk> and <eos>. */
 const BPE_OFFSET = 2
 
-// The ranks (a 0.5 MB module) are loaded, and the encoder built (about half a second, ~100 MB), once per thread when
-// a bpe tokenizer is first used: commands that never meet one do not pay for it.
+// js-tiktoken and the ranks (a 0.5 MB module) are loaded, and the encoder built (about half a second, ~100 MB), once
+// per thread when a bpe tokenizer is first used: commands that never meet one do not pay for it (5 ms to load
+// js-tiktoken at every start, before).
 const require = createRequire(import.meta.url)
 let r50k: { readonly ranks: TiktokenBPE; readonly encoder: Tiktoken } | undefined
 const r50kBase = () => {
   if (r50k === undefined) {
+    const { Tiktoken } = require("js-tiktoken/lite") as typeof import("js-tiktoken/lite")
     const ranks = require("js-tiktoken/ranks/r50k_base") as TiktokenBPE
     r50k = { ranks, encoder: new Tiktoken(ranks) }
   }
