@@ -9,6 +9,7 @@
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"
+import { loadOnce } from "./load-once.ts"
 
 // The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
 interface WasmMemory {
@@ -64,22 +65,9 @@ const compile = async (): Promise<object> => {
   }
 }
 
-let compiled: object | undefined
-let compiling: Promise<void> | undefined
-
-/**
- * Assembles and compiles the module, once per thread. selectBackend (backend.ts) awaits it, so every neural stage
- * has it; makeDecodeKernel throws until it has finished. (Not a top-level await: the bundled CLI is one CommonJS
- * file, which cannot hold one.)
- */
-export const loadDecodeKernels = (): Promise<void> => (compiling ??= compile().then((m) => {
-  compiled = m
-}))
-
-const decodeModule = (): object => {
-  if (compiled === undefined) throw new Error("decode-kernel.ts: module not compiled (await loadDecodeKernels() first)")
-  return compiled
-}
+/** The module, assembled and compiled once per thread; selectBackend (backend.ts) awaits `loadDecodeKernels`. */
+const decodeModule = loadOnce(compile, "decode-kernel.ts: module not compiled (await loadDecodeKernels() first)")
+export const loadDecodeKernels = decodeModule.load
 
 export interface DecodeShape {
   readonly layers: number
@@ -173,7 +161,8 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
     )
   }
   const memory = new WebAssembly.Memory({ initial: pages })
-  const exports = new WebAssembly.Instance(decodeModule(), { js: { memory, exp: Math.exp } }).exports as DecodeExports
+  const exports = new WebAssembly.Instance(decodeModule.get(), { js: { memory, exp: Math.exp } })
+    .exports as DecodeExports
   // The memory never grows (it is sized here), so these views stay valid for the decoder's life.
   const f32 = new Float32Array(memory.buffer)
   const i32 = new Int32Array(memory.buffer)

@@ -12,6 +12,7 @@
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"
+import { loadOnce } from "./load-once.ts"
 
 /**
  * The module's parts (kernels/*.wat), in this order: functions are numbered in text order, so the order fixes the
@@ -76,22 +77,10 @@ const compile = async (): Promise<Kernels> => {
   }
 }
 
-let loaded: Kernels | undefined
-let loading: Promise<void> | undefined
-
-/**
- * Assembles and instantiates the kernels, once per thread. selectBackend (backend.ts) awaits it, so every neural
- * stage has them; the functions below throw until it has finished. (Not a top-level await: the bundled CLI is one
- * CommonJS file, which cannot hold one.)
- */
-export const loadSimdKernels = (): Promise<void> => (loading ??= compile().then((k) => {
-  loaded = k
-}))
-
-const kernels = (): Kernels => {
-  if (loaded === undefined) throw new Error("simd-kernels().ts: kernels not loaded (await loadSimdKernels() first)")
-  return loaded
-}
+/** The kernels, assembled and instantiated once per thread; selectBackend (backend.ts) awaits `loadSimdKernels`. */
+const simd = loadOnce(compile, "simd-kernels.ts: kernels not loaded (await loadSimdKernels() first)")
+export const loadSimdKernels = simd.load
+const kernels = simd.get
 
 /** Whether these kernels apply (head size a multiple of the 4 SIMD lanes). */
 export const wasmAttentionFits = (hd: number): boolean => hd % 4 === 0
