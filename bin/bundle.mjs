@@ -96,8 +96,10 @@ const BUNDLED = /^(?:effect|@effect\/[^/]+|canonicalize|pure-rand)(?:\/|$)/
  * they stay `import()`. Every other dynamic import of a package becomes a require(), so that a package and the one
  * it extends (@tensorflow/tfjs-backend-wasm and @tensorflow/tfjs-core) are the same copy, CommonJS's.
  */
-const ASYNC_ESM = /^(?:vega|vega-lite)(?:\/|$)/
-const DYNAMIC_IMPORT = /\bimport\((?=\s*(?:[^"'\s]|["'](?:vega|vega-lite)(?:\/[^"']*)?["']))/g
+const ASYNC_ESM_PACKAGES = "vega|vega-lite"
+const ASYNC_ESM = new RegExp(`^(?:${ASYNC_ESM_PACKAGES})(?:/|$)`)
+/** An `import(` whose specifier is computed, or one of ASYNC_ESM's packages. */
+const DYNAMIC_IMPORT = new RegExp(`\\bimport\\((?=\\s*(?:[^"'\\s]|["'](?:${ASYNC_ESM_PACKAGES})(?:/[^"']*)?["']))`, "g")
 
 /**
  * esbuild plugin for both passes. A src/ file's `import.meta.url`, `.dirname`, `.filename` and `.resolve(...)` would
