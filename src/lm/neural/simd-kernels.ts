@@ -92,17 +92,23 @@ const rowPitch = (t: number): number => (t + 3) & ~3
 export const attentionProbabilitiesWasm = (batch: number, heads: number, t: number): Float32Array =>
   new Float32Array(batch * heads * t * rowPitch(t))
 
-/** Consecutive regions (byte offsets, 16-aligned) of the given float counts in the kernels' memory, grown on demand. */
-const regions = <K extends string>(floats: Record<K, number>): { at: Record<K, number>; f32: Float32Array } => {
+/**
+ * Consecutive regions (byte offsets, 16-aligned) of the given float counts in the kernels' memory, grown on demand,
+ * with a view of that memory and the kernels themselves.
+ */
+const regions = <K extends string>(
+  floats: Record<K, number>
+): { at: Record<K, number>; f32: Float32Array; wasm: Kernels } => {
   const at = {} as Record<K, number>
   let end = 0
   for (const k in floats) {
     at[k] = end
     end += Math.ceil(floats[k] / 4) * 16
   }
-  const have = kernels().memory.buffer.byteLength
-  if (end > have) kernels().memory.grow(Math.ceil((end - have) / 65536))
-  return { at, f32: new Float32Array(kernels().memory.buffer) }
+  const wasm = kernels()
+  const have = wasm.memory.buffer.byteLength
+  if (end > have) wasm.memory.grow(Math.ceil((end - have) / 65536))
+  return { at, f32: new Float32Array(wasm.memory.buffer), wasm }
 }
 
 /** Forward: out [B·T, d] from fused qkv [B·T, 3d]; p receives the probabilities (attentionProbabilitiesWasm). */
@@ -116,15 +122,15 @@ export const attentionForwardWasm = (
   d3: number
 ): void => {
   const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
-  const { at, f32 } = regions({ x: x.length, out: out.length, p: p.length })
+  const { at, f32, wasm } = regions({ x: x.length, out: out.length, p: p.length })
   f32.set(x, at.x / 4)
   for (let b = 0; b < batch; b++) {
     const xb = at.x + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
       const s = at.p + (b * heads + h) * tile * 4
-      kernels().scores(xb + h * hd * 4, d3 * 4, xb + (d + h * hd) * 4, d3 * 4, s, tp * 4, t, hd, 1 / Math.sqrt(hd))
-      kernels().softmaxRows(s, tp * 4, t)
-      kernels().pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
+      wasm.scores(xb + h * hd * 4, d3 * 4, xb + (d + h * hd) * 4, d3 * 4, s, tp * 4, t, hd, 1 / Math.sqrt(hd))
+      wasm.softmaxRows(s, tp * 4, t)
+      wasm.pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
     }
   }
   out.set(f32.subarray(at.out / 4, at.out / 4 + out.length))
@@ -143,7 +149,7 @@ export const attentionBackwardWasm = (
   d3: number
 ): void => {
   const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
-  const { at, f32 } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: tile })
+  const { at, f32, wasm } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: tile })
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
   f32.set(p, at.p / 4)
@@ -152,11 +158,11 @@ export const attentionBackwardWasm = (
     for (let h = 0; h < heads; h++) {
       const s = at.p + (b * heads + h) * tile * 4
       const q = xb + h * hd * 4, k = xb + (d + h * hd) * 4, v = xb + (2 * d + h * hd) * 4, go = gb + h * hd * 4
-      kernels().ptv(s, tp * 4, go, d * 4, db + (2 * d + h * hd) * 4, d3 * 4, t, hd) // dV = Pᵀ·dOut
-      kernels().scores(go, d * 4, v, d3 * 4, at.ds, tp * 4, t, hd, 1) // dP = dOut·Vᵀ (causal half)
-      kernels().softmaxGradRows(s, at.ds, tp * 4, t, 1 / Math.sqrt(hd)) // dS
-      kernels().pv(at.ds, tp * 4, k, d3 * 4, db + h * hd * 4, d3 * 4, t, hd) // dQ = dS·K
-      kernels().ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
+      wasm.ptv(s, tp * 4, go, d * 4, db + (2 * d + h * hd) * 4, d3 * 4, t, hd) // dV = Pᵀ·dOut
+      wasm.scores(go, d * 4, v, d3 * 4, at.ds, tp * 4, t, hd, 1) // dP = dOut·Vᵀ (causal half)
+      wasm.softmaxGradRows(s, at.ds, tp * 4, t, 1 / Math.sqrt(hd)) // dS
+      wasm.pv(at.ds, tp * 4, k, d3 * 4, db + h * hd * 4, d3 * 4, t, hd) // dQ = dS·K
+      wasm.ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
     }
   }
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
@@ -164,18 +170,18 @@ export const attentionBackwardWasm = (
 
 /** y = GELU(x) (tanh form, gelu.ts's rational tanh in f32); x.length % 4 == 0. */
 export const geluForwardWasm = (x: Float32Array, y: Float32Array): void => {
-  const { at, f32 } = regions({ x: x.length, y: y.length })
+  const { at, f32, wasm } = regions({ x: x.length, y: y.length })
   f32.set(x, at.x / 4)
-  kernels().gelu(at.x, at.y, x.length)
+  wasm.gelu(at.x, at.y, x.length)
   y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
 }
 
 /** dx = dy · GELU'(x). */
 export const geluBackwardWasm = (x: Float32Array, dy: Float32Array, dx: Float32Array): void => {
-  const { at, f32 } = regions({ x: x.length, dy: dy.length, dx: dx.length })
+  const { at, f32, wasm } = regions({ x: x.length, dy: dy.length, dx: dx.length })
   f32.set(x, at.x / 4)
   f32.set(dy, at.dy / 4)
-  kernels().geluGrad(at.x, at.dy, at.dx, x.length)
+  wasm.geluGrad(at.x, at.dy, at.dx, x.length)
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
 }
 
@@ -192,11 +198,11 @@ export const layerNormForwardWasm = (
   rows: number,
   d: number
 ): void => {
-  const { at, f32 } = regions({ x: x.length, g: d, b: d, y: y.length, stats: 2 * rows })
+  const { at, f32, wasm } = regions({ x: x.length, g: d, b: d, y: y.length, stats: 2 * rows })
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
   f32.set(b, at.b / 4)
-  kernels().layerNorm(at.x, at.g, at.b, at.y, at.stats, rows, d)
+  wasm.layerNorm(at.x, at.g, at.b, at.y, at.stats, rows, d)
   y.set(f32.subarray(at.y / 4, at.y / 4 + y.length))
   stats.set(f32.subarray(at.stats / 4, at.stats / 4 + 2 * rows))
 }
@@ -213,7 +219,7 @@ export const layerNormBackwardWasm = (
   rows: number,
   d: number
 ): void => {
-  const { at, f32 } = regions({
+  const { at, f32, wasm } = regions({
     x: x.length,
     dy: dy.length,
     g: d,
@@ -227,9 +233,9 @@ export const layerNormBackwardWasm = (
   f32.set(g, at.g / 4)
   f32.set(stats, at.stats / 4)
   f32.fill(0, at.dg64 / 4, at.db64 / 4 + 2 * d)
-  kernels().layerNormGrad(at.x, at.dy, at.g, at.stats, at.dx, at.dg64, at.db64, rows, d)
+  wasm.layerNormGrad(at.x, at.dy, at.g, at.stats, at.dx, at.dg64, at.db64, rows, d)
   dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
-  const f64 = new Float64Array(kernels().memory.buffer)
+  const f64 = new Float64Array(wasm.memory.buffer)
   for (let c = 0; c < d; c++) {
     dg[c] = f64[at.dg64 / 8 + c]
     db[c] = f64[at.db64 / 8 + c]
@@ -251,10 +257,10 @@ export const weightGradWasm = (
   rows: number
 ): void => {
   const din = x.length / rows, dout = g.length / rows
-  const { at, f32 } = regions({ x: x.length, g: g.length, dw: din * dout, db: dout })
+  const { at, f32, wasm } = regions({ x: x.length, g: g.length, dw: din * dout, db: dout })
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
-  kernels().weightGrad(at.x, din, at.g, dout, rows, at.dw, at.db)
+  wasm.weightGrad(at.x, din, at.g, dout, rows, at.dw, at.db)
   dw.set(f32.subarray(at.dw / 4, at.dw / 4 + dw.length))
   db.set(f32.subarray(at.db / 4, at.db / 4 + dout))
 }
