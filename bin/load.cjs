@@ -3,7 +3,10 @@
 // V8's code cache (build/<hash>/ouro.v8cache): parsing and compiling the CLI's JavaScript was most of every
 // command's start-up, and Node 20 caches no code of its own. The first run writes the cache as it exits, with the
 // functions that ran compiled; a read-only install keeps it in the user's cache folder instead
-// ($XDG_CACHE_HOME/ouroboros/code/<hash>.v8cache). A cache V8 rejects (another Node) is written anew.
+// ($XDG_CACHE_HOME/ouroboros/code/<hash>.v8cache). A cache V8 rejects (another Node) is written anew. Beside it,
+// ouro.v8cache.commands lists the commands whose code it holds: the first `ouro run` after an `ouro --help` writes it
+// again, with both commands' functions (what a process takes from the cache stays compiled), and so on once per
+// command, so no command compiles its own code at every start.
 "use strict"
 const { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs")
 const Module = require("node:module")
@@ -39,6 +42,25 @@ const cachePlaces = (dir) => {
  */
 exports.importModule = (spec) => import(spec)
 
+/**
+ * The command this process runs, as the cache counts them: its first argument that reads as a command name ("run",
+ * "plan"), else a leading flag ("--help"), else none. Paths and values are no commands, so they add nothing.
+ */
+const commandOf = (args) => args.find((a) => /^[a-z][a-z0-9-]*$/.test(a)) ?? (args[0]?.startsWith("-") ? args[0] : "")
+
+/**
+ * The commands whose code the cache at `place` (of `bytes` bytes) holds. The list's first line is the size of the
+ * cache it was written with: a list beside another cache (two processes wrote at once) counts as none.
+ */
+const commandsAt = (place, bytes) => {
+  try {
+    const [size, ...commands] = readFileSync(`${place}.commands`, "utf8").split("\n").filter((c) => c !== "")
+    return Number(size) === bytes ? commands : []
+  } catch {
+    return []
+  }
+}
+
 exports.load = (dir) => {
   const key = Symbol.for(`ouroboros.bundle:${dir}`)
   if (globalThis[key] !== undefined) return globalThis[key]
@@ -46,7 +68,8 @@ exports.load = (dir) => {
   const places = cachePlaces(dir)
   const source = Module.wrap(readFileSync(file, "utf8"))
   let script
-  let cached = false
+  let accepted // the place whose cache V8 took, and its size
+  let acceptedBytes = 0
   for (const place of places) {
     let cachedData
     try {
@@ -55,14 +78,21 @@ exports.load = (dir) => {
       continue // not written there (yet)
     }
     script = new vm.Script(source, { filename: file, cachedData })
-    cached = !script.cachedDataRejected
-    if (cached) break
+    if (!script.cachedDataRejected) {
+      accepted = place
+      acceptedBytes = cachedData.length
+      break
+    }
   }
   script ??= new vm.Script(source, { filename: file })
-  if (isMainThread && !cached) {
+  const command = commandOf(process.argv.slice(2))
+  const covered = accepted === undefined ? [] : commandsAt(accepted, acceptedBytes)
+  if (isMainThread && (accepted === undefined || (command !== "" && !covered.includes(command)))) {
     process.once("exit", () => {
       const bytes = script.createCachedData()
-      places.some((place) => writeAtomic(place, bytes))
+      const commands = [bytes.length, ...covered, command].filter((c) => c !== "").join("\n") + "\n"
+      const order = accepted === undefined ? places : [accepted, ...places.filter((p) => p !== accepted)]
+      order.some((place) => writeAtomic(place, bytes) && writeAtomic(`${place}.commands`, commands))
     })
   }
   const module = { exports: {} }

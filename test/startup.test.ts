@@ -83,6 +83,25 @@ describe("the bundled CLI", () => {
       assert.equal(third.status, 0, third.stderr)
       assert.equal(third.stdout, first.stdout)
       assert.notEqual(readFileSync(codeCache, "utf8"), "not a code cache", "a rejected cache was kept")
+
+      // A command the cache has not seen writes it again, holding that command's code as well as the others'; a
+      // command it has seen leaves it be.
+      const commands = () => readFileSync(`${codeCache}.commands`, "utf8").trim().split("\n")
+      const [helpSize, ...helpCommands] = commands()
+      assert.deepEqual(helpCommands, ["--help"])
+      assert.equal(Number(helpSize), readFileSync(codeCache).length)
+      const status = () =>
+        spawnSync(process.execPath, [join(copy, "bin", "ouro.js"), "status"], { cwd: copy, encoding: "utf8" })
+      const seen = status()
+      assert.match(seen.stderr, /^ouro: /m, "status in a folder without a store says so")
+      const [statusSize, ...statusCommands] = commands()
+      assert.deepEqual(statusCommands, ["--help", "status"])
+      assert.equal(Number(statusSize), readFileSync(codeCache).length)
+      assert.ok(Number(statusSize) > Number(helpSize), `the cache lost code: ${helpSize} then ${statusSize} bytes`)
+      const kept = readFileSync(codeCache)
+      assert.equal(status().stderr, seen.stderr)
+      assert.equal(help().stdout, first.stdout)
+      assert.deepEqual(readFileSync(codeCache), kept, "a cache that holds the command was written again")
     } finally {
       rmSync(copy, { recursive: true, force: true })
     }
