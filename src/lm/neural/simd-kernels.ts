@@ -22,17 +22,23 @@ const PARTS = ["attention.wat", "gelu.wat", "layer-norm.wat", "weight-grad.wat"]
 
 const readWat = async (): Promise<string> => {
   const parts = await Promise.all(PARTS.map((name) => readFile(new URL(`./kernels/${name}`, import.meta.url), "utf8")))
-  return ["(module", "(memory (export \"memory\") 1)", ...parts, ")"].join("\n")
+  return ["(module", "(import \"js\" \"memory\" (memory 1))", ...parts, ")"].join("\n")
 }
 
-// The project's lib (ES2023, no DOM) has no WebAssembly types: the members used here.
+/** A WebAssembly.Memory (the project's lib, ES2023 without DOM, has no WebAssembly types: the members used here). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
 declare const WebAssembly: {
   compile(bytes: Uint8Array): Promise<object>
-  instantiate(module: object, imports: object): Promise<{ readonly exports: object }>
+  Instance: new(module: object, imports: object) => { readonly exports: object }
+  Memory: new(descriptor: { initial: number }) => WasmMemory
 }
 
-interface Kernels {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number }
+/** The kernels of one instance, and the memory they work in. */
+export interface Kernels {
+  readonly memory: WasmMemory
   scores(
     q: number,
     qPitch: number,
@@ -65,13 +71,23 @@ interface Kernels {
   weightGrad(x: number, din: number, g: number, dout: number, rows: number, dw: number, db: number): void
 }
 
-const compile = async (): Promise<Kernels> => {
+/** The module, and an instance of it in memory of its own (the copying kernels below). */
+interface Compiled {
+  readonly module: object
+  readonly own: Kernels
+}
+
+const instantiate = (module: object, memory: WasmMemory): Kernels => ({
+  ...(new WebAssembly.Instance(module, { js: { memory } }).exports as Omit<Kernels, "memory">),
+  memory
+})
+
+const compile = async (): Promise<Compiled> => {
   const wabt = await wabtInit()
   const mod = wabt.parseWat("simd-kernels.wat", await readWat(), { simd: true })
   try {
-    const { buffer } = mod.toBinary({})
-    const instance = await WebAssembly.instantiate(await WebAssembly.compile(buffer), {})
-    return instance.exports as unknown as Kernels
+    const module = await WebAssembly.compile(mod.toBinary({}).buffer)
+    return { module, own: instantiate(module, new WebAssembly.Memory({ initial: 1 })) }
   } finally {
     mod.destroy()
   }
@@ -80,13 +96,24 @@ const compile = async (): Promise<Kernels> => {
 /** The kernels, assembled and instantiated once per thread; selectBackend (backend.ts) awaits `loadSimdKernels`. */
 const simd = loadOnce(compile, "simd-kernels.ts: kernels not loaded (await loadSimdKernels() first)")
 export const loadSimdKernels = simd.load
-const kernels = simd.get
+const kernels = (): Kernels => simd.get().own
+
+/**
+ * The same kernels in another module's memory (resident-kernels.ts: the TF.js wasm backend's heap, so they work on
+ * its tensors in place). One instance per memory, made on first use.
+ */
+const onMemory = new WeakMap<WasmMemory, Kernels>()
+export const kernelsOn = (memory: WasmMemory): Kernels => {
+  let k = onMemory.get(memory)
+  if (k === undefined) onMemory.set(memory, k = instantiate(simd.get().module, memory))
+  return k
+}
 
 /** Whether these kernels apply (head size a multiple of the 4 SIMD lanes). */
 export const wasmAttentionFits = (hd: number): boolean => hd % 4 === 0
 
 /** Probability rows are padded to a multiple of 4 floats, so the softmax kernels work in whole f32x4 groups. */
-const rowPitch = (t: number): number => (t + 3) & ~3
+export const rowPitch = (t: number): number => (t + 3) & ~3
 
 /** Room for the probabilities [B, H, T, rowPitch(T)] that the forward pass hands to the backward pass. */
 export const attentionProbabilitiesWasm = (batch: number, heads: number, t: number): Float32Array =>
@@ -121,9 +148,23 @@ export const attentionForwardWasm = (
   heads: number,
   d3: number
 ): void => {
-  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
   const { at, f32, wasm } = regions({ x: x.length, out: out.length, p: p.length })
   f32.set(x, at.x / 4)
+  attentionForwardAt(wasm, at, batch, t, heads, d3)
+  out.set(f32.subarray(at.out / 4, at.out / 4 + out.length))
+  p.set(f32.subarray(at.p / 4, at.p / 4 + p.length))
+}
+
+/** attentionForwardWasm on data in place: byte offsets in `wasm`'s memory (p: attentionProbabilitiesWasm's size). */
+export const attentionForwardAt = (
+  wasm: Kernels,
+  at: { readonly x: number; readonly out: number; readonly p: number },
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
+): void => {
+  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
   for (let b = 0; b < batch; b++) {
     const xb = at.x + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
@@ -133,8 +174,6 @@ export const attentionForwardWasm = (
       wasm.pv(s, tp * 4, xb + (2 * d + h * hd) * 4, d3 * 4, at.out + (b * t * d + h * hd) * 4, d * 4, t, hd)
     }
   }
-  out.set(f32.subarray(at.out / 4, at.out / 4 + out.length))
-  p.set(f32.subarray(at.p / 4, at.p / 4 + p.length))
 }
 
 /** Backward: dx [B·T, 3d] (dq | dk | dv) from dOut g [B·T, d] and the forward's probabilities. */
@@ -148,11 +187,24 @@ export const attentionBackwardWasm = (
   heads: number,
   d3: number
 ): void => {
-  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
-  const { at, f32, wasm } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: tile })
+  const { at, f32, wasm } = regions({ x: x.length, g: g.length, p: p.length, dx: dx.length, ds: t * rowPitch(t) })
   f32.set(x, at.x / 4)
   f32.set(g, at.g / 4)
   f32.set(p, at.p / 4)
+  attentionBackwardAt(wasm, at, batch, t, heads, d3)
+  dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
+}
+
+/** attentionBackwardWasm on data in place: byte offsets in `wasm`'s memory; ds: room for one [T, rowPitch(T)] tile. */
+export const attentionBackwardAt = (
+  wasm: Kernels,
+  at: { readonly x: number; readonly g: number; readonly p: number; readonly dx: number; readonly ds: number },
+  batch: number,
+  t: number,
+  heads: number,
+  d3: number
+): void => {
+  const d = d3 / 3, hd = d / heads, tp = rowPitch(t), tile = t * tp
   for (let b = 0; b < batch; b++) {
     const xb = at.x + b * t * d3 * 4, gb = at.g + b * t * d * 4, db = at.dx + b * t * d3 * 4
     for (let h = 0; h < heads; h++) {
@@ -165,7 +217,6 @@ export const attentionBackwardWasm = (
       wasm.ptv(at.ds, tp * 4, q, d3 * 4, db + (d + h * hd) * 4, d3 * 4, t, hd) // dK = dSᵀ·Q
     }
   }
-  dx.set(f32.subarray(at.dx / 4, at.dx / 4 + dx.length))
 }
 
 /** y = GELU(x) (tanh form, gelu.ts's rational tanh in f32); x.length % 4 == 0. */

@@ -18,6 +18,17 @@ import * as tf from "@tensorflow/tfjs-core"
 // Side effect: registers the gradient of every op (tfjs-core alone ships none in its Node build).
 import "@tensorflow/tfjs"
 import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
+import {
+  attentionGradOnHeap,
+  attentionOnHeap,
+  geluGradOnHeap,
+  geluOnHeap,
+  layerNormGradOnHeap,
+  layerNormOnHeap,
+  type ResidentHeap,
+  residentHeap,
+  weightGradOnHeap
+} from "./resident-kernels.ts"
 import { gradientsOf, tidyRead } from "./tensors.ts"
 import {
   attentionBackwardWasm,
@@ -161,6 +172,10 @@ const denseCustom = customGrad<tf.Tensor2D>(3, ([x, w, b], save) => {
     gradFunc: (g, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D]
       const [din, dout] = sw.shape
+      const heap = residentHeap()
+      if (heap !== undefined && wasmWeightGradFits(din, dout)) {
+        return [tf.matMul(g, tf.transpose(sw)), ...weightGradOnHeap(heap, sx, g)]
+      }
       if (wasmWeightGradFits(din, dout)) {
         const dw = new Float32Array(din * dout), db = new Float32Array(dout)
         weightGradWasm(sx.dataSync() as Float32Array, g.dataSync() as Float32Array, dw, db, sx.shape[0])
@@ -205,7 +220,15 @@ export const layerNorm = (impl: Impl, x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tens
 
 // One kernel pass each way instead of ~10 small tf ops (each op costs a pass over memory plus framework overhead):
 // wasm SIMD when the size is a multiple of 4 lanes (always in a model: GELU acts on [rows, 4·dModel]), else JS.
-const geluJs = customGrad<tf.Tensor2D>(1, ([x]) => {
+const geluJs = customGrad<tf.Tensor2D>(1, ([x], save) => {
+  const heap = residentHeap()
+  if (heap !== undefined && x.size % 4 === 0) {
+    save([x])
+    return {
+      value: geluOnHeap(heap, x as tf.Tensor2D),
+      gradFunc: (dy, [sx]) => geluGradOnHeap(heap, sx, dy)
+    }
+  }
   const xs = x.dataSync() as Float32Array
   const y = new Float32Array(xs.length)
   const simd = xs.length % 4 === 0
@@ -230,8 +253,14 @@ function geluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array): void
   for (let i = 0; i < x.length; i++) dx[i] = dy[i] * geluSlope(x[i], geluTanh(x[i]))
 }
 
-const layerNormJs = customGrad<tf.Tensor2D>(3, ([x, g, b]) => {
+const layerNormJs = customGrad<tf.Tensor2D>(3, ([x, g, b], save) => {
   const [rows, d] = x.shape as [number, number]
+  const heap = residentHeap()
+  if (heap !== undefined && wasmLayerNormFits(d)) {
+    const { y, stats } = layerNormOnHeap(heap, x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D)
+    save([x, g, stats])
+    return { value: y, gradFunc: (dy, [sx, sg, sstats]) => layerNormGradOnHeap(heap, sx, dy, sg, sstats) }
+  }
   const xs = x.dataSync() as Float32Array
   const gs = g.dataSync() as Float32Array
   if (wasmLayerNormFits(d)) {
@@ -359,7 +388,8 @@ function gatherRows(table: Float32Array, ids: Int32Array, d: number): Float32Arr
  */
 export const attention = (impl: Impl, qkv: tf.Tensor2D, batch: number, t: number, heads: number): tf.Tensor2D => {
   if (impl.attention === "wasm" && wasmAttentionFits(qkv.shape[1] / 3 / heads)) {
-    return attentionWasm(qkv, batch, t, heads)
+    const heap = residentHeap()
+    return heap === undefined ? attentionWasm(qkv, batch, t, heads) : attentionResident(heap, qkv, batch, t, heads)
   }
   return impl.attention === "tf" ? attentionTf(qkv, batch, t, heads) : attentionJs(qkv, batch, t, heads)
 }
@@ -400,6 +430,14 @@ const kernelAttention = <P extends Float32Array | Float64Array>(
   })
   return f(qkv)
 }
+
+/** The same kernels on the wasm backend's heap (resident-kernels.ts): no copies in or out. */
+const attentionResident = (heap: ResidentHeap, qkv: tf.Tensor2D, batch: number, t: number, heads: number) =>
+  customGrad<tf.Tensor2D>(1, ([input], save) => {
+    const { out, p } = attentionOnHeap(heap, input as tf.Tensor2D, batch, t, heads)
+    save([input, p])
+    return { value: out, gradFunc: (dy, [sx, sp]) => attentionGradOnHeap(heap, sx, dy, sp, batch, t, heads) }
+  })(qkv)
 
 /** simd-kernels.ts's SIMD kernels (head size a multiple of 4; "wasm" falls back to "js" otherwise). */
 const attentionWasm = kernelAttention(attentionProbabilitiesWasm, attentionForwardWasm, attentionBackwardWasm)
