@@ -9,6 +9,8 @@
  * repository).
  * The same module holds the transformer's other elementwise kernels, GELU and LayerNorm (one JS pass each was ~20 ns
  * per element; f32x4 is ~1 ns): a call copies its inputs in and its outputs out, and no state stays between calls.
+ * On the wasm backend the transformer calls the same module instantiated on that backend's heap instead
+ * (`kernelsOn`, resident-kernels.ts), which copies nothing.
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"

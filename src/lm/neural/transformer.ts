@@ -9,8 +9,9 @@
  *
  * Fast path ("fast" impl, for the wasm backend): dense layers with a custom gradient that only uses untransposed 2-D
  * matMuls (XNNPACK's fast path; transposed or batched products fall back to a naive loop), causal attention on the
- * fused QKV rows, GELU, LayerNorm and the dense layers' weight gradients in wasm SIMD kernels (simd-kernels.ts; JS
- * versions where a size is no multiple of the 4 lanes), an embedding gathered in JS whose gradient is a JS
+ * fused QKV rows, GELU, LayerNorm and the dense layers' weight gradients in wasm SIMD kernels (simd-kernels.ts; on
+ * the wasm backend they work on its heap in place, resident-kernels.ts; JS versions where a size is no multiple of
+ * the 4 lanes), an embedding gathered in JS whose gradient is a JS
  * scatter-add (wasm has no UnsortedSegmentSum kernel) and a fused softmax cross-entropy. The "reference" impl is the plain tf formulation
  * (tests compare the two; the bench measures each lever). Impls differ in the last bits: the impl belongs in a key.
  */
