@@ -1,7 +1,8 @@
 /**
  * The SIMD kernels on the TF.js wasm backend's heap (src/lm/neural/resident-kernels.ts) against the copying ones
  * (simd-kernels.ts) on the same inputs: bit for bit the same GELU and its gradient, LayerNorm and its gradients, a
- * dense layer's weight gradients and causal attention with its gradient. Same bits is what lets the transformer use
+ * dense layer's weight gradients and causal attention with its gradient; and dense layers with the bits of the
+ * tf.matMul (XNNPACK) and tf.add they replace. Same bits is what lets the transformer use
  * them without changing any training stage's outputs.
  */
 import assert from "node:assert/strict"
@@ -13,6 +14,7 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus"
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64"
 import { selectBackend } from "../src/lm/neural/backend.ts"
 import {
+  affineOnHeap,
   attentionGradOnHeap,
   attentionOnHeap,
   geluGradOnHeap,
@@ -94,6 +96,19 @@ describe("lm/neural/resident-kernels", () => {
       same(w, dw, "dw")
       same(b, db, "db")
     })
+  })
+
+  it("dense layers: the bits of tf.add(tf.matMul(x, w), b), and of tf.matMul without a bias", () => {
+    // The training's shapes (x·W forward, dy·Wᵀ backward) with row counts on and off the 4-row blocks.
+    for (const [m, k, n] of [[256, 64, 192], [256, 192, 64], [256, 256, 64], [255, 64, 65], [13, 65, 64]] as const) {
+      tf.tidy(() => {
+        const x = tf.tensor2d(draws(m * k, m + k), [m, k]), w = tf.tensor2d(draws(k * n, k + n), [k, n])
+        const b = tf.tensor1d(draws(n, n))
+        const biased = bits(tf.add(tf.matMul(x, w), b))
+        assert.deepEqual(bits(affineOnHeap(heap, x, w, b)), biased, `x·W + b, ${m}x${k}x${n}`)
+        assert.deepEqual(bits(affineOnHeap(heap, x, w)), bits(tf.matMul(x, w)), `x·W, ${m}x${k}x${n}`)
+      })
+    }
   })
 
   for (const [batch, t, heads, d] of [[3, 17, 4, 64], [2, 8, 2, 16]] as const) {

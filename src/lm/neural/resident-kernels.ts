@@ -68,6 +68,27 @@ export const residentHeap = (): ResidentHeap | undefined => {
   return heap
 }
 
+/**
+ * y = x·W + b for x [m, k], W [k, n] (b: zeros when absent), summed as TF.js's wasm matMul (XNNPACK) sums and the
+ * bias added as tf.add adds it (kernels/affine.wat): the bits of `tf.add(tf.matMul(x, w), b)`, without repacking W.
+ */
+export const affineOnHeap = (heap: ResidentHeap, x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D => {
+  const [m, k] = x.shape, n = w.shape[1]
+  const y = heap.output([m, n])
+  if (b !== undefined) {
+    heap.kernels.affine(heap.at(x), heap.at(w), heap.at(b), y.at, m, k, n)
+    return y.tensor as tf.Tensor2D
+  }
+  // A sum from +0 is never -0, so adding a zero bias leaves every bit of it.
+  const zeros = heap.scratch(n * 4)
+  try {
+    heap.kernels.affine(heap.at(x), heap.at(w), zeros.at, y.at, m, k, n)
+  } finally {
+    zeros.release()
+  }
+  return y.tensor as tf.Tensor2D
+}
+
 /** GELU of x (x.size % 4 == 0). */
 export const geluOnHeap = (heap: ResidentHeap, x: tf.Tensor2D): tf.Tensor2D => {
   const y = heap.output(x.shape)

@@ -10,7 +10,8 @@
  * The same module holds the transformer's other elementwise kernels, GELU and LayerNorm (one JS pass each was ~20 ns
  * per element; f32x4 is ~1 ns): a call copies its inputs in and its outputs out, and no state stays between calls.
  * On the wasm backend the transformer calls the same module instantiated on that backend's heap instead
- * (`kernelsOn`, resident-kernels.ts), which copies nothing.
+ * (`kernelsOn`, resident-kernels.ts), which copies nothing, and there its dense layers' products too (affine.wat,
+ * the decoder's: XNNPACK's sums, so the same bits, without repacking the weights at every call).
  */
 import { readFile } from "node:fs/promises"
 import wabtInit from "wabt"
@@ -20,7 +21,7 @@ import { loadOnce } from "./load-once.ts"
  * The module's parts (kernels/*.wat), in this order: functions are numbered in text order, so the order fixes the
  * binary, and layer-norm.wat calls attention.wat's $sum. Found beside this file, wherever the package is installed.
  */
-const PARTS = ["attention.wat", "gelu.wat", "layer-norm.wat", "weight-grad.wat"]
+const PARTS = ["attention.wat", "gelu.wat", "layer-norm.wat", "weight-grad.wat", "affine.wat"]
 
 const readWat = async (): Promise<string> => {
   const parts = await Promise.all(PARTS.map((name) => readFile(new URL(`./kernels/${name}`, import.meta.url), "utf8")))
@@ -71,6 +72,7 @@ export interface Kernels {
     d: number
   ): void
   weightGrad(x: number, din: number, g: number, dout: number, rows: number, dw: number, db: number): void
+  affine(x: number, w: number, b: number, y: number, m: number, k: number, n: number): void
 }
 
 /** The module, and an instance of it in memory of its own (the copying kernels below). */

@@ -20,6 +20,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs"
 import { geluFrom, geluSlope, geluTanh } from "./gelu.ts"
 import {
+  affineOnHeap,
   attentionGradOnHeap,
   attentionOnHeap,
   geluGradOnHeap,
@@ -167,15 +168,17 @@ const customGrad = <T extends tf.Tensor>(
  */
 const denseCustom = customGrad<tf.Tensor2D>(3, ([x, w, b], save) => {
   save([x, w])
-  const value = tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b) as tf.Tensor2D
+  const heap = residentHeap()
+  const value = heap === undefined
+    ? tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b) as tf.Tensor2D
+    : affineOnHeap(heap, x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D)
   return {
     value,
     gradFunc: (g, saved) => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D]
       const [din, dout] = sw.shape
-      const heap = residentHeap()
       if (heap !== undefined && wasmWeightGradFits(din, dout)) {
-        return [tf.matMul(g, tf.transpose(sw)), ...weightGradOnHeap(heap, sx, g)]
+        return [affineOnHeap(heap, g, tf.transpose(sw)), ...weightGradOnHeap(heap, sx, g)]
       }
       if (wasmWeightGradFits(din, dout)) {
         const dw = new Float32Array(din * dout), db = new Float32Array(dout)
