@@ -44,7 +44,8 @@ exports.importModule = (spec) => import(spec)
 
 /**
  * The command this process runs, as the cache counts them: its first argument that reads as a command name ("run",
- * "plan"), else a leading flag ("--help"), else none. Paths and values are no commands, so they add nothing.
+ * "plan"), else a leading flag ("--help"), else none. Paths are no commands; a flag's bare lower-case value before
+ * the command (a store name) does count as one, which costs at most one more rewrite of the cache.
  */
 const commandOf = (args) => args.find((a) => /^[a-z][a-z0-9-]*$/.test(a)) ?? (args[0]?.startsWith("-") ? args[0] : "")
 

@@ -47,7 +47,9 @@ export const residentHeap = (): ResidentHeap | undefined => {
   const memory = backend.wasm.asm.memory
   const at = (t: tf.Tensor): number => {
     const data = backend.dataIdMap.get(t.dataId)
-    if (data === undefined || t.dtype !== "float32") throw new Error("resident kernels: a float32 tensor of the heap")
+    if (data === undefined || t.dtype !== "float32") {
+      throw new Error("resident kernels: not a float32 tensor on the wasm heap")
+    }
     return data.memoryOffset
   }
   heap = {

@@ -164,7 +164,9 @@ const customGrad = <T extends tf.Tensor>(
 /**
  * y = x·W + b with a gradient made of untransposed 2-D matMuls (explicit transposes are cheap; XNNPACK is not).
  * dW is computed as the product with the fewer output rows (xᵀ·dy or (dyᵀ·x)ᵀ: 25% faster for [256, 64]), and the
- * bias gradient as a JS column sum (the wasm Sum over axis 0 is strided and 4x slower).
+ * bias gradient as a JS column sum (the wasm Sum over axis 0 is strided and 4x slower). On the wasm backend's heap
+ * (resident-kernels.ts) the products x·W + b and dy·Wᵀ are affine.wat's and dW, db the weight-gradient kernel's, with
+ * the same bits.
  */
 const denseCustom = customGrad<tf.Tensor2D>(3, ([x, w, b], save) => {
   save([x, w])
