@@ -2,7 +2,7 @@ import assert from "node:assert/strict"
 import { rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { after, before, describe, it } from "node:test"
-import { ouro, ROOT, tempDir } from "./support/cli.ts"
+import { ouro, ouroEnv, ROOT, tempDir } from "./support/cli.ts"
 
 /** A two-generation replace run with a tiny transformer on the shipped Shakespeare sample, as a user writes one. */
 const writeNeuralPipeline = (dir: string, heads = 2): string => {
@@ -72,6 +72,36 @@ describe("neural stages through the ouro CLI", () => {
       /model: model\/transformer \{"vocab":\d+,"layers":1,"dModel":16,"heads":2,"context":16\}, 18 tensors, \d+ parameters/
     )
     assert.equal(ouro(dir, "verify").code, 0)
+  })
+
+  it("sampling on 1 or 3 threads ($OURO_DECODE_THREADS) writes the same corpus: the same run manifest", () => {
+    const manifests = ["1", "3"].map((threads) => {
+      const at = tempDir(`ouro-decode-threads-${threads}-`)
+      try {
+        const file = join(at, "sample.ts")
+        writeFileSync(
+          file,
+          `
+import { Pipeline, Sample, Seed, Tokenize, Train } from "ouroboros"
+
+export default Pipeline.make("threads", (p) => {
+  const real = p.add(Seed.corpus({ source: ${JSON.stringify(join(ROOT, "data/shakespeare-sample.txt"))} }), {})
+  const { tokenizer } = p.add(Tokenize.chars({ lowercase: true }), { corpus: real.train })
+  const { model } = p.add(Train.transformer({ model: { layers: 1, dModel: 16, heads: 2, context: 16 }, steps: 0 }), { corpus: real.train, tokenizer })
+  p.add(Sample.neural({ documents: 30, maxLength: 40, tokens: 0, rows: 20, seed: 3 }), { model, tokenizer })
+})
+`
+        )
+        const r = ouroEnv({ OURO_DECODE_THREADS: threads }, at, "run", file)
+        assert.equal(r.code, 0, r.stderr)
+        assert.match(r.stderr, new RegExp(`sample-neural: 30 documents, \\d+ tokens, on ${threads} thread\\(s\\)`))
+        return /run manifest ([0-9a-f]{64})/.exec(r.stdout)?.[1]
+      } finally {
+        rmSync(at, { recursive: true, force: true })
+      }
+    })
+    assert.ok(manifests[0] !== undefined)
+    assert.equal(manifests[1], manifests[0])
   })
 
   it("heads that do not divide dModel are refused when the pipeline is defined, naming the field", () => {

@@ -819,6 +819,9 @@ const fixedNet = (logits: ReadonlyArray<number>, window: number): Net => ({
   decoder: () => {
     throw new Error("not used")
   },
+  decoderPool: () => {
+    throw new Error("not used")
+  },
   toSafetensors: () => {
     throw new Error("not used")
   }

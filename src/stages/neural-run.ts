@@ -8,6 +8,7 @@ import type { MetricsValue } from "../artifact/artifacts.ts"
 import type { LanguageModel } from "../artifact/model.ts"
 import { usePlannedBackend } from "../lm/neural/backend.ts"
 import { decodeDocuments } from "../lm/neural/decode.ts"
+import { decodeThreads } from "../lm/neural/decoder-pool.ts"
 import { slidingNll } from "../lm/neural/evaluate.ts"
 import { bind, lstm, type Net, netFromSafetensors, transformer } from "../lm/neural/families.ts"
 import type { Family } from "../lm/neural/family.ts"
@@ -165,9 +166,19 @@ export const sample = async (
   }
   const show = meter(ctx, "tok")
   const total = p.tokens > 0 ? p.tokens : p.documents * p.maxLength
-  const docs = decodeDocuments((rows) => net.decoder(rows), p, (s) => {
-    show(s.tokens, total, s.tokens, `${s.documents} docs`)
-  })
+  // Beam search reorders rows across the whole beam, so it stays on one thread; sampling's rows are split.
+  const pool = await net.decoderPool(p.beams > 1 ? 1 : decodeThreads(Math.min(p.rows, p.documents)))
+  let docs: Int32Array[]
+  try {
+    docs = decodeDocuments((rows) => pool.decoder(rows), p, (s) => {
+      show(s.tokens, total, s.tokens, `${s.documents} docs`)
+    })
+  } finally {
+    await pool.close()
+  }
+  await Effect.runPromise(ctx.log(
+    `${docs.length} documents, ${docs.reduce((n, d) => n + d.length, 0)} tokens, on ${pool.threads} thread(s)`
+  ))
   const width = String(Math.max(0, docs.length - 1)).length
   return corpusFromDocuments(
     docs.map((ids, i) => ({ id: `s${p.seed}-${String(i).padStart(width, "0")}`, text: decode(inputs.tokenizer, ids) }))

@@ -13,9 +13,12 @@ export interface CliResult {
   readonly stderr: string
 }
 
-export const ouro = (cwd: string, ...args: string[]): CliResult => {
+export const ouro = (cwd: string, ...args: string[]): CliResult => ouroEnv({}, cwd, ...args)
+
+/** `ouro` with these environment variables set besides the test's own. */
+export const ouroEnv = (extra: Readonly<Record<string, string>>, cwd: string, ...args: string[]): CliResult => {
   const { OURO_STORE: _ignored, ...env } = process.env
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env })
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env: { ...env, ...extra } })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 

@@ -20,6 +20,7 @@ import {
 } from "./transformer.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import { createParallelTrainer } from "./parallel.ts"
+import { type DecoderPool, startDecoderPool } from "./decoder-pool.ts"
 import { readSafetensors } from "../../format/safetensors.ts"
 
 export const transformer: Family<TransformerConfig> = {
@@ -34,6 +35,7 @@ export const transformer: Family<TransformerConfig> = {
   hiddenWidth: (c) => c.dModel,
   hiddenTensors: (c, w, ids, batch) => hiddenTensors(c, w, ids, batch, FAST),
   decoder: transformerDecoder,
+  decoderPool: startDecoderPool,
   dataParallel: async (config, state, { shards, backend, adamw }) => {
     const trainer = await createParallelTrainer(config, state, { shards, backend })
     return {
@@ -59,6 +61,8 @@ export interface Net {
   readonly window: number
   logits(ids: Int32Array, batch: number): Float32Array
   decoder(rows: number): Decoder
+  /** Decoders over `threads` threads where the family has them, else on the calling thread; the same logits. */
+  decoderPool(threads: number): Promise<DecoderPool>
   toSafetensors(): Uint8Array
 }
 
@@ -86,6 +90,10 @@ export const bind = <C extends { readonly vocab: number }>(
   window: family.window(config),
   logits: (ids, batch) => family.logits(config, params, ids, batch),
   decoder: (rows) => family.decoder(config, params, rows),
+  decoderPool: (threads) =>
+    family.decoderPool !== undefined && threads > 1
+      ? family.decoderPool(config, params, threads)
+      : Promise.resolve({ threads: 1, decoder: (rows) => family.decoder(config, params, rows), close: async () => {} }),
   toSafetensors: () => family.toSafetensors(config, params, metadata)
 })
 

@@ -7,6 +7,7 @@
 import type * as tf from "@tensorflow/tfjs-core"
 import type { AdamWConfig, OptimizerState } from "./adamw.ts"
 import type { BackendName } from "./backend-plan.ts"
+import type { DecoderPool } from "./decoder-pool.ts"
 import type { Params } from "./weights.ts"
 
 /** Weights (or gradients, or optimizer moments) by parameter name, as JS-owned Float32Arrays. */
@@ -91,6 +92,11 @@ export interface Family<C> {
    */
   hiddenTensors(config: C, weights: Readonly<Record<string, tf.Tensor>>, ids: Int32Array, batch: number): tf.Tensor2D
   decoder(config: C, params: Params, rows: number): Decoder
+  /**
+   * Decoders whose rows are split over `threads` threads with the same logits as `decoder`'s, for families that have
+   * them (decoder-pool.ts). Without it, decoding runs on the calling thread.
+   */
+  readonly decoderPool?: (config: C, params: Params, threads: number) => Promise<DecoderPool>
   /**
    * A data-parallel AdamW stepper over `shards` threads, for families that have one; it updates `state.params` in
    * place. Without it, training runs on the calling thread.

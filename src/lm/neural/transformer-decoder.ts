@@ -12,7 +12,7 @@
  */
 import { makeDecodeKernel } from "./decode-kernel.ts"
 import { checkedDecoder, type Decoder, type Params } from "./family.ts"
-import { type TransformerConfig, validateConfig } from "./transformer.ts"
+import { type TransformerConfig, validateConfig } from "./transformer-config.ts"
 
 export const transformerDecoder = (c: TransformerConfig, params: Params, rows: number): Decoder => {
   validateConfig(c)

@@ -49,20 +49,14 @@ import {
   NEURAL_ARTIFACTS,
   type Params,
   type ParamShapes,
-  requirePositiveInts,
   seededDraws,
   size,
   weightsFromSafetensors,
   weightsToSafetensors
 } from "./weights.ts"
+import { CONFIG_FIELDS, type TransformerConfig, validateConfig } from "./transformer-config.ts"
 
-export interface TransformerConfig {
-  readonly vocab: number
-  readonly layers: number
-  readonly dModel: number
-  readonly heads: number
-  readonly context: number
-}
+export { type TransformerConfig, validateConfig } from "./transformer-config.ts"
 
 export type { Params } from "./weights.ts"
 
@@ -86,13 +80,6 @@ export const REFERENCE: Impl = {
 }
 
 export const MODEL_ARTIFACT = NEURAL_ARTIFACTS.transformer
-
-const CONFIG_FIELDS = ["vocab", "layers", "dModel", "heads", "context"] as const
-
-export const validateConfig = (c: TransformerConfig): void => {
-  requirePositiveInts("transformer", c, CONFIG_FIELDS)
-  if (c.dModel % c.heads !== 0) throw new Error(`transformer: heads (${c.heads}) must divide dModel (${c.dModel})`)
-}
 
 /** Parameter names and shapes, in a fixed order (the order of tf.grads arguments and of the optimizer). */
 export const paramShapes = (c: TransformerConfig): ParamShapes => {

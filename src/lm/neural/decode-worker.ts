@@ -1,0 +1,72 @@
+/**
+ * A worker thread of a decoder pool (decoder-pool.ts): it holds one transformer decoder over a range of a sampling
+ * decoder's rows, and steps it when the calling thread asks through their shared channel (decode-channel.ts). It
+ * loads the decoder's kernels only, not TensorFlow.js.
+ */
+import { parentPort, workerData } from "node:worker_threads"
+import { answer, COMMAND, decodeChannel, DISPOSE, SEQ, spinUntilChanged, STEP, writeError } from "./decode-channel.ts"
+import { loadDecodeKernels } from "./decode-kernel.ts"
+import type { Decoder } from "./family.ts"
+import type { TransformerConfig } from "./transformer-config.ts"
+import { transformerDecoder } from "./transformer-decoder.ts"
+import type { Params } from "./weights.ts"
+
+export interface DecodeWorkerInit {
+  readonly config: TransformerConfig
+  readonly params: Params
+}
+
+/** Opens a decoder of `rows` rows on the channel in `buffer`; the caller has made request `seq` for the answer. */
+export interface OpenDecoder {
+  readonly buffer: SharedArrayBuffer
+  readonly rows: number
+  readonly seq: number
+}
+
+const port = parentPort
+if (port === null) throw new Error("decode-worker: not started as a worker thread")
+const init = workerData as DecodeWorkerInit
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/** Serves one decoder until the caller disposes of it; blocks this thread meanwhile (it has nothing else to do). */
+const serve = (open: OpenDecoder): void => {
+  const ch = decodeChannel(open.rows, init.config.vocab, open.buffer)
+  let decoder: Decoder
+  try {
+    decoder = transformerDecoder(init.config, init.params, open.rows)
+  } catch (e) {
+    writeError(ch, message(e))
+    answer(ch, open.seq)
+    return
+  }
+  answer(ch, open.seq)
+  let seen = open.seq
+  for (;;) {
+    spinUntilChanged(ch.control, SEQ, seen)
+    Atomics.wait(ch.control, SEQ, seen)
+    seen = Atomics.load(ch.control, SEQ)
+    const command = Atomics.load(ch.control, COMMAND)
+    if (command === DISPOSE) {
+      decoder.dispose()
+      answer(ch, seen)
+      return
+    }
+    try {
+      if (command !== STEP) throw new Error(`unknown request ${command}`)
+      for (let r = 0; r < open.rows; r++) {
+        if (ch.resets[r] === 1) {
+          decoder.resetRow(r)
+          ch.resets[r] = 0
+        }
+      }
+      ch.logits.set(decoder.step(ch.tokens))
+    } catch (e) {
+      writeError(ch, message(e))
+    }
+    answer(ch, seen)
+  }
+}
+
+// Requests wait for the kernels: a promise, not a top-level await (the bundled CLI is one CommonJS file).
+const ready = loadDecodeKernels().then(() => port.postMessage({ ready: true }))
+port.on("message", (open: OpenDecoder) => void ready.then(() => serve(open)))

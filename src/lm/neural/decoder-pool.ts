@@ -1,0 +1,154 @@
+/**
+ * Sampling over threads: a decoder whose rows are cut into contiguous ranges, the first stepped on the calling
+ * thread and each other on a worker thread of its own (decode-worker.ts), all at once. Rows are independent (each
+ * one's affine sums, LayerNorm and attention read that row alone), so every row's logits are the bits one decoder of
+ * all the rows gives, whatever the thread count: the count is not a stage's param. The calling thread draws the
+ * tokens from the gathered logits in row order, as before.
+ *
+ * The decoder is synchronous (decode.ts steps it in a loop): the calling thread waits for the workers on shared
+ * memory (decode-channel.ts), not on its event loop.
+ */
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
+import { awaitAnswer, type DecodeChannel, decodeChannel, DISPOSE, OPEN, request, STEP } from "./decode-channel.ts"
+import type { DecodeWorkerInit, OpenDecoder } from "./decode-worker.ts"
+import { checkedDecoder, type Decoder } from "./family.ts"
+import type { TransformerConfig } from "./transformer-config.ts"
+import { transformerDecoder } from "./transformer-decoder.ts"
+import type { Params } from "./weights.ts"
+
+export interface DecoderPool {
+  /** Threads a decoder of enough rows is split over (1 = the calling thread only). */
+  readonly threads: number
+  /** A decoder of `rows` rows over min(threads, rows) threads; one of several threads cannot `reorder`. */
+  decoder(rows: number): Decoder
+  close(): Promise<void>
+}
+
+/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
+declare const __OURO_BUILD__: string | undefined
+
+/** A decoder worker loads as this thread did: the bundle's worker, or the TypeScript one through tsx. */
+const ENTRY = typeof __OURO_BUILD__ === "string"
+  ? new URL(`../../../build/${__OURO_BUILD__}/lm/neural/decode-worker.js`, import.meta.url)
+  : new URL("./decode-worker-entry.mjs", import.meta.url)
+
+/** Rows per thread below which a thread's share of a step is too small to pay for handing it over. */
+const MIN_ROWS_PER_THREAD = 8
+
+/**
+ * The thread count for sampling `rows` rows: $OURO_DECODE_THREADS when set, else a thread per core up to one per 8
+ * rows. It changes no output, so it is a setting of the machine, not a param.
+ */
+export const decodeThreads = (rows: number, env = process.env.OURO_DECODE_THREADS): number => {
+  if (env !== undefined && env !== "") {
+    const n = Number(env)
+    if (!Number.isSafeInteger(n) || n < 1) {
+      throw new Error(`OURO_DECODE_THREADS must be a positive integer, got ${JSON.stringify(env)}`)
+    }
+    return n
+  }
+  return Math.max(1, Math.min(availableParallelism(), Math.floor(rows / MIN_ROWS_PER_THREAD)))
+}
+
+/** A step answers in milliseconds; a worker silent this long has died. */
+const ANSWER_TIMEOUT_MS = 10 * 60 * 1000
+
+const startWorker = (init: DecodeWorkerInit): Promise<Worker> =>
+  new Promise((resolve, reject) => {
+    const worker = new Worker(ENTRY, { workerData: init })
+    worker.once("message", () => resolve(worker))
+    worker.once("error", reject)
+    worker.once("exit", (code) => reject(new Error(`decoder worker exited (${code}) before it was ready`)))
+  })
+
+export const startDecoderPool = async (
+  config: TransformerConfig,
+  params: Params,
+  threads: number
+): Promise<DecoderPool> => {
+  if (!Number.isSafeInteger(threads) || threads < 1) {
+    throw new Error(`decoder pool: threads must be >= 1, got ${threads}`)
+  }
+  const workers = await Promise.all(Array.from({ length: threads - 1 }, () => startWorker({ config, params })))
+  // A pool left open does not keep the process alive.
+  for (const w of workers) w.unref()
+  const V = config.vocab
+  return {
+    threads,
+    decoder(rows) {
+      if (!Number.isSafeInteger(rows) || rows < 1) throw new Error(`decoder pool: rows must be >= 1, got ${rows}`)
+      const k = Math.min(threads, rows)
+      const bounds = Array.from({ length: k + 1 }, (_, i) => Math.round((i * rows) / k))
+      const local = transformerDecoder(config, params, bounds[1])
+      const remote: DecodeChannel[] = []
+      const disposeAll = () => {
+        local.dispose()
+        for (const ch of remote) awaitAnswer(ch, request(ch, DISPOSE), ANSWER_TIMEOUT_MS)
+      }
+      try {
+        for (let j = 1; j < k; j++) {
+          const ch = decodeChannel(bounds[j + 1] - bounds[j], V)
+          const seq = request(ch, OPEN)
+          const open: OpenDecoder = { buffer: ch.buffer, rows: bounds[j + 1] - bounds[j], seq }
+          workers[j - 1].postMessage(open)
+          awaitAnswer(ch, seq, ANSWER_TIMEOUT_MS)
+          remote.push(ch)
+        }
+      } catch (e) {
+        disposeAll()
+        throw e
+      }
+      /** The range holding row r: 0 is the calling thread's, j > 0 is remote[j - 1]. */
+      const rangeOf = (r: number) => {
+        let j = 0
+        while (r >= bounds[j + 1]) j++
+        return j
+      }
+      return checkedDecoder("transformer", {
+        rows,
+        vocab: V,
+        step(tokens) {
+          const seqs = remote.map((ch, i) => {
+            ch.tokens.set(tokens.subarray(bounds[i + 1], bounds[i + 2]))
+            return request(ch, STEP)
+          })
+          const logits = new Float32Array(rows * V)
+          let failure: unknown
+          try {
+            logits.set(local.step(tokens.subarray(0, bounds[1])))
+          } catch (e) {
+            failure = e
+          }
+          // Every worker answers before this returns or throws: none is left stepping into the next request.
+          remote.forEach((ch, i) => {
+            try {
+              awaitAnswer(ch, seqs[i], ANSWER_TIMEOUT_MS)
+              logits.set(ch.logits, bounds[i + 1] * V)
+            } catch (e) {
+              failure ??= e
+            }
+          })
+          if (failure !== undefined) throw failure
+          return logits
+        },
+        resetRow(r) {
+          const j = rangeOf(r)
+          // Applied by the worker before its next step, which is the next time the row is read.
+          if (j === 0) local.resetRow(r)
+          else remote[j - 1].resets[r - bounds[j]] = 1
+        },
+        reorder(from) {
+          if (k > 1) {
+            throw new Error(`a decoder split over ${k} threads cannot reorder its rows (beam search): use one thread`)
+          }
+          local.reorder(from)
+        },
+        dispose: disposeAll
+      })
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.terminate()))
+    }
+  }
+}
