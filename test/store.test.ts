@@ -181,6 +181,21 @@ describe("local store: records", () => {
     assert.deepEqual(tmpEntries(), [])
   })
 
+  it("a record file that is no JSON, or JSON but no record, is ArtifactCorrupt: the record does not parse", async () => {
+    const key = sha256("key-junk")
+    await run(store.putRecord(record(key)))
+    const file = recordFile(key)
+    for (
+      const text of ["{ not json", JSON.stringify({ key, kind: 3 }), JSON.stringify({ ...record(key), version: 1.5 })]
+    ) {
+      fs.chmodSync(file, 0o644)
+      fs.writeFileSync(file, text)
+      const e = (await failure(store.getRecord(key))) as ArtifactCorrupt
+      assert.equal(e._tag, "ArtifactCorrupt", text)
+      assert.match(e.message, /stage record does not parse/)
+    }
+  })
+
   it("getRecord of an unknown key is None", async () => {
     assert.deepEqual(await run(store.getRecord(sha256("nope"))), Option.none())
   })

@@ -34,7 +34,7 @@ import {
   type StrayEntry,
   type WaitOptions
 } from "./ArtifactStore.ts"
-import { StageRecord } from "./record.ts"
+import { decodeRecordText, StageRecord } from "./record.ts"
 import { isRefName } from "./refName.ts"
 
 export interface LocalStoreOptions {
@@ -50,8 +50,6 @@ const decodeMarker = Schema.decodeUnknownOption(Schema.fromJsonString(Marker))
 
 /** The store's own temp files, `<pid>-<16 hex>.tmp`: the only files in tmp/ it ever removes. */
 const TEMP_FILE = /^([0-9]+)-[0-9a-f]{16}\.tmp$/
-
-const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
 
 const fail = (p: string, cause: unknown): StoreError => new StoreError({ path: p, detail: describe(cause), cause })
 
@@ -440,14 +438,14 @@ export const makeLocalStore = (
         if (read instanceof NotRegular) {
           return yield* new ArtifactCorrupt({ hash: key, path: p, detail: `a ${read.other}, not a regular file` })
         }
-        const decoded = decodeRecord(read.toString("utf8"))
-        if (decoded._tag === "Failure") {
+        const decoded = decodeRecordText(read.toString("utf8"))
+        if (decoded === undefined) {
           return yield* new ArtifactCorrupt({ hash: key, path: p, detail: "stage record does not parse" })
         }
-        if (decoded.value.key !== key) {
-          return yield* new ArtifactCorrupt({ hash: key, path: p, detail: `record names key ${decoded.value.key}` })
+        if (decoded.key !== key) {
+          return yield* new ArtifactCorrupt({ hash: key, path: p, detail: `record names key ${decoded.key}` })
         }
-        return Option.some(decoded.value)
+        return Option.some(decoded)
       })
 
     const listRecordKeys = Effect.try({ try: () => scanRecords().found, catch: (e) => fail(dirs.records, e) })

@@ -16,7 +16,7 @@ import {
   type Holder,
   type WaitOptions
 } from "./ArtifactStore.ts"
-import { StageRecord } from "./record.ts"
+import { decodeRecordText, StageRecord } from "./record.ts"
 import { isRefName } from "./refName.ts"
 
 /** What a memory store holds; a test may reach in (to flip a byte, say) as it would edit a file of the local store. */
@@ -36,7 +36,6 @@ export const emptyMemoryState = (): MemoryState => ({
 })
 
 const encodeRecord = Schema.encodeSync(Schema.fromJsonString(StageRecord))
-const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
 
 const LOCATION = "memory:"
 
@@ -147,22 +146,22 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
       Effect.gen(function*() {
         const text = state.records.get(key)
         if (text === undefined) return Option.none()
-        const decoded = decodeRecord(text)
-        if (decoded._tag === "Failure") {
+        const decoded = decodeRecordText(text)
+        if (decoded === undefined) {
           return yield* new ArtifactCorrupt({
             hash: key,
             path: `${LOCATION}records/${key}`,
             detail: "not a stage record"
           })
         }
-        if (decoded.value.key !== key) {
+        if (decoded.key !== key) {
           return yield* new ArtifactCorrupt({
             hash: key,
             path: `${LOCATION}records/${key}`,
-            detail: `holds the record of ${decoded.value.key}`
+            detail: `holds the record of ${decoded.key}`
           })
         }
-        return Option.some(decoded.value)
+        return Option.some(decoded)
       })
 
     const refName = (name: string): Effect.Effect<string, StoreError> =>

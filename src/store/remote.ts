@@ -24,7 +24,7 @@ import { isSha256, sha256, type Sha256 } from "../hash/index.ts"
 import type { ArtifactStoreShape, BlobInfo, BlobState, StrayEntry } from "./ArtifactStore.ts"
 import { STORE_FORMAT, STORE_MARKER } from "./local.ts"
 import { makeProcessLocks } from "./memory.ts"
-import { StageRecord } from "./record.ts"
+import { decodeRecordText, StageRecord } from "./record.ts"
 import { isRefName } from "./refName.ts"
 
 /** A file under the store's prefix, as a listing gives it. */
@@ -84,7 +84,6 @@ export interface RemoteStoreShape extends ArtifactStoreShape {
 /** As the local store writes it: the record is plain JSON already (its params are JSON by its Schema). */
 const encodeRecord = (record: StageRecord): Uint8Array =>
   new TextEncoder().encode(JSON.stringify(record, null, 2) + "\n")
-const decodeRecord = Schema.decodeUnknownExit(Schema.fromJsonString(StageRecord))
 const decodeMarker = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Struct({ format: Schema.Int })))
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -219,15 +218,15 @@ export const makeRemoteStore = (
         if (!isSha256(key)) return Option.none<StageRecord>()
         const bytes = yield* transport.get(recordPath(key))
         if (bytes === undefined) return Option.none<StageRecord>()
-        const decoded = decodeRecord(text(bytes))
+        const decoded = decodeRecordText(text(bytes))
         const url = transport.urlOf(recordPath(key))
-        if (decoded._tag === "Failure") {
+        if (decoded === undefined) {
           return yield* new ArtifactCorrupt({ hash: key, path: url, detail: "stage record does not parse" })
         }
-        if (decoded.value.key !== key) {
-          return yield* new ArtifactCorrupt({ hash: key, path: url, detail: `record names key ${decoded.value.key}` })
+        if (decoded.key !== key) {
+          return yield* new ArtifactCorrupt({ hash: key, path: url, detail: `record names key ${decoded.key}` })
         }
-        return Option.some(decoded.value)
+        return Option.some(decoded)
       })
 
     const refName = (name: string): Effect.Effect<string, StoreError> =>
