@@ -241,10 +241,10 @@ const status = Command.make(
       "read",
       Effect.gen(function*() {
         const store = yield* ArtifactStore
-        const blobs = yield* store.listBlobs
-        const records = yield* store.listRecordKeys
+        const inventory = yield* store.inventory
+        const { blobs, records } = inventory
         const bytes = blobs.reduce((n, b) => n + b.bytes, 0)
-        const strays = (yield* store.listStrays).length
+        const strays = inventory.strays.length
         const runs = yield* lastRuns
         if (a.json) {
           return yield* Console.log(

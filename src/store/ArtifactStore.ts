@@ -24,6 +24,13 @@ export interface StrayEntry {
   readonly detail: string
 }
 
+/** What a store holds, from one listing: listBlobs', listRecordKeys' and listStrays' results together. */
+export interface StoreInventory {
+  readonly blobs: ReadonlyArray<BlobInfo>
+  readonly records: ReadonlyArray<Sha256>
+  readonly strays: ReadonlyArray<StrayEntry>
+}
+
 /** What a cheap check of a stored blob found ("mismatch": intact, but not what the record says). */
 export type BlobState = "ok" | "missing" | "corrupt" | "mismatch"
 
@@ -61,6 +68,8 @@ export interface ArtifactStoreShape {
   readonly listRecordKeys: Effect.Effect<ReadonlyArray<Sha256>, StoreError>
   /** What listBlobs and listRecordKeys skipped: entries that are neither, each with what is wrong with it. */
   readonly listStrays: Effect.Effect<ReadonlyArray<StrayEntry>, StoreError>
+  /** The three lists above from one listing of the store (they list it once each, listStrays twice). */
+  readonly inventory: Effect.Effect<StoreInventory, StoreError>
   readonly setRef: (name: string, value: string) => Effect.Effect<void, StoreError>
   readonly getRef: (name: string) => Effect.Effect<Option.Option<string>, StoreError>
   /** Removes a ref (nothing if there is none by that name). */

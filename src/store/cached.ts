@@ -90,6 +90,7 @@ export const makeCachedStore = (
     getRecord,
     listRecordKeys: remote.listRecordKeys,
     listStrays: remote.listStrays,
+    inventory: remote.inventory,
     setRef: (name, value) => remote.setRef(name, value).pipe(Effect.andThen(local.setRef(name, value))),
     getRef: remote.getRef,
     removeRef: (name) => remote.removeRef(name).pipe(Effect.andThen(local.removeRef(name))),

@@ -455,6 +455,14 @@ export const makeLocalStore = (
       catch: (e) => fail(root, e)
     })
 
+    const inventory = Effect.try({
+      try: () => {
+        const blobs = scanBlobs(), records = scanRecords()
+        return { blobs: blobs.found, records: records.found, strays: [...blobs.strays, ...records.strays] }
+      },
+      catch: (e) => fail(root, e)
+    })
+
     const setRef = (name: string, value: string) =>
       Effect.try({
         try: () => {
@@ -722,6 +730,7 @@ export const makeLocalStore = (
       getRecord,
       listRecordKeys,
       listStrays,
+      inventory,
       setRef,
       getRef,
       removeRef,

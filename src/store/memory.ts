@@ -171,19 +171,23 @@ export const makeMemoryStore = (state: MemoryState = emptyMemoryState()): Effect
           new StoreError({ path: `${LOCATION}refs/${name}`, detail: `invalid ref name ${JSON.stringify(name)}` })
         )
 
+    const listBlobs = Effect.sync(() =>
+      [...state.blobs].map(([hash, b]) => ({ hash, bytes: b.bytes.byteLength, addedMs: b.addedMs }))
+    )
+    const listRecordKeys = Effect.sync(() => [...state.records.keys()])
+
     return {
       location: LOCATION,
       putBlob,
       getBlob,
       hasBlob: (hash) => Effect.sync(() => state.blobs.has(hash)),
-      listBlobs: Effect.sync(() =>
-        [...state.blobs].map(([hash, b]) => ({ hash, bytes: b.bytes.byteLength, addedMs: b.addedMs }))
-      ),
+      listBlobs,
       putRecord: (record) => Effect.sync(() => void state.records.set(record.key, encodeRecord(record))),
       getRecord,
-      listRecordKeys: Effect.sync(() => [...state.records.keys()]),
+      listRecordKeys,
       // Maps hold only well-formed entries: nothing stray can get in.
       listStrays: Effect.succeed([]),
+      inventory: Effect.all({ blobs: listBlobs, records: listRecordKeys, strays: Effect.succeed([]) }),
       setRef: (name, value) => Effect.map(refName(name), (n) => void state.refs.set(n, value)),
       getRef: (name) => Effect.map(refName(name), (n) => Option.fromNullishOr(state.refs.get(n))),
       removeRef: (name) => Effect.map(refName(name), (n) => void state.refs.delete(n)),

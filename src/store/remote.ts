@@ -285,6 +285,10 @@ export const makeRemoteStore = (
       getRecord,
       listRecordKeys: Effect.map(scanRecords, (s) => s.found),
       listStrays: Effect.map(Effect.all([scanBlobs, scanRecords]), ([b, r]) => [...b.strays, ...r.strays]),
+      inventory: Effect.map(
+        Effect.all([scanBlobs, scanRecords]),
+        ([b, r]) => ({ blobs: b.found, records: r.found, strays: [...b.strays, ...r.strays] })
+      ),
       setRef: (name, value) =>
         refName(name).pipe(
           Effect.tap(() => writable("write a ref")),

@@ -107,6 +107,20 @@ export const storeContract = (name: string, open: () => Promise<StoreUnderTest>)
       assert.deepEqual([...(await run(store.listRecordKeys))].sort(), [key, sha256("key-2")].sort())
     })
 
+    it("inventory lists what listBlobs, listRecordKeys and listStrays list, from one listing", async () => {
+      const empty = await run(store.inventory)
+      assert.deepEqual(empty, { blobs: [], records: [], strays: [] })
+      for (const text of ["one", "two", "three"]) await run(store.putBlob(new TextEncoder().encode(text)))
+      for (const k of ["k1", "k2"]) await run(store.putRecord(record(sha256(k))))
+      const inventory = await run(store.inventory)
+      const byHash = (a: { readonly hash: string }, b: { readonly hash: string }) => (a.hash < b.hash ? -1 : 1)
+      assert.equal(inventory.blobs.length, 3)
+      assert.deepEqual([...inventory.blobs].sort(byHash), [...(await run(store.listBlobs))].sort(byHash))
+      assert.deepEqual([...inventory.records].sort(), [...(await run(store.listRecordKeys))].sort())
+      assert.deepEqual([...inventory.records].sort(), [sha256("k1"), sha256("k2")].sort())
+      assert.deepEqual(inventory.strays, await run(store.listStrays))
+    })
+
     it("refs: set, get, overwrite, list by prefix in name order; a bad name is a StoreError", async () => {
       await run(store.setRef("pipelines/b", "2"))
       await run(store.setRef("pipelines/a", "1"))
