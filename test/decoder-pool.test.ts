@@ -4,9 +4,12 @@
  * the thread count (which is therefore no param of a stage).
  */
 import assert from "node:assert/strict"
+import { setTimeout as sleep } from "node:timers/promises"
 import { after, before, describe, it } from "node:test"
+import { Worker } from "node:worker_threads"
 import { selectBackend } from "../src/lm/neural/backend.ts"
 import { decodeDocuments, type DecodeOptions } from "../src/lm/neural/decode.ts"
+import { awaitAnswer, decodeChannel, OPEN, request, SEQ, STEP } from "../src/lm/neural/decode-channel.ts"
 import { decodeThreads, type DecoderPool, startDecoderPool } from "../src/lm/neural/decoder-pool.ts"
 import { initParams, type TransformerConfig } from "../src/lm/neural/transformer.ts"
 import { transformerDecoder } from "../src/lm/neural/transformer-decoder.ts"
@@ -79,6 +82,35 @@ describe("lm/decoder-pool", () => {
       assert.deepEqual(split.step(tokens), one.step(tokens), `${rows} rows`)
       one.dispose()
       split.dispose()
+    }
+  })
+
+  it("a worker steps each request once: a late wake-up of its wait (the caller's notify of the last request) is none", async () => {
+    const worker = new Worker(new URL("../src/lm/neural/decode-worker-entry.mjs", import.meta.url), {
+      workerData: { config: CONFIG, params: PARAMS }
+    })
+    try {
+      await new Promise((resolve) => worker.once("message", resolve))
+      const rows = 3
+      const ch = decodeChannel(rows, CONFIG.vocab)
+      const opened = request(ch, OPEN)
+      worker.postMessage({ buffer: ch.buffer, rows, seq: opened })
+      awaitAnswer(ch, opened, 60_000)
+      const one = transformerDecoder(CONFIG, PARAMS, rows)
+      const step = (tokens: Int32Array) => {
+        ch.tokens.set(tokens)
+        awaitAnswer(ch, request(ch, STEP), 60_000)
+        return ch.logits.slice()
+      }
+      const first = Int32Array.from([1, 2, 3]), second = Int32Array.from([4, 5, 6])
+      assert.deepEqual(step(first), one.step(first))
+      // The wake-up a late notify gives: nothing asked, SEQ unchanged. Then time for the worker to (wrongly) act on it.
+      await sleep(50)
+      Atomics.notify(ch.control, SEQ)
+      await sleep(50)
+      assert.deepEqual(step(second), one.step(second), "the worker's rows are where the caller's are")
+    } finally {
+      await worker.terminate()
     }
   })
 

@@ -43,7 +43,11 @@ const serve = (open: OpenDecoder): void => {
   let seen = open.seq
   for (;;) {
     spinUntilChanged(ch.control, SEQ, seen)
-    Atomics.wait(ch.control, SEQ, seen)
+    // A wake-up is no request: the caller's notify of request n can come late, after this thread answered n and
+    // went back to waiting (on a loaded machine, a thread descheduled between its add and its notify), and then
+    // it wakes this wait for n + 1. Taken as a request, n was stepped twice and the rows ran a token ahead. A
+    // request is there only once SEQ has moved.
+    while (Atomics.load(ch.control, SEQ) === seen) Atomics.wait(ch.control, SEQ, seen)
     seen = Atomics.load(ch.control, SEQ)
     const command = Atomics.load(ch.control, COMMAND)
     if (command === DISPOSE) {
