@@ -6,12 +6,13 @@
  * Both generate the same number of tokens per row from the same seeded model; the baseline is the no-cache run.
  * The anchor, in the same run: PyTorch (the python3 on PATH, pip's torch 2.x here) sampling the same shape with its
  * own key/value cache (../shared/anchors/torch_tiny_sample.py --rows 32), on 1 and 2 threads; the ratio is of ours as a
- * sampling stage runs it (the rows over decodeThreads(32) threads, decoder-pool.ts) against the anchor's better
+ * sampling stage runs it with $OURO_DECODE_THREADS set to the core count (the rows over that many threads,
+ * decoder-pool.ts) against the anchor's better
  * thread count (issue #15 asks for at least 1.0), medians of 5 interleaved rounds; ours on one thread is printed too.
  *   node --import tsx bench/sample.ts [--length 256]
  */
 import { spawnSync } from "node:child_process"
-import { loadavg } from "node:os"
+import { availableParallelism, loadavg } from "node:os"
 import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { selectBackend } from "../src/lm/neural/backend.ts"
@@ -43,7 +44,8 @@ const timed = (f: () => Int32Array[]): { seconds: number; rows: Int32Array[] } =
 
 const start = Int32Array.from({ length: ROWS }, (_, r) => 1 + (r % (config.vocab - 1)))
 
-const THREADS = decodeThreads(ROWS)
+// Sampling stages use $OURO_DECODE_THREADS threads (1 when unset, decoder-pool.ts); here one per core unless it is set.
+const THREADS = process.env.OURO_DECODE_THREADS === undefined ? availableParallelism() : decodeThreads()
 const pool = await startDecoderPool(config, params, THREADS)
 
 const cachedRun = (dec = transformerDecoder(config, params, ROWS)) => {
@@ -134,7 +136,7 @@ const torchRate = (threads: number): { rate: number; engine: string } | undefine
 // One pass takes about half a second, so a single pair of timings moves with whatever else the machine does
 // (measured: 0.58x-1.18x in three runs a minute apart). Each round times one pass of ours and one run of the anchor
 // on 1 and 2 threads, interleaved, so that both see the same machine; the medians are compared.
-// Ours on one thread, and as a sampling stage runs it: the rows split over decodeThreads(32) threads (the same
+// Ours on one thread, and as a sampling stage runs it with $OURO_DECODE_THREADS: the rows split over THREADS threads (the same
 // tokens: checked below).
 const pooled = timed(() => cachedRun(pool.decoder(ROWS)))
 const poolAgrees = pooled.rows.every((row, r) => row.every((t, i) => t === cached.rows[r][i]))
@@ -152,7 +154,7 @@ console.log(
   })`
 )
 console.log(
-  `  KV cache over ${ROUNDS} rounds, rows over ${THREADS} thread(s) (a sampling stage's default here): median ${ours} tokens/s (${
+  `  KV cache over ${ROUNDS} rounds, rows over ${THREADS} thread(s) (OURO_DECODE_THREADS=${THREADS}): median ${ours} tokens/s (${
     spread(rounds.map((r) => r.ours))
   }); every token the same as on 1 thread: ${poolAgrees}`
 )

@@ -167,7 +167,7 @@ export const sample = async (
   const show = meter(ctx, "tok")
   const total = p.tokens > 0 ? p.tokens : p.documents * p.maxLength
   // Beam search reorders rows across the whole beam, so it stays on one thread; sampling's rows are split.
-  const pool = await net.decoderPool(p.beams > 1 ? 1 : decodeThreads(Math.min(p.rows, p.documents)))
+  const pool = await net.decoderPool(p.beams > 1 ? 1 : decodeThreads())
   let docs: Int32Array[]
   try {
     docs = decodeDocuments((rows) => pool.decoder(rows), p, (s) => {

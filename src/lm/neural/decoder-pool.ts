@@ -8,7 +8,6 @@
  * The decoder is synchronous (decode.ts steps it in a loop): the calling thread waits for the workers on shared
  * memory (decode-channel.ts), not on its event loop.
  */
-import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { awaitAnswer, type DecodeChannel, decodeChannel, DISPOSE, OPEN, request, STEP } from "./decode-channel.ts"
 import type { DecodeWorkerInit, OpenDecoder } from "./decode-worker.ts"
@@ -33,22 +32,21 @@ const ENTRY = typeof __OURO_BUILD__ === "string"
   ? new URL(`../../../build/${__OURO_BUILD__}/lm/neural/decode-worker.js`, import.meta.url)
   : new URL("./decode-worker-entry.mjs", import.meta.url)
 
-/** Rows per thread below which a thread's share of a step is too small to pay for handing it over. */
-const MIN_ROWS_PER_THREAD = 8
-
 /**
- * The thread count for sampling `rows` rows: $OURO_DECODE_THREADS when set, else a thread per core up to one per 8
- * rows. It changes no output, so it is a setting of the machine, not a param.
+ * The thread count for sampling: $OURO_DECODE_THREADS, else 1. It changes no output, so it is a setting of the
+ * machine, not a param. Not one per core by default: `ouro run` computes a stage per core already whenever the
+ * pipeline has independent ones (the arms of an experiment), and a step's threads wait for each other, so a
+ * descheduled one stalls them all. Measured in `npm run start:neural` (two arms side by side on 2 cores): its 9
+ * sampling stages took 31.7 s on 2 threads each against 23.8 s on one (the run before, same run manifest). It pays
+ * where one stage has the machine (bench/sample, `--jobs 1`, a single arm).
  */
-export const decodeThreads = (rows: number, env = process.env.OURO_DECODE_THREADS): number => {
-  if (env !== undefined && env !== "") {
-    const n = Number(env)
-    if (!Number.isSafeInteger(n) || n < 1) {
-      throw new Error(`OURO_DECODE_THREADS must be a positive integer, got ${JSON.stringify(env)}`)
-    }
-    return n
+export const decodeThreads = (env = process.env.OURO_DECODE_THREADS): number => {
+  if (env === undefined || env === "") return 1
+  const n = Number(env)
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new Error(`OURO_DECODE_THREADS must be a positive integer, got ${JSON.stringify(env)}`)
   }
-  return Math.max(1, Math.min(availableParallelism(), Math.floor(rows / MIN_ROWS_PER_THREAD)))
+  return n
 }
 
 /** A step answers in milliseconds; a worker silent this long has died. */
