@@ -7,6 +7,21 @@
  * Layout: a control block of Int32s, the row range's tokens, its reset flags, its logits, and room for an error's
  * text. The caller writes a request and bumps SEQ; the worker answers and sets DONE to that SEQ.
  */
+import type { TransformerConfig } from "./transformer-config.ts"
+import type { Params } from "./weights.ts"
+
+/** What a decoder worker starts with (its workerData). */
+export interface DecodeWorkerInit {
+  readonly config: TransformerConfig
+  readonly params: Params
+}
+
+/** Opens a decoder of `rows` rows on the channel in `buffer`; the caller has made request `seq` for the answer. */
+export interface OpenDecoder {
+  readonly buffer: SharedArrayBuffer
+  readonly rows: number
+  readonly seq: number
+}
 
 export const SEQ = 0
 export const DONE = 1

@@ -4,24 +4,21 @@
  * loads the decoder's kernels only, not TensorFlow.js.
  */
 import { parentPort, workerData } from "node:worker_threads"
-import { answer, COMMAND, decodeChannel, DISPOSE, SEQ, spinUntilChanged, STEP, writeError } from "./decode-channel.ts"
+import {
+  answer,
+  COMMAND,
+  decodeChannel,
+  type DecodeWorkerInit,
+  DISPOSE,
+  type OpenDecoder,
+  SEQ,
+  spinUntilChanged,
+  STEP,
+  writeError
+} from "./decode-channel.ts"
 import { loadDecodeKernels } from "./decode-kernel.ts"
 import type { Decoder } from "./family.ts"
-import type { TransformerConfig } from "./transformer-config.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
-import type { Params } from "./weights.ts"
-
-export interface DecodeWorkerInit {
-  readonly config: TransformerConfig
-  readonly params: Params
-}
-
-/** Opens a decoder of `rows` rows on the channel in `buffer`; the caller has made request `seq` for the answer. */
-export interface OpenDecoder {
-  readonly buffer: SharedArrayBuffer
-  readonly rows: number
-  readonly seq: number
-}
 
 const port = parentPort
 if (port === null) throw new Error("decode-worker: not started as a worker thread")

@@ -9,20 +9,21 @@
  * memory (decode-channel.ts), not on its event loop.
  */
 import { Worker } from "node:worker_threads"
-import { awaitAnswer, type DecodeChannel, decodeChannel, DISPOSE, OPEN, request, STEP } from "./decode-channel.ts"
-import type { DecodeWorkerInit, OpenDecoder } from "./decode-worker.ts"
-import { checkedDecoder, type Decoder } from "./family.ts"
+import {
+  awaitAnswer,
+  type DecodeChannel,
+  decodeChannel,
+  type DecodeWorkerInit,
+  DISPOSE,
+  OPEN,
+  type OpenDecoder,
+  request,
+  STEP
+} from "./decode-channel.ts"
+import { checkedDecoder, type DecoderPool } from "./family.ts"
 import type { TransformerConfig } from "./transformer-config.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import type { Params } from "./weights.ts"
-
-export interface DecoderPool {
-  /** Threads a decoder of enough rows is split over (1 = the calling thread only). */
-  readonly threads: number
-  /** A decoder of `rows` rows over min(threads, rows) threads; one of several threads cannot `reorder`. */
-  decoder(rows: number): Decoder
-  close(): Promise<void>
-}
 
 /** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
 declare const __OURO_BUILD__: string | undefined

@@ -3,7 +3,7 @@
  * Model artifact holds and what sampling and evaluation use without caring which family it is.
  */
 import type * as tf from "@tensorflow/tfjs-core"
-import { type Decoder, type Family, type Params } from "./family.ts"
+import { type Decoder, type DecoderPool, type Family, type Params } from "./family.ts"
 import { type LstmConfig, lstm } from "./lstm.ts"
 import {
   FAST,
@@ -20,7 +20,7 @@ import {
 } from "./transformer.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import { createParallelTrainer } from "./parallel.ts"
-import { type DecoderPool, startDecoderPool } from "./decoder-pool.ts"
+import { startDecoderPool } from "./decoder-pool.ts"
 import { readSafetensors } from "../../format/safetensors.ts"
 
 export const transformer: Family<TransformerConfig> = {

@@ -7,7 +7,6 @@
 import type * as tf from "@tensorflow/tfjs-core"
 import type { AdamWConfig, OptimizerState } from "./adamw.ts"
 import type { BackendName } from "./backend-plan.ts"
-import type { DecoderPool } from "./decoder-pool.ts"
 import type { Params } from "./weights.ts"
 
 /** Weights (or gradients, or optimizer moments) by parameter name, as JS-owned Float32Arrays. */
@@ -34,6 +33,15 @@ export interface Decoder {
   reorder(from: Int32Array): void
   /** Frees backend memory; the decoder is unusable afterwards. */
   dispose(): void
+}
+
+/** Decoders whose rows are split over threads (decoder-pool.ts). */
+export interface DecoderPool {
+  /** Threads a decoder of enough rows is split over (1 = the calling thread only). */
+  readonly threads: number
+  /** A decoder of `rows` rows over min(threads, rows) threads; one of several threads cannot `reorder`. */
+  decoder(rows: number): Decoder
+  close(): Promise<void>
 }
 
 /**
