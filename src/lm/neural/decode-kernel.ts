@@ -4,7 +4,7 @@
  * key/value caches, so a step runs without TF.js and copies nothing but the logits out. Per layer: LayerNorm, the
  * affine maps (summed as TF.js's wasm matMul sums them), the cached attention of all the step's rows in one call, the
  * residual additions and GELU. The same arithmetic, in the same order, as the TF.js and JavaScript they replaced
- * (float64 where that was, Math.exp imported): the same bits. The module is assembled from its text by wabt once per
+ * (float64 where that was, and Math.exp as V8 computes it, exp-v8.wat): the same bits. The module is assembled from its text by wabt once per
  * process, as simd-kernels.ts does.
  */
 import { readFile } from "node:fs/promises"
@@ -45,7 +45,7 @@ interface DecodeExports {
 }
 
 /** The module's parts, in this order (functions are numbered in text order, so the order fixes the binary). */
-const PARTS = ["gelu.wat", "decode.wat", "affine.wat"]
+const PARTS = ["exp-v8.wat", "gelu.wat", "decode.wat", "affine.wat"]
 
 const compile = async (): Promise<object> => {
   const wabt = await wabtInit()
@@ -53,7 +53,6 @@ const compile = async (): Promise<object> => {
   const text = [
     "(module",
     "(import \"js\" \"memory\" (memory 1))",
-    "(import \"js\" \"exp\" (func $exp (param f64) (result f64)))",
     ...parts,
     ")"
   ].join("\n")
@@ -161,7 +160,7 @@ export const makeDecodeKernel = (s: DecodeShape): DecodeKernel => {
     )
   }
   const memory = new WebAssembly.Memory({ initial: pages })
-  const exports = new WebAssembly.Instance(decodeModule.get(), { js: { memory, exp: Math.exp } })
+  const exports = new WebAssembly.Instance(decodeModule.get(), { js: { memory } })
     .exports as DecodeExports
   // The memory never grows (it is sized here), so these views stay valid for the decoder's life.
   const f32 = new Float32Array(memory.buffer)

@@ -1,6 +1,6 @@
 ;; The transformer decoder's kernels (transformer-decoder.ts, through decode-kernel.ts), one part of the module
-;; decode-kernel.ts assembles: its memory and Math.exp are imported ($exp), and gelu.wat (the training's GELU) is
-;; the other part. One instance per decoder, whose memory holds that decoder's residual stream and key/value caches,
+;; decode-kernel.ts assembles: its memory is imported; exp-v8.wat ($exp, Math.exp's bits), gelu.wat (the training's
+;; GELU) and affine.wat are the other parts. One instance per decoder, whose memory holds that decoder's residual stream and key/value caches,
 ;; so a step copies in only what TF.js's matrix products hand back.
 ;; Float64 throughout where the JavaScript they replaced was (kept as the reference in test/decode-wasm.test.ts), in
 ;; its order, with its exp: the same bits, so sampling's outputs do not change.
