@@ -450,11 +450,6 @@ export const makeLocalStore = (
 
     const listRecordKeys = Effect.try({ try: () => scanRecords().found, catch: (e) => fail(dirs.records, e) })
 
-    const listStrays = Effect.try({
-      try: () => [...scanBlobs().strays, ...scanRecords().strays],
-      catch: (e) => fail(root, e)
-    })
-
     const inventory = Effect.try({
       try: () => {
         const blobs = scanBlobs(), records = scanRecords()
@@ -462,6 +457,8 @@ export const makeLocalStore = (
       },
       catch: (e) => fail(root, e)
     })
+
+    const listStrays = Effect.map(inventory, (i) => i.strays)
 
     const setRef = (name: string, value: string) =>
       Effect.try({

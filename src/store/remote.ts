@@ -209,6 +209,10 @@ export const makeRemoteStore = (
       "blobs"
     )
     const scanRecords = scan("ac/", (e) => (isSha256(e.path) ? e.path : undefined), "stage records")
+    const inventory = Effect.map(
+      Effect.all([scanBlobs, scanRecords]),
+      ([b, r]) => ({ blobs: b.found, records: r.found, strays: [...b.strays, ...r.strays] })
+    )
 
     const putRecord = (record: StageRecord) =>
       writable("write a stage record").pipe(Effect.andThen(transport.put(recordPath(record.key), encodeRecord(record))))
@@ -284,11 +288,8 @@ export const makeRemoteStore = (
       putRecord,
       getRecord,
       listRecordKeys: Effect.map(scanRecords, (s) => s.found),
-      listStrays: Effect.map(Effect.all([scanBlobs, scanRecords]), ([b, r]) => [...b.strays, ...r.strays]),
-      inventory: Effect.map(
-        Effect.all([scanBlobs, scanRecords]),
-        ([b, r]) => ({ blobs: b.found, records: r.found, strays: [...b.strays, ...r.strays] })
-      ),
+      listStrays: Effect.map(inventory, (i) => i.strays),
+      inventory,
       setRef: (name, value) =>
         refName(name).pipe(
           Effect.tap(() => writable("write a ref")),
