@@ -12,6 +12,7 @@ import type { Sha256 } from "../hash/index.ts"
 import type { OutputEntry } from "../store/record.ts"
 import { Progress, type ProgressEvent } from "./Progress.ts"
 import { RunError, StageRunner } from "./StageRunner.ts"
+import { workerUrl } from "../thread/worker-url.ts"
 
 export interface WorkerTask {
   readonly id: number
@@ -39,14 +40,8 @@ export interface WorkerConfig {
 /** A stage's error as the worker encoded it; decoding it gives back the same class, cause and all. */
 const decodeRunError = Schema.decodeUnknownSync(RunError)
 
-/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
-declare const __OURO_BUILD__: string | undefined
-
 /** A worker thread loads as this thread did: the bundle's worker, or the TypeScript one through tsx. */
-const workerEntry = (): URL =>
-  typeof __OURO_BUILD__ === "string"
-    ? new URL(`../../build/${__OURO_BUILD__}/engine/worker.js`, import.meta.url)
-    : new URL("./worker-entry.mjs", import.meta.url)
+const workerEntry = (): URL => workerUrl("engine/worker", new URL("./worker-entry.mjs", import.meta.url))
 
 export const defaultWorkers = (): number => Math.max(1, availableParallelism())
 

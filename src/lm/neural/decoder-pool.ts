@@ -24,14 +24,10 @@ import { checkedDecoder, type DecoderPool } from "./family.ts"
 import type { TransformerConfig } from "./transformer-config.ts"
 import { transformerDecoder } from "./transformer-decoder.ts"
 import type { Params } from "./weights.ts"
-
-/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
-declare const __OURO_BUILD__: string | undefined
+import { workerUrl } from "../../thread/worker-url.ts"
 
 /** A decoder worker loads as this thread did: the bundle's worker, or the TypeScript one through tsx. */
-const ENTRY = typeof __OURO_BUILD__ === "string"
-  ? new URL(`../../../build/${__OURO_BUILD__}/lm/neural/decode-worker.js`, import.meta.url)
-  : new URL("./decode-worker-entry.mjs", import.meta.url)
+const ENTRY = workerUrl("lm/neural/decode-worker", new URL("./decode-worker-entry.mjs", import.meta.url))
 
 /**
  * The thread count for sampling: $OURO_DECODE_THREADS, else 1. It changes no output, so it is a setting of the

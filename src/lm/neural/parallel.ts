@@ -16,6 +16,7 @@ import {
   paramShapes,
   type TransformerConfig
 } from "./transformer.ts"
+import { workerUrl } from "../../thread/worker-url.ts"
 
 export interface ParallelOptions {
   /** Batch shards, one thread each (1 = no workers). */
@@ -38,13 +39,8 @@ interface Reply {
   readonly error?: string
 }
 
-/** The build's name (its source hash) in the bundled CLI (bin/bundle.mjs defines it); undefined running from source. */
-declare const __OURO_BUILD__: string | undefined
-
 /** A gradient worker loads as this thread did: the bundle's worker, or the TypeScript one through tsx. */
-const ENTRY = typeof __OURO_BUILD__ === "string"
-  ? new URL(`../../../build/${__OURO_BUILD__}/lm/neural/grad-worker.js`, import.meta.url)
-  : new URL("./grad-worker-entry.mjs", import.meta.url)
+const ENTRY = workerUrl("lm/neural/grad-worker", new URL("./grad-worker-entry.mjs", import.meta.url))
 
 /** A worker wrapped as request → promise (one request in flight at a time). */
 const startWorker = async (config: TransformerConfig, impl: Impl, backend: BackendName) => {
