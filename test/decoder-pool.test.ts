@@ -14,20 +14,16 @@ import { decodeThreads, startDecoderPool } from "../src/lm/neural/decoder-pool.t
 import type { DecoderPool } from "../src/lm/neural/family.ts"
 import { initParams, type TransformerConfig } from "../src/lm/neural/transformer.ts"
 import { transformerDecoder } from "../src/lm/neural/transformer-decoder.ts"
+import { PLAIN_SAMPLING } from "./support/decode.ts"
 
 const CONFIG: TransformerConfig = { vocab: 23, layers: 2, dModel: 16, heads: 2, context: 8 }
 const PARAMS = initParams(CONFIG, 5)
 
 const OPTIONS: DecodeOptions = {
+  ...PLAIN_SAMPLING,
   documents: 40,
   // Past the context of 8: rows are rebuilt from their last 4 tokens, some while others step.
   maxLength: 30,
-  tokens: 0,
-  temperature: 1,
-  topK: 0,
-  topP: 1,
-  repetitionPenalty: 1,
-  beams: 1,
   rows: 7,
   seed: 11
 }

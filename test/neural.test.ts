@@ -41,6 +41,7 @@ import { encodeDocuments, EOS_ID } from "../src/lm/tokenizer.ts"
 import { sampleBatch, trainNet, uniformStream } from "../src/lm/neural/train.ts"
 import { forward, type TransformerConfig } from "../src/lm/neural/transformer.ts"
 import { seededDraws } from "../src/lm/neural/weights.ts"
+import { PLAIN_SAMPLING } from "./support/decode.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -506,18 +507,7 @@ const NEVER = -1e4
 /** The same logits after every token. */
 const unigram = (logits: ReadonlyArray<number>) => chain(logits.map(() => logits))
 
-const OPTIONS: DecodeOptions = {
-  documents: 10,
-  maxLength: 12,
-  tokens: 0,
-  temperature: 1,
-  topK: 0,
-  topP: 1,
-  repetitionPenalty: 1,
-  beams: 1,
-  rows: 4,
-  seed: 1
-}
+const OPTIONS: DecodeOptions = { ...PLAIN_SAMPLING, documents: 10, maxLength: 12, rows: 4, seed: 1 }
 const decodeWith = (make: (rows: number) => Decoder, o: Partial<DecodeOptions>) =>
   decodeDocuments(make, { ...OPTIONS, ...o })
 const docsKey = (docs: ReadonlyArray<Int32Array>) => JSON.stringify(docs.map((d) => Array.from(d)))
