@@ -83,9 +83,10 @@ export const startDecoderPool = async (
       }
       try {
         for (let j = 1; j < k; j++) {
-          const ch = decodeChannel(bounds[j + 1] - bounds[j], V)
+          const n = bounds[j + 1] - bounds[j]
+          const ch = decodeChannel(n, V)
           const seq = request(ch, OPEN)
-          const open: OpenDecoder = { buffer: ch.buffer, rows: bounds[j + 1] - bounds[j], seq }
+          const open: OpenDecoder = { buffer: ch.buffer, rows: n, seq }
           workers[j - 1].postMessage(open)
           awaitAnswer(ch, seq, ANSWER_TIMEOUT_MS)
           remote.push(ch)
